@@ -1,0 +1,145 @@
+"""Assembling the coordinator: storage, services, routes, error handling, OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+
+from desktop_app.protocol.app import HealthResponse
+from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE, Problem
+
+from .admin import AdminService
+from .body_limit import BodyLimitMiddleware
+from .call_type_cache import CallTypeCache, seed_builtin_call_types
+from .calls import CallService
+from .config import CoordinatorConfig
+from .context import Clock
+from .docs_page import render_docs
+from .hub import EventHub
+from .problems import install_problem_handlers
+from .routes import admin as admin_routes
+from .routes import calls as call_routes
+from .routes import ws as ws_routes
+from .scheduler import Scheduler
+from .state import CoordinatorState
+from .store import Store
+from .store.engine import create_engine_for, migrate
+from .store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    "The open Parley call protocol: JSON over HTTP, one WebSocket (/v1/ws) for events, "
+    "JWT bearer auth (HS256), and RFC 9457 problem details for every error."
+)
+
+
+def package_version() -> str:
+    try:
+        return version("parley")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> CoordinatorState:
+    engine = create_engine_for(config.database_url)
+    await migrate(engine)
+    store = Store(engine)
+    async with store.transaction() as repo:
+        await seed_builtin_call_types(repo, clock())
+    hub = EventHub()
+    scheduler = Scheduler()
+    call_types = CallTypeCache()
+    admin = AdminService(store, call_types, clock, config.secret, config.open_sign_up)
+    calls = CallService(
+        store,
+        hub,
+        call_types,
+        scheduler,
+        clock,
+        config.participant_grace_seconds,
+        admin.app_settings,
+    )
+    return CoordinatorState(config, store, hub, scheduler, admin, calls)
+
+
+def create_app(config: CoordinatorConfig, clock: Clock = utcnow) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await build_state(config, clock)
+        app.state.coordinator = state
+        await state.calls.restore_timers()
+        try:
+            yield
+        finally:
+            await state.scheduler.close()
+            await state.store.close()
+
+    app = FastAPI(
+        title="Parley coordinator",
+        version=package_version(),
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+
+    @app.get("/healthz", response_model=HealthResponse, tags=["meta"], summary="Health")
+    async def healthz() -> HealthResponse:
+        return HealthResponse(status="ok", version=package_version())
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(render_docs(app.openapi()))
+
+    app.include_router(call_routes.router)
+    app.include_router(admin_routes.router)
+    app.include_router(ws_routes.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _finish_openapi(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _finish_openapi(spec: dict[str, Any]) -> dict[str, Any]:
+    """Errors are problem documents, never FastAPI's 422 shape; document that exactly."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in problem_schema.pop("$defs", {}).items():
+        schemas[name] = definition
+    schemas["Problem"] = problem_schema
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in spec.get("paths", {}).values():
+        for op in operations.values():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            for code, response in responses.items():
+                if code.isdigit() and int(code) >= 400:
+                    response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": problem_ref}}
+    spec.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    return spec

@@ -1,0 +1,116 @@
+"""Bearer tokens: HS256 JWTs signed with the deployment's secret.
+
+A *user token* names its user in ``sub``; a *server token* carries ``"scope": "server"``
+and may act for any user. Only HS256 is accepted: ``alg: none`` and every other algorithm
+are refused before the signature is looked at.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from desktop_app.protocol import ErrorCode
+from desktop_app.protocol.ids import ID_PATTERN
+from desktop_app.protocol.permissions import Role
+
+from .problems import ApiError
+
+ALGORITHM = "HS256"
+SERVER_SCOPE = "server"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request: a user, or the deployment's own server."""
+
+    user_id: str | None
+    is_server: bool = False
+    role: Role | None = None
+    call_cids: frozenset[str] = field(default_factory=frozenset)
+
+
+def create_user_token(
+    secret: str, user_id: str, ttl_seconds: int | None = None, role: Role | None = None
+) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": user_id, "iat": now}
+    if ttl_seconds is not None:
+        claims["exp"] = now + ttl_seconds
+    if role is not None:
+        claims["role"] = role.value
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def create_server_token(secret: str, ttl_seconds: int | None = None) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {"scope": SERVER_SCOPE, "iat": now}
+    if ttl_seconds is not None:
+        claims["exp"] = now + ttl_seconds
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def _unauthenticated(detail: str) -> ApiError:
+    return ApiError(ErrorCode.UNAUTHENTICATED, detail)
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    """Check a token and say whom it is for; raises ``ApiError`` with the precise reason."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise _unauthenticated("The token is not a valid JWT.") from None
+    if header.get("alg") != ALGORITHM:
+        raise _unauthenticated(
+            f"The token is signed with {header.get('alg')!r}; only HS256 is accepted."
+        )
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["iat"], "verify_aud": False},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError:
+        raise ApiError(ErrorCode.TOKEN_EXPIRED, "The token has expired; get a new one.") from None
+    except jwt.InvalidSignatureError:
+        raise _unauthenticated("The token's signature does not match this server.") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise _unauthenticated(f"The token lacks the {exc.claim!r} claim.") from None
+    except jwt.PyJWTError:
+        raise _unauthenticated("The token could not be verified.") from None
+    return _principal_from_claims(claims)
+
+
+def _principal_from_claims(claims: dict[str, Any]) -> Principal:
+    import re
+
+    if claims.get("scope") == SERVER_SCOPE:
+        return Principal(user_id=None, is_server=True)
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not re.fullmatch(ID_PATTERN, sub):
+        raise _unauthenticated("The token's 'sub' claim is not a valid user id.")
+    role: Role | None = None
+    raw_role = claims.get("role")
+    if raw_role is not None:
+        try:
+            role = Role(raw_role)
+        except ValueError:
+            raise _unauthenticated(f"The token's role {raw_role!r} is not a known role.") from None
+    raw_cids = claims.get("call_cids") or []
+    if not isinstance(raw_cids, list) or not all(isinstance(c, str) for c in raw_cids):
+        raise _unauthenticated("The token's 'call_cids' claim must be a list of call cids.")
+    return Principal(user_id=sub, role=role, call_cids=frozenset(raw_cids))
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise _unauthenticated("This request needs an 'Authorization: Bearer <token>' header.")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthenticated("The Authorization header must be 'Bearer <token>'.")
+    return token.strip()

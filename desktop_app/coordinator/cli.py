@@ -1,0 +1,106 @@
+"""``parley-coordinator``: run the server, or print tokens signed with its secret."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from desktop_app.protocol.permissions import Role
+
+from .auth import create_server_token, create_user_token
+from .config import CoordinatorConfig, resolve_config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley-coordinator", description="The Parley call coordinator."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add_common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--database", help="SQLAlchemy URL (env PARLEY_DATABASE_URL); default: a SQLite file"
+        )
+        sub.add_argument(
+            "--secret",
+            help="token signing secret (env PARLEY_SECRET); default: generated and stored",
+        )
+
+    serve = commands.add_parser("serve", help="run the coordinator")
+    serve.add_argument("--host", help="address to listen on (env PARLEY_HOST, default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, help="port (env PARLEY_PORT, default 3000; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--open-sign-up", action="store_true", default=None, help="allow POST /v1/auth/sign-up"
+    )
+    serve.add_argument(
+        "--grace-seconds", type=float, help="how long a dropped connection stays in its calls"
+    )
+    add_common(serve)
+
+    token = commands.add_parser("token", help="print a token signed with the configured secret")
+    token.add_argument("user_id", nargs="?", help="the user the token is for")
+    token.add_argument("--ttl", type=int, help="lifetime in seconds (default: no expiry)")
+    token.add_argument("--role", choices=[r.value for r in Role], help="role claim")
+    token.add_argument(
+        "--server", action="store_true", help="a server token instead of a user token"
+    )
+    add_common(token)
+    return parser
+
+
+def serve(config: CoordinatorConfig) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if config.secret_path:
+        print(f"parley-coordinator: token secret stored in {config.secret_path}", file=sys.stderr)
+    print(f"parley-coordinator: database {config.database_url}", file=sys.stderr)
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        ws_ping_interval=config.ws_idle_timeout_seconds / 3,
+        ws_ping_timeout=config.ws_idle_timeout_seconds * 2 / 3,
+        ws_max_size=64 * 1024,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        config = resolve_config(
+            host=args.host, port=args.port, database_url=args.database, secret=args.secret
+        )
+        if args.open_sign_up:
+            config.open_sign_up = True
+        if args.grace_seconds is not None:
+            config.participant_grace_seconds = args.grace_seconds
+        serve(config)
+        return 0
+    config = resolve_config(database_url=args.database, secret=args.secret)
+    if args.server:
+        print(create_server_token(config.secret, args.ttl))
+        return 0
+    if not args.user_id:
+        print("parley-coordinator token: give a USER_ID, or --server", file=sys.stderr)
+        return 2
+    import re
+
+    from desktop_app.protocol import ID_PATTERN
+
+    if not re.fullmatch(ID_PATTERN, args.user_id):
+        print(f"parley-coordinator token: {args.user_id!r} is not a valid user id", file=sys.stderr)
+        return 2
+    print(
+        create_user_token(
+            config.secret, args.user_id, args.ttl, Role(args.role) if args.role else None
+        )
+    )
+    return 0

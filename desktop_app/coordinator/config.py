@@ -1,0 +1,91 @@
+"""Coordinator settings: command line, environment, and the defaults a first start needs.
+
+The precedence is flag > environment (``PARLEY_*``) > default. With no database the
+coordinator uses a SQLite file in the user data directory; with no secret it creates one
+beside that file, readable by its owner only, so that tokens survive restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "parley"
+SECRET_FILE_NAME = "coordinator-secret"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{data_dir / 'coordinator.sqlite3'}"
+
+
+@dataclass
+class CoordinatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    database_url: str = ""
+    secret: str = ""
+    #: Where a generated secret was stored ("" when the secret was given).
+    secret_path: str = ""
+    data_dir: Path = field(default_factory=default_data_dir)
+    #: How long a dropped WebSocket keeps its participant sessions before they leave.
+    participant_grace_seconds: float = 15.0
+    #: How long a connection may stay silent (no message, no pong) before it is closed.
+    ws_idle_timeout_seconds: float = 45.0
+    #: Allow ``POST /v1/auth/sign-up`` (overrides the stored app setting when not None).
+    open_sign_up: bool | None = None
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = 1024 * 1024
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def resolve_config(
+    host: str | None = None,
+    port: int | None = None,
+    database_url: str | None = None,
+    secret: str | None = None,
+    data_dir: Path | None = None,
+) -> CoordinatorConfig:
+    """Fill a config from arguments, then ``PARLEY_*`` variables, then defaults."""
+    config = CoordinatorConfig()
+    config.data_dir = data_dir or Path(_env("PARLEY_DATA_DIR") or default_data_dir())
+    config.host = host or _env("PARLEY_HOST") or config.host
+    port_text = _env("PARLEY_PORT")
+    config.port = port if port is not None else int(port_text) if port_text else config.port
+    config.database_url = (
+        database_url or _env("PARLEY_DATABASE_URL") or default_database_url(config.data_dir)
+    )
+    given_secret = secret or _env("PARLEY_SECRET")
+    if given_secret:
+        config.secret = given_secret
+    else:
+        path = config.data_dir / SECRET_FILE_NAME
+        config.secret = load_or_create_secret(path)
+        config.secret_path = str(path)
+    return config
+
+
+def load_or_create_secret(path: Path) -> str:
+    """Read the stored secret, or create one that only the owner can read."""
+    if path.exists():
+        text = path.read_text().strip()
+        if text:
+            return text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    os.chmod(path, 0o600)
+    return value

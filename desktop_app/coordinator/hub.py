@@ -1,0 +1,140 @@
+"""Live connections and who hears which event.
+
+Members of a call hear its membership, ring and end events on every connection they have;
+connections that watch a call hear everything else about it. A connection that drops is
+kept *detached* for a grace period so that the same client can resume it (its watches and
+participant sessions survive a network blip). Each event is serialized once and queued to
+every recipient; a connection that falls too far behind is closed rather than allowed to
+slow the others down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from desktop_app.protocol.events import MEMBER_EVENT_TYPES
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 1000
+
+
+@dataclass(eq=False)
+class Connection:
+    id: str
+    user_id: str
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    watching: set[str] = field(default_factory=set)
+    attached: bool = True
+
+    def send(self, payload: str) -> bool:
+        """Queue a payload; False (and the connection is told to close) when it is full."""
+        if not self.attached:
+            return True
+        try:
+            self.queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            log.warning("connection %s is too slow; closing it", self.id)
+            self.attached = False
+            self._drain_and_close()
+            return False
+        return True
+
+    def _drain_and_close(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._connections: dict[str, Connection] = {}
+        self._by_user: dict[str, set[str]] = {}
+        self._watchers: dict[str, set[str]] = {}
+
+    # --- connections ----------------------------------------------------------------
+
+    def connect(self, user_id: str) -> Connection:
+        connection = Connection(id=secrets.token_hex(12), user_id=user_id)
+        self._connections[connection.id] = connection
+        self._by_user.setdefault(user_id, set()).add(connection.id)
+        return connection
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self._connections.get(connection_id)
+
+    def detach(self, connection_id: str) -> None:
+        """The socket is gone, but the connection may still be resumed."""
+        connection = self._connections.get(connection_id)
+        if connection is not None:
+            connection.attached = False
+
+    def resume(self, connection_id: str, user_id: str) -> Connection | None:
+        connection = self._connections.get(connection_id)
+        if connection is None or connection.user_id != user_id or connection.attached:
+            return None
+        connection.queue = asyncio.Queue(QUEUE_LIMIT)
+        connection.attached = True
+        return connection
+
+    def forget(self, connection_id: str) -> None:
+        connection = self._connections.pop(connection_id, None)
+        if connection is None:
+            return
+        user_connections = self._by_user.get(connection.user_id)
+        if user_connections is not None:
+            user_connections.discard(connection_id)
+            if not user_connections:
+                del self._by_user[connection.user_id]
+        for cid in connection.watching:
+            watchers = self._watchers.get(cid)
+            if watchers is not None:
+                watchers.discard(connection_id)
+                if not watchers:
+                    del self._watchers[cid]
+
+    def connections_of(self, user_id: str) -> list[Connection]:
+        return [self._connections[c] for c in self._by_user.get(user_id, ())]
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    # --- watching -------------------------------------------------------------------
+
+    def watch(self, connection_id: str, cid: str) -> None:
+        connection = self._connections.get(connection_id)
+        if connection is None:
+            return
+        connection.watching.add(cid)
+        self._watchers.setdefault(cid, set()).add(connection_id)
+
+    def unwatch_call(self, cid: str) -> None:
+        for connection_id in self._watchers.pop(cid, set()):
+            connection = self._connections.get(connection_id)
+            if connection is not None:
+                connection.watching.discard(cid)
+
+    def watchers_of(self, cid: str) -> set[str]:
+        return set(self._watchers.get(cid, ()))
+
+    # --- delivery -------------------------------------------------------------------
+
+    def recipients(self, event_type: str, cid: str, member_ids: Iterable[str]) -> set[str]:
+        targets = set(self._watchers.get(cid, ()))
+        if event_type in MEMBER_EVENT_TYPES:
+            for user_id in member_ids:
+                targets.update(self._by_user.get(user_id, ()))
+        return targets
+
+    def deliver(self, payload: str, connection_ids: Iterable[str]) -> int:
+        delivered = 0
+        for connection_id in connection_ids:
+            connection = self._connections.get(connection_id)
+            if connection is not None and connection.send(payload):
+                delivered += 1
+        return delivered

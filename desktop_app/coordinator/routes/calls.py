@@ -1,0 +1,238 @@
+"""``/v1/calls``: the call API. Read top to bottom, this is the map of a call's life."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from desktop_app.protocol.base import Request as WireRequest
+from desktop_app.protocol.calls import (
+    CallEnvelope,
+    CallStateResponse,
+    GetOrCreateCallRequest,
+    GetOrCreateCallResponse,
+    GoLiveRequest,
+    JoinCallRequest,
+    JoinCallResponse,
+    QueryCallsRequest,
+    QueryCallsResponse,
+    QueryMembersRequest,
+    QueryMembersResponse,
+    SendEventRequest,
+    SendEventResponse,
+    UpdateCallMembersRequest,
+    UpdateCallMembersResponse,
+    UpdateCallRequest,
+)
+
+from ..problems import invalid_input
+from .deps import PROBLEMS, CallId, CallTypeName, ConnectionId, CurrentActor, State
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=PROBLEMS)
+
+
+class LeaveCallRequest(WireRequest):
+    session_id: str | None = None
+
+
+@router.post("/query", response_model=QueryCallsResponse, summary="Query calls")
+async def query_calls(
+    state: State,
+    actor: CurrentActor,
+    connection_id: ConnectionId = None,
+    body: Annotated[QueryCallsRequest | None, Body()] = None,
+) -> QueryCallsResponse:
+    """Calls you created or are a member of (server tokens: all calls), filtered and sorted.
+
+    Filter fields: `cid`, `type`, `id`, `created_by_user_id`, `team`, `created_at`,
+    `updated_at`, `starts_at`, `ended_at`, `live`, `video`, `custom.<key>`. Sort on
+    `created_at` (default, newest first), `updated_at` or `cid`. With `watch: true` the
+    connection named by `connection_id` watches every call returned."""
+    return await state.calls.query_calls(actor, body or QueryCallsRequest(), connection_id)
+
+
+@router.post(
+    "/{type}/{id}",
+    response_model=GetOrCreateCallResponse,
+    summary="Get or create a call",
+    responses={201: {"model": GetOrCreateCallResponse, "description": "The call was created."}},
+)
+async def get_or_create_call(
+    state: State,
+    actor: CurrentActor,
+    response: Response,
+    type: CallTypeName,
+    id: CallId,
+    connection_id: ConnectionId = None,
+    body: Annotated[GetOrCreateCallRequest | None, Body()] = None,
+) -> GetOrCreateCallResponse:
+    """Answers the call, creating it first (status 201, `created: true`) when it does not
+    exist. The creator becomes a member with role `host` unless `data.members` says otherwise."""
+    request = body or GetOrCreateCallRequest()
+    _no_ring_yet(request.ring, request.notify)
+    result = await state.calls.get_or_create(
+        actor, type, id, request.data, request.video, request.members_limit, connection_id
+    )
+    if result.created:
+        response.status_code = status.HTTP_201_CREATED
+    return result
+
+
+@router.get("/{type}/{id}", response_model=CallStateResponse, summary="Load a call")
+async def get_call(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    connection_id: ConnectionId = None,
+    members_limit: Annotated[int, Query(ge=0, le=100)] = 25,
+    ring: bool = False,
+    notify: bool = False,
+    video: bool | None = None,
+) -> CallStateResponse:
+    _no_ring_yet(ring, notify)
+    return await state.calls.get(actor, type, id, members_limit, connection_id)
+
+
+@router.patch("/{type}/{id}", response_model=CallStateResponse, summary="Update a call")
+async def update_call(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    body: UpdateCallRequest,
+    connection_id: ConnectionId = None,
+) -> CallStateResponse:
+    """Changes `custom` (replaced whole), `settings_override` (merged into the existing
+    override; needs `update-call-settings`) and `starts_at` (`null` clears it)."""
+    return await state.calls.update(actor, type, id, body, connection_id)
+
+
+@router.delete("/{type}/{id}", response_model=CallEnvelope, summary="Delete a call")
+async def delete_call(
+    state: State, actor: CurrentActor, type: CallTypeName, id: CallId
+) -> CallEnvelope:
+    return await state.calls.delete(actor, type, id)
+
+
+@router.post(
+    "/{type}/{id}/join",
+    response_model=JoinCallResponse,
+    summary="Join a call",
+    responses={201: {"model": JoinCallResponse, "description": "The call was created and joined."}},
+)
+async def join_call(
+    state: State,
+    actor: CurrentActor,
+    response: Response,
+    type: CallTypeName,
+    id: CallId,
+    connection_id: ConnectionId = None,
+    body: Annotated[JoinCallRequest | None, Body()] = None,
+) -> JoinCallResponse:
+    """Adds a participant session bound to the WebSocket connection `connection_id`
+    (required). It leaves on `…/leave`, or when that connection has been gone for the
+    grace period."""
+    request = body or JoinCallRequest()
+    _no_ring_yet(request.ring, request.notify)
+    result = await state.calls.join(
+        actor,
+        type,
+        id,
+        request.create,
+        request.data,
+        request.video,
+        request.members_limit,
+        connection_id,
+    )
+    if result.created:
+        response.status_code = status.HTTP_201_CREATED
+    return result
+
+
+@router.post("/{type}/{id}/leave", response_model=CallEnvelope, summary="Leave a call")
+async def leave_call(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    connection_id: ConnectionId = None,
+    body: Annotated[LeaveCallRequest | None, Body()] = None,
+) -> CallEnvelope:
+    """Ends one participant session: `session_id` if given, else the one on
+    `connection_id`, else all of your sessions in this call."""
+    session_id = body.session_id if body else None
+    return await state.calls.leave(actor, type, id, session_id, connection_id)
+
+
+@router.post("/{type}/{id}/end", response_model=CallEnvelope, summary="End a call for everyone")
+async def end_call(
+    state: State, actor: CurrentActor, type: CallTypeName, id: CallId
+) -> CallEnvelope:
+    return await state.calls.end(actor, type, id)
+
+
+@router.post(
+    "/{type}/{id}/members",
+    response_model=UpdateCallMembersResponse,
+    summary="Add, change or remove members",
+)
+async def update_call_members(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    body: UpdateCallMembersRequest,
+) -> UpdateCallMembersResponse:
+    return await state.calls.update_members(actor, type, id, body)
+
+
+@router.post(
+    "/{type}/{id}/members/query", response_model=QueryMembersResponse, summary="Query members"
+)
+async def query_call_members(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    body: Annotated[QueryMembersRequest | None, Body()] = None,
+) -> QueryMembersResponse:
+    """Filter on `user_id`, `role`, `created_at`, `updated_at`, `custom.<key>`; sort on
+    `created_at` (default), `updated_at` or `user_id`."""
+    return await state.calls.query_members(actor, type, id, body or QueryMembersRequest())
+
+
+@router.post("/{type}/{id}/go-live", response_model=CallEnvelope, summary="Leave backstage")
+async def go_live(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    body: Annotated[GoLiveRequest | None, Body()] = None,
+) -> CallEnvelope:
+    _no_ring_yet(False, body.notify if body else False)
+    return await state.calls.set_live(actor, type, id, True)
+
+
+@router.post("/{type}/{id}/stop-live", response_model=CallEnvelope, summary="Go back to backstage")
+async def stop_live(
+    state: State, actor: CurrentActor, type: CallTypeName, id: CallId
+) -> CallEnvelope:
+    return await state.calls.set_live(actor, type, id, False)
+
+
+@router.post("/{type}/{id}/events", response_model=SendEventResponse, summary="Send a custom event")
+async def send_event(
+    state: State, actor: CurrentActor, type: CallTypeName, id: CallId, body: SendEventRequest
+) -> SendEventResponse:
+    """Delivered as `call.custom` to every connection watching the call."""
+    return await state.calls.send_event(actor, type, id, body.custom)
+
+
+def _no_ring_yet(ring: bool, notify: bool) -> None:
+    if ring or notify:
+        raise invalid_input(
+            "Ringing and notifying are not available on this server version yet.",
+            "ring" if ring else "notify",
+        )

@@ -1,0 +1,74 @@
+"""Request dependencies: the coordinator state, the acting principal, common parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from desktop_app.protocol import ID_PATTERN
+from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE, Problem
+
+from ..auth import bearer_token, verify_token
+from ..context import Actor
+from ..state import CoordinatorState
+
+_bearer = HTTPBearer(auto_error=False, description="A user or server JWT (HS256).")
+
+
+def get_state(request: Request) -> CoordinatorState:
+    state: CoordinatorState = request.app.state.coordinator
+    return state
+
+
+State = Annotated[CoordinatorState, Depends(get_state)]
+
+
+async def current_actor(
+    request: Request,
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    token = bearer_token(request.headers.get("authorization"))
+    principal = verify_token(state.config.secret, token)
+    return await state.admin.actor(principal)
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+CallTypeName = Annotated[
+    str, Path(pattern=ID_PATTERN, description="The call type, e.g. 'default'.")
+]
+CallId = Annotated[str, Path(pattern=ID_PATTERN, description="The call id within its type.")]
+ConnectionId = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Your WebSocket connection id (from connection.ok): the connection then "
+        "watches this call.",
+    ),
+]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+#: The problem responses any authenticated operation may give (documented per path).
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Invalid input (code invalid_input), with 'errors' per field."),
+    401: _problem("No token, or a bad or expired one (unauthenticated, token_expired)."),
+    403: _problem("Not allowed (not_allowed, backstage)."),
+    404: _problem("Not found (not_found)."),
+    409: _problem("Conflict (conflict, call_ended, call_full)."),
+    413: _problem("Body over 1 MiB (payload_too_large)."),
+    415: _problem("The body is not JSON (unsupported_media_type)."),
+    500: _problem("Unexpected server error (internal)."),
+}
+
+PROBLEM_MODEL = Problem

@@ -1,0 +1,151 @@
+"""``/v1/ws``: the event stream.
+
+The first message authenticates (``auth`` → ``connection.ok`` or ``connection.error`` and
+close). After that the server only pushes events; the client may send ``{"type": "ping"}``
+and gets ``{"type": "pong"}``. WebSocket-level pings from the server detect dead peers
+(uvicorn's ``ws_ping_interval`` / ``ws_ping_timeout``). When the socket closes, the
+connection stays resumable for the grace period, then its participant sessions leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from desktop_app.protocol import ErrorCode
+from desktop_app.protocol.custom import check_custom_size
+from desktop_app.protocol.events import ConnectionErrorEvent, ConnectionOkEvent, WsAuthMessage
+
+from ..auth import verify_token
+from ..hub import Connection
+from ..problems import ApiError
+from ..state import CoordinatorState
+from ..views import user_response
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+AUTH_TIMEOUT_SECONDS = 10.0
+CLOSE_AUTH_FAILED = 4001
+CLOSE_SLOW = 4008
+
+
+async def _refuse(websocket: WebSocket, code: str, detail: str) -> None:
+    await websocket.send_text(ConnectionErrorEvent(code=code, detail=detail).model_dump_json())
+    await websocket.close(code=CLOSE_AUTH_FAILED, reason=code)
+
+
+async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connection | None:
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        await _refuse(
+            websocket, ErrorCode.UNAUTHENTICATED, "No auth message came within 10 seconds."
+        )
+        return None
+    try:
+        message = WsAuthMessage.model_validate(json.loads(raw))
+    except (ValueError, ValidationError):
+        await _refuse(
+            websocket,
+            ErrorCode.INVALID_INPUT,
+            'The first message must be {"type": "auth", "token": "<JWT>", "user": {...}}.',
+        )
+        return None
+    try:
+        principal = verify_token(state.config.secret, message.token)
+        if principal.is_server or principal.user_id is None:
+            raise ApiError(
+                ErrorCode.NOT_ALLOWED, "Event connections are for users; use a user token."
+            )
+        if message.user is not None and message.user.id != principal.user_id:
+            raise ApiError(ErrorCode.NOT_ALLOWED, "The token is for another user than 'user.id'.")
+        actor = await state.admin.actor(principal)
+        details = message.user.model_dump(exclude={"id"}) if message.user else {}
+        if details.get("custom") is not None:
+            try:
+                check_custom_size(details["custom"])
+            except ValueError as exc:
+                raise ApiError(ErrorCode.INVALID_INPUT, str(exc)) from None
+        user = await state.admin.upsert_from_connection(actor, details)
+    except ApiError as error:
+        await _refuse(websocket, error.code, error.detail)
+        return None
+    connection = None
+    if message.resume_connection_id:
+        connection = state.hub.resume(message.resume_connection_id, user.id)
+        if connection is not None:
+            state.scheduler.cancel(f"grace:{connection.id}")
+    resumed = connection is not None
+    if connection is None:
+        connection = state.hub.connect(user.id)
+    ok = ConnectionOkEvent(connection_id=connection.id, user=user_response(user), resumed=resumed)
+    await websocket.send_text(ok.model_dump_json())
+    return connection
+
+
+async def _pump(websocket: WebSocket, connection: Connection) -> None:
+    queue = connection.queue
+    while True:
+        payload = await queue.get()
+        if payload is None:
+            await websocket.close(code=CLOSE_SLOW, reason="too slow")
+            return
+        await websocket.send_text(payload)
+
+
+@router.websocket("/v1/ws")
+async def events(websocket: WebSocket) -> None:
+    state: CoordinatorState = websocket.app.state.coordinator
+    await websocket.accept()
+    try:
+        connection = await _authenticate(websocket, state)
+    except WebSocketDisconnect:
+        return
+    if connection is None:
+        return
+    own_queue = connection.queue  # a later resume swaps the queue; then this socket is stale
+    sender = asyncio.create_task(_pump(websocket, connection))
+    try:
+        while True:
+            receiving = asyncio.create_task(websocket.receive_text())
+            done, _ = await asyncio.wait({receiving, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if sender in done:
+                receiving.cancel()
+                break
+            try:
+                text = receiving.result()
+            except (WebSocketDisconnect, RuntimeError):
+                break
+            _answer(connection, text)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        if state.hub.get(connection.id) is connection and connection.queue is own_queue:
+            state.hub.detach(connection.id)
+            state.scheduler.schedule(
+                f"grace:{connection.id}",
+                state.config.participant_grace_seconds,
+                lambda: state.calls.connection_gone(connection.id),
+            )
+
+
+def _answer(connection: Connection, text: str) -> None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        message = None
+    if isinstance(message, dict) and message.get("type") == "ping":
+        connection.send('{"type":"pong"}')
+        return
+    connection.send(
+        ConnectionErrorEvent(
+            code=ErrorCode.INVALID_INPUT, detail="Unknown message; only 'ping' may be sent here."
+        ).model_dump_json()
+    )

@@ -1,0 +1,22 @@
+"""Everything one coordinator process holds, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .admin import AdminService
+from .calls import CallService
+from .config import CoordinatorConfig
+from .hub import EventHub
+from .scheduler import Scheduler
+from .store import Store
+
+
+@dataclass
+class CoordinatorState:
+    config: CoordinatorConfig
+    store: Store
+    hub: EventHub
+    scheduler: Scheduler
+    admin: AdminService
+    calls: CallService

@@ -1,0 +1,243 @@
+"""MongoDB-style filters, sort and keyset cursors compiled to SQLAlchemy expressions.
+
+Each queryable resource names its fields (:class:`Field`); anything else in a filter or a
+sort is refused with ``invalid_input`` naming the offending field. Cursors are keyset
+positions (the sort values of a boundary row plus its primary key), encoded as opaque
+base64 text, so paging stays correct while rows are added.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy.sql.elements import KeyedColumnElement
+
+from desktop_app.protocol.queries import FILTER_OPERATORS, SortParam
+
+from ..problems import invalid_input
+from .types import from_micros, to_micros
+
+Kind = Literal["string", "datetime", "bool", "custom"]
+CUSTOM_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+IN_MAX = 100
+
+
+@dataclass(frozen=True)
+class Field:
+    column: KeyedColumnElement[Any]
+    kind: Kind
+    sortable: bool = False
+
+
+def _parse_datetime(value: Any, field: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise invalid_input(
+        f"'{field}' needs an ISO 8601 date-time such as 2026-01-31T09:00:00Z.", f"filter.{field}"
+    )
+
+
+def _coerce(kind: Kind, value: Any, field: str) -> Any:
+    if kind == "string":
+        if not isinstance(value, str):
+            raise invalid_input(f"'{field}' is compared with text.", f"filter.{field}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise invalid_input(f"'{field}' is compared with true or false.", f"filter.{field}")
+        return value
+    if kind == "datetime":
+        return _parse_datetime(value, field)
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise invalid_input(
+        f"'{field}' can be compared with text, numbers or booleans only.", f"filter.{field}"
+    )
+
+
+def _custom_expr(column: KeyedColumnElement[Any], key: str, sample: Any) -> ColumnElement[Any]:
+    element = column[key]
+    if isinstance(sample, bool):
+        return cast(ColumnElement[Any], element.as_boolean())
+    if isinstance(sample, int | float):
+        return cast(ColumnElement[Any], element.as_float())
+    return cast(ColumnElement[Any], element.as_string())
+
+
+def _compare(
+    column: KeyedColumnElement[Any] | None,
+    custom: tuple[KeyedColumnElement[Any], str] | None,
+    kind: Kind,
+    op: str,
+    value: Any,
+    field: str,
+) -> ColumnElement[bool]:
+    def target(sample: Any) -> ColumnElement[Any]:
+        if custom is not None:
+            return _custom_expr(custom[0], custom[1], sample)
+        assert column is not None
+        return column
+
+    if op == "$exists":
+        if not isinstance(value, bool):
+            raise invalid_input(f"'$exists' on '{field}' takes true or false.", f"filter.{field}")
+        present = target("").is_not(None) if custom is None else custom[0][custom[1]].is_not(None)
+        return present if value else ~present
+    if op == "$in":
+        if not isinstance(value, list) or len(value) > IN_MAX:
+            raise invalid_input(
+                f"'$in' on '{field}' takes a list of at most {IN_MAX} values.", f"filter.{field}"
+            )
+        if not value:
+            return false()
+        coerced = [_coerce(kind, v, field) for v in value]
+        if custom is not None:
+            return or_(*(target(v) == v for v in coerced))
+        return target(coerced[0]).in_(coerced)
+    coerced = _coerce(kind, value, field)
+    if kind == "bool" and op not in ("$eq", "$ne"):
+        raise invalid_input(
+            f"'{op}' does not apply to true/false field '{field}'.", f"filter.{field}"
+        )
+    expr = target(coerced)
+    if op == "$ne":
+        return or_(expr != coerced, expr.is_(None))
+    comparisons = {
+        "$eq": expr.__eq__,
+        "$gt": expr.__gt__,
+        "$gte": expr.__ge__,
+        "$lt": expr.__lt__,
+        "$lte": expr.__le__,
+    }
+    return comparisons[op](coerced)
+
+
+def compile_filter(filter_: Mapping[str, Any], fields: Mapping[str, Field]) -> ColumnElement[bool]:
+    """``{field: value}`` or ``{field: {$op: value, …}}``, all conditions ANDed."""
+    clauses: list[ColumnElement[bool]] = []
+    for name, condition in filter_.items():
+        column: KeyedColumnElement[Any] | None = None
+        custom: tuple[KeyedColumnElement[Any], str] | None = None
+        if name.startswith("custom."):
+            key = name[len("custom.") :]
+            if "custom" not in fields or not CUSTOM_KEY.match(key):
+                raise invalid_input(f"'{name}' is not a field you can filter on.", f"filter.{name}")
+            custom = (fields["custom"].column, key)
+            kind: Kind = "custom"
+        elif name in fields and fields[name].kind != "custom":
+            column = fields[name].column
+            kind = fields[name].kind
+        else:
+            known = ", ".join(sorted(n for n, f in fields.items() if f.kind != "custom"))
+            raise invalid_input(
+                f"'{name}' is not a field you can filter on (known: {known}, custom.<key>).",
+                f"filter.{name}",
+            )
+        if isinstance(condition, dict):
+            if not condition:
+                raise invalid_input(f"The condition on '{name}' is empty.", f"filter.{name}")
+            for op, value in condition.items():
+                if op not in FILTER_OPERATORS:
+                    raise invalid_input(
+                        f"'{op}' is not a filter operator (use {', '.join(FILTER_OPERATORS)}).",
+                        f"filter.{name}",
+                    )
+                clauses.append(_compare(column, custom, kind, op, value, name))
+        else:
+            clauses.append(_compare(column, custom, kind, "$eq", condition, name))
+    return and_(true(), *clauses)
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """The sort of a query: the requested fields, then the primary key as tie-breaker."""
+
+    columns: tuple[tuple[str, KeyedColumnElement[Any], int], ...]
+
+
+def compile_sort(
+    sort: Sequence[SortParam],
+    fields: Mapping[str, Field],
+    default: Sequence[tuple[str, Literal[1, -1]]],
+    key: tuple[str, KeyedColumnElement[Any]],
+) -> Ordering:
+    requested: list[tuple[str, int]] = [(s.field, s.direction) for s in sort] or list(default)
+    columns: list[tuple[str, KeyedColumnElement[Any], int]] = []
+    for name, direction in requested:
+        spec = fields.get(name)
+        if spec is None or not spec.sortable:
+            allowed = ", ".join(sorted(n for n, f in fields.items() if f.sortable))
+            raise invalid_input(f"You cannot sort on '{name}' (sortable: {allowed}).", "sort")
+        if any(existing == name for existing, _, _ in columns):
+            raise invalid_input(f"'{name}' appears twice in sort.", "sort")
+        columns.append((name, spec.column, direction))
+    if not any(name == key[0] for name, _, _ in columns):
+        columns.append((key[0], key[1], 1))
+    return Ordering(tuple(columns))
+
+
+def order_by(ordering: Ordering, reverse: bool = False) -> list[ColumnElement[Any]]:
+    result: list[ColumnElement[Any]] = []
+    for _, column, direction in ordering.columns:
+        ascending = (direction == 1) != reverse
+        result.append(column.asc() if ascending else column.desc())
+    return result
+
+
+def _encode_value(value: Any) -> Any:
+    return {"t": to_micros(value)} if isinstance(value, datetime) else value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"t"} and isinstance(value["t"], int):
+        return from_micros(value["t"])
+    return value
+
+
+def encode_cursor(ordering: Ordering, row: Mapping[str, Any], direction: str) -> str:
+    values = [_encode_value(row[name]) for name, _, _ in ordering.columns]
+    payload = json.dumps({"d": direction, "f": [n for n, _, _ in ordering.columns], "v": values})
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[str, list[Any]]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        direction = payload["d"]
+        names = payload["f"]
+        values = [_decode_value(v) for v in payload["v"]]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise invalid_input("The cursor is not one this server handed out.", field) from None
+    if (
+        direction not in ("next", "prev")
+        or names != [n for n, _, _ in ordering.columns]
+        or len(values) != len(names)
+    ):
+        raise invalid_input("The cursor belongs to a query with a different sort.", field)
+    for value in values:
+        if not isinstance(value, str | int | float | bool | datetime) and value is not None:
+            raise invalid_input("The cursor is not one this server handed out.", field)
+    return direction, values
+
+
+def after(ordering: Ordering, values: Sequence[Any], reverse: bool = False) -> ColumnElement[bool]:
+    """Rows strictly after the position ``values`` in the (possibly reversed) order."""
+    alternatives: list[ColumnElement[bool]] = []
+    for i, (_, column, direction) in enumerate(ordering.columns):
+        ascending = (direction == 1) != reverse
+        equal_prefix = [c == values[j] for j, (_, c, _) in enumerate(ordering.columns[:i])]
+        beyond = column > values[i] if ascending else column < values[i]
+        alternatives.append(and_(*equal_prefix, beyond))
+    return or_(*alternatives)

@@ -1,0 +1,128 @@
+"""Building wire responses from stored rows (one place, so every answer looks the same)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from desktop_app.protocol.calls import (
+    CallParticipantResponse,
+    CallResponse,
+    CallSessionResponse,
+    MemberResponse,
+    RejectionResponse,
+)
+from desktop_app.protocol.permissions import Role
+from desktop_app.protocol.settings import CallSettings, CallSettingsOverride, merge_settings
+from desktop_app.protocol.users import UserResponse
+
+from .store import Repository
+from .store.rows import CallRow, MemberRow, ParticipantRow, SessionRow, UserRow
+from .store.types import from_micros
+
+
+def user_response(row: UserRow) -> UserResponse:
+    return UserResponse(
+        id=row.id,
+        name=row.name,
+        image=row.image,
+        role=Role(row.role),
+        teams=list(row.teams),
+        custom=dict(row.custom),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def placeholder_user(user_id: str, at: datetime) -> UserResponse:
+    """For a user id whose record is gone (deleted data): answer rather than fail."""
+    return UserResponse(id=user_id, created_at=at, updated_at=at)
+
+
+def member_response(row: MemberRow, users: dict[str, UserRow]) -> MemberResponse:
+    user = users.get(row.user_id)
+    return MemberResponse(
+        user_id=row.user_id,
+        user=user_response(user) if user else placeholder_user(row.user_id, row.created_at),
+        role=Role(row.role),
+        custom=dict(row.custom),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def members_response(repo: Repository, rows: Sequence[MemberRow]) -> list[MemberResponse]:
+    users = await repo.get_users(r.user_id for r in rows)
+    return [member_response(r, users) for r in rows]
+
+
+def _micros_map(raw: dict[str, object]) -> dict[str, datetime]:
+    return {k: from_micros(int(v)) for k, v in raw.items() if isinstance(v, int)}
+
+
+def session_response(
+    row: SessionRow, participants: Sequence[ParticipantRow], users: dict[str, UserRow]
+) -> CallSessionResponse:
+    rejected: dict[str, RejectionResponse] = {}
+    for user_id, value in row.rejected_by.items():
+        if isinstance(value, dict):
+            rejected[user_id] = RejectionResponse(
+                at=from_micros(int(value.get("at", 0))), reason=str(value.get("reason", "decline"))
+            )
+    return CallSessionResponse(
+        id=row.id,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        participants=[
+            CallParticipantResponse(
+                session_id=p.session_id,
+                user_id=p.user_id,
+                user=user_response(users[p.user_id])
+                if p.user_id in users
+                else placeholder_user(p.user_id, p.joined_at),
+                role=Role(p.role),
+                joined_at=p.joined_at,
+            )
+            for p in participants
+        ],
+        participants_count=len(participants),
+        accepted_by=_micros_map(row.accepted_by),
+        rejected_by=rejected,
+        missed_by=_micros_map(row.missed_by),
+    )
+
+
+async def call_response(
+    repo: Repository, row: CallRow, type_settings: CallSettings
+) -> CallResponse:
+    override = (
+        CallSettingsOverride.model_validate(row.settings_override)
+        if row.settings_override
+        else None
+    )
+    settings = merge_settings(type_settings, override)
+    session = await repo.get_session(row.current_session_id) if row.current_session_id else None
+    participants = await repo.list_participants(session.id) if session else []
+    users = await repo.get_users([row.created_by_id, *(p.user_id for p in participants)])
+    creator = users.get(row.created_by_id)
+    return CallResponse(
+        type=row.type,
+        id=row.id,
+        cid=row.cid,
+        created_by=user_response(creator)
+        if creator
+        else placeholder_user(row.created_by_id, row.created_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        starts_at=row.starts_at,
+        ended_at=row.ended_at,
+        custom=dict(row.custom),
+        settings=settings,
+        settings_override=override,
+        team=row.team,
+        video=row.video,
+        backstage=settings.backstage.enabled and not row.live,
+        live=row.live,
+        current_session_id=row.current_session_id,
+        session=session_response(session, participants, users) if session else None,
+    )

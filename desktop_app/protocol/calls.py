@@ -1,0 +1,207 @@
+"""Calls on the wire: the requests of the call API and the call state it answers with."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from .base import Request, Response
+from .custom import CustomData
+from .ids import Identifier
+from .permissions import Permission, Role
+from .queries import QueryRequest
+from .settings import CallSettings, CallSettingsOverride
+from .users import UserResponse
+
+MEMBERS_PER_REQUEST_MAX = 100
+
+
+class MemberRequest(Request):
+    user_id: Identifier
+    role: Role | None = Field(
+        default=None, description="Defaults to call_member (host for the call's creator)."
+    )
+    custom: CustomData | None = None
+
+
+class CallRequest(Request):
+    """The ``data`` of get-or-create and join: what a new call starts with."""
+
+    members: Annotated[list[MemberRequest], Field(max_length=MEMBERS_PER_REQUEST_MAX)] | None = None
+    custom: CustomData | None = None
+    settings_override: CallSettingsOverride | None = None
+    starts_at: datetime | None = None
+    team: Identifier | None = None
+    video: bool | None = None
+    created_by_id: Identifier | None = Field(
+        default=None, description="Server tokens only: the user the call is created for."
+    )
+
+
+class GetOrCreateCallRequest(Request):
+    data: CallRequest | None = None
+    ring: bool = False
+    notify: bool = False
+    video: bool | None = None
+    members_limit: Annotated[int, Field(ge=0, le=100)] = 25
+
+
+class JoinCallRequest(Request):
+    create: bool = False
+    data: CallRequest | None = None
+    ring: bool = False
+    notify: bool = False
+    video: bool | None = None
+    members_limit: Annotated[int, Field(ge=0, le=100)] = 25
+
+
+class UpdateCallRequest(Request):
+    """Only the fields present change; ``starts_at: null`` clears the start time."""
+
+    custom: CustomData | None = None
+    settings_override: CallSettingsOverride | None = None
+    starts_at: datetime | None = None
+
+
+class UpdateCallMembersRequest(Request):
+    update_members: list[MemberRequest] = Field(
+        default_factory=list, max_length=MEMBERS_PER_REQUEST_MAX
+    )
+    remove_members: list[Identifier] = Field(
+        default_factory=list, max_length=MEMBERS_PER_REQUEST_MAX
+    )
+
+
+class QueryMembersRequest(QueryRequest):
+    pass
+
+
+class QueryCallsRequest(QueryRequest):
+    watch: bool = False
+
+
+class GoLiveRequest(Request):
+    notify: bool = False
+
+
+class SendEventRequest(Request):
+    custom: CustomData
+
+
+class CallParticipantResponse(Response):
+    """One joined participant session (a user may have several, one per device)."""
+
+    session_id: str
+    user_id: str
+    user: UserResponse
+    role: Role
+    joined_at: datetime
+
+
+class RejectionResponse(Response):
+    at: datetime
+    reason: str
+
+
+class CallSessionResponse(Response):
+    id: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    participants: list[CallParticipantResponse] = Field(default_factory=list)
+    participants_count: int = 0
+    accepted_by: dict[str, datetime] = Field(default_factory=dict)
+    rejected_by: dict[str, RejectionResponse] = Field(default_factory=dict)
+    missed_by: dict[str, datetime] = Field(default_factory=dict)
+
+
+class CallResponse(Response):
+    type: str
+    id: str
+    cid: str
+    created_by: UserResponse
+    created_at: datetime
+    updated_at: datetime
+    starts_at: datetime | None = None
+    ended_at: datetime | None = None
+    custom: dict[str, object] = Field(default_factory=dict)
+    settings: CallSettings
+    settings_override: CallSettingsOverride | None = None
+    team: str | None = None
+    video: bool = True
+    backstage: bool = Field(description="True while backstage is on and the call is not live.")
+    live: bool = False
+    current_session_id: str | None = None
+    session: CallSessionResponse | None = None
+
+
+class MemberResponse(Response):
+    user_id: str
+    user: UserResponse
+    role: Role
+    custom: dict[str, object] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+
+
+class CallStateResponse(Response):
+    """A call together with (the first page of) its members and what the caller may do."""
+
+    call: CallResponse
+    members: list[MemberResponse]
+    own_capabilities: list[Permission]
+
+
+class GetOrCreateCallResponse(CallStateResponse):
+    created: bool
+
+
+class IceServer(Request):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class MediaInfo(Response):
+    """How this participant session reaches the others (filled in by the media layer)."""
+
+    mode: Literal["p2p", "sfu"] = "p2p"
+    session_id: str = Field(description="This participant session's id.")
+    ice_servers: list[IceServer] = Field(default_factory=list)
+    max_mesh_participants: int = 4
+    media_server: dict[str, object] | None = None
+
+
+class JoinCallResponse(GetOrCreateCallResponse):
+    media: MediaInfo
+
+
+class CallEnvelope(Response):
+    call: CallResponse
+
+
+class UpdateCallMembersResponse(Response):
+    call: CallResponse
+    members: list[MemberResponse]
+    removed: list[str]
+
+
+class QueryMembersResponse(Response):
+    members: list[MemberResponse]
+    next: str | None = None
+    prev: str | None = None
+
+
+class QueryCallsResponse(Response):
+    calls: list[CallStateResponse]
+    next: str | None = None
+    prev: str | None = None
+
+
+class SendEventResponse(Response):
+    type: Literal["call.custom"] = "call.custom"
+    call_cid: str
+    created_at: datetime
+    custom: dict[str, object]
+    user: UserResponse

@@ -1,0 +1,62 @@
+"""Shared fixtures: a coordinator per test on SQLite, and on PostgreSQL when one is set up
+(``PARLEY_TEST_POSTGRES_URL``, which the test script exports after starting a throwaway
+cluster)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from desktop_app.coordinator.config import CoordinatorConfig
+from tests.support.coordinator import SECRET, RunningCoordinator, running
+
+POSTGRES_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def make_config(tmp_path: Path, database_url: str) -> CoordinatorConfig:
+    return CoordinatorConfig(
+        database_url=database_url,
+        secret=SECRET,
+        data_dir=tmp_path,
+        participant_grace_seconds=0.5,
+    )
+
+
+async def _postgres_database() -> str:
+    import asyncpg
+
+    name = f"parley_test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'coordinator.sqlite3'}"
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is required in CI; PARLEY_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL (set PARLEY_TEST_POSTGRES_URL)")
+    return await _postgres_database()
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> CoordinatorConfig:
+    return make_config(tmp_path, database_url)
+
+
+@pytest.fixture
+async def coordinator(config: CoordinatorConfig) -> AsyncIterator[RunningCoordinator]:
+    async with running(config) as running_coordinator:
+        yield running_coordinator

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole test suite on a fresh machine:
+#   Debian packages (PostgreSQL) → .venv with the project and its dev tools →
+#   a throwaway PostgreSQL cluster → ruff → mypy --strict → pytest (SQLite and PostgreSQL).
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+log() { printf '\n== %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+find_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+if [ -z "$(find_pg_bin)" ]; then
+  log "installing PostgreSQL from Debian's packages"
+  as_root apt-get update -qq || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+    || echo "could not install PostgreSQL; its tests will be skipped (CI fails instead)"
+fi
+
+log "python environment (.venv)"
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+PG_BIN=$(find_pg_bin)
+PG_DIR=""
+stop_postgres() {
+  if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
+    run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  [ -n "$PG_DIR" ] && rm -rf "$PG_DIR"
+}
+run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+trap stop_postgres EXIT
+
+if [ -n "$PG_BIN" ]; then
+  log "throwaway PostgreSQL cluster"
+  PG_DIR=$(mktemp -d /tmp/parley-pg.XXXXXX)
+  PG_PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  [ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
+  run_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
+  run_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+  export PARLEY_TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+  echo "PostgreSQL on port $PG_PORT"
+fi
+
+log "ruff"
+.venv/bin/ruff check desktop_app tests
+log "mypy --strict desktop_app"
+.venv/bin/mypy --strict desktop_app
+log "pytest"
+timeout 1800 .venv/bin/python -m pytest -p no:cacheprovider "$@"
