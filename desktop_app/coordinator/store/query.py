@@ -92,7 +92,8 @@ def _compare(
     if op == "$exists":
         if not isinstance(value, bool):
             raise invalid_input(f"'$exists' on '{field}' takes true or false.", f"filter.{field}")
-        present = target("").is_not(None) if custom is None else custom[0][custom[1]].is_not(None)
+        # as_string() yields SQL NULL for a missing key on both SQLite and PostgreSQL
+        present = target("").is_not(None)
         return present if value else ~present
     if op == "$in":
         if not isinstance(value, list) or len(value) > IN_MAX:
