@@ -45,6 +45,10 @@ _u = schema.users.c
 USER_FIELDS = {"id": Field(_u.id, "string", sortable=True)}
 
 
+#: App settings that ``null`` in a PATCH resets (to empty / off).
+CLEARABLE_APP_SETTINGS = frozenset({"webhook_url", "janus_url"})
+
+
 def require_server(actor: Actor, doing: str) -> None:
     if not actor.is_server:
         raise ApiError(ErrorCode.NOT_ALLOWED, f"Only a server token may {doing}.")
@@ -312,8 +316,11 @@ class AdminService:
             stored = await repo.get_app_settings() or {}
             current = AppSettings.model_validate(stored)
             changes = request.model_dump(exclude_unset=True)
-            updated = current.model_copy(update=changes)
-            updated = AppSettings.model_validate(updated.model_dump())
+            # null clears a setting that may be empty; for the others it means "no change"
+            for key, value in list(changes.items()):
+                if value is None and key not in CLEARABLE_APP_SETTINGS:
+                    del changes[key]
+            updated = AppSettings.model_validate({**current.model_dump(), **changes})
             await repo.put_app_settings(updated.model_dump(mode="json"))
         self._app = updated
         return await self.app_settings()

@@ -25,6 +25,8 @@ class AppSettings(Response):
 
 
 class UpdateAppRequest(Request):
+    """Fields present change; ``null`` clears ``webhook_url`` and ``janus_url``."""
+
     open_sign_up: bool | None = None
     webhook_url: Url | None = None
     webhook_events: (

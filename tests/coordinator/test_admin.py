@@ -157,3 +157,17 @@ async def test_open_sign_up(coordinator: RunningCoordinator) -> None:
     assert status == 409, "a taken id is not handed out twice"
     status, body = await anonymous.post("/v1/auth/sign-up", {"user_id": "named"})
     assert status == 201, "a user who was only named as a member may still sign up"
+
+
+async def test_app_patch_with_nulls(coordinator: RunningCoordinator) -> None:
+    """Found by schemathesis: null for a list setting used to fail re-validation (500)."""
+    server = coordinator.api()
+    await server.patch(
+        "/v1/app", {"webhook_url": "https://h.example.org/x", "webhook_events": ["call.ring"]}
+    )
+    status, body = await server.patch(
+        "/v1/app", {"webhook_events": None, "open_sign_up": None, "webhook_url": None}
+    )
+    assert status == 200, body
+    assert body["app"]["webhook_events"] == ["call.ring"], "null leaves a list setting as it was"
+    assert body["app"]["webhook_url"] is None, "null clears the webhook"
