@@ -149,11 +149,21 @@ class CallService:
     def publish(self, outbox: Outbox) -> None:
         for event, member_ids in outbox.items:
             payload = event.model_dump_json()
-            event_type = str(event.type)
-            cid = str(event.call_cid)
-            self.hub.deliver(payload, self.hub.recipients(event_type, cid, member_ids))
+            self.hub.deliver(payload, self.hub.recipients(event.type, event.call_cid, member_ids))
         for action in outbox.after_commit:
             action()
+
+    @staticmethod
+    async def _audience(
+        repo: Repository, call: CallRow, member_ids: list[str] | None = None
+    ) -> list[str]:
+        """The members who hear the call's member events: all of them, except that a team
+        call is never announced to a member outside its team."""
+        ids = member_ids if member_ids is not None else await repo.member_ids(call.cid)
+        if call.team is None:
+            return ids
+        users = await repo.get_users(ids)
+        return [u for u in ids if u in users and call.team in users[u].teams]
 
     async def _load(
         self, repo: Repository, actor: Actor, call_type: str, call_id: str, lock: bool = False
@@ -298,7 +308,7 @@ class CallService:
                 call=call,
                 members=[member_response(m, users) for m in member_rows],
             ),
-            list(wanted),
+            await self._audience(repo, row, list(wanted)),
         )
         return loaded
 
@@ -397,7 +407,7 @@ class CallService:
             loaded = await self._load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.DELETE_CALL)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
-            member_ids = await repo.member_ids(loaded.call.cid)
+            member_ids = await self._audience(repo, loaded.call)
             await repo.delete_call(loaded.call.cid)
             outbox.add(
                 CallDeletedEvent(call_cid=loaded.call.cid, created_at=self.clock(), call=call),
@@ -676,7 +686,7 @@ class CallService:
                 reason=reason,
                 user=user_response(actor.user) if actor and actor.user else None,
             ),
-            await repo.member_ids(call.cid),
+            await self._audience(repo, call),
         )
         return response
 
@@ -806,11 +816,11 @@ class CallService:
                         setattr(existing, key, value)
                     changed.append(existing)
             removed = [u for u in removals if await repo.get_member(cid, u) is not None]
-            member_ids_before = await repo.member_ids(cid)
+            member_ids_before = await self._audience(repo, loaded.call)
             if removed:
                 await repo.delete_members(cid, removed)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
-            member_ids = await repo.member_ids(cid)
+            member_ids = await self._audience(repo, loaded.call)
             if added:
                 outbox.add(
                     CallMemberAddedEvent(

@@ -188,6 +188,7 @@ async def test_teams_scope_creation_and_visibility(coordinator: RunningCoordinat
         },
     )
     assert status == 200
+    blue_events = await coordinator.ws("blue1")
     red = coordinator.api("red1")
     status, problem = await red.post(f"/v1/calls/default/{unique()}", {})
     assert status == 403 and "team" in problem["detail"]
@@ -211,4 +212,6 @@ async def test_teams_scope_creation_and_visibility(coordinator: RunningCoordinat
     assert status == 200
     status, body = await coordinator.api("nobody").get(path)
     assert status == 404, "users without teams do not see team calls"
+    await blue_events.expect_none("call.created")
+    await blue_events.close()
     await blue_ws.close()

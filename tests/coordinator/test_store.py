@@ -1,0 +1,79 @@
+"""Storage: the migrations build exactly the tables the code uses; state survives restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
+from desktop_app.coordinator.config import CoordinatorConfig
+from desktop_app.coordinator.store.engine import create_engine_for, migrate
+from desktop_app.coordinator.store.schema import metadata
+from desktop_app.coordinator.store.types import from_micros, to_micros, utcnow
+from tests.support.coordinator import running, unique
+
+
+async def test_migrations_match_the_schema(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    await migrate(engine)
+    await migrate(engine)  # idempotent
+
+    def diff(connection: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(diff)
+    await engine.dispose()
+    relevant = [
+        d
+        for d in differences
+        if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")
+    ]
+    assert relevant == []
+
+
+def test_timestamps_round_trip_exactly() -> None:
+    now = utcnow()
+    assert from_micros(to_micros(now)) == now
+    assert to_micros(from_micros(1_795_266_390_123_456)) == 1_795_266_390_123_456
+
+
+async def test_state_survives_a_restart(config: CoordinatorConfig, tmp_path: Path) -> None:
+    call_id = unique()
+    path = f"/v1/calls/default/{call_id}"
+    async with running(config) as first:
+        await first.api().post(
+            "/v1/call-types", {"name": "kept", "settings": {"limits": {"max_participants": 5}}}
+        )
+        await first.api().patch("/v1/app", {"webhook_url": "https://h.example.org/kept"})
+        await first.api("alice").post(
+            path,
+            {"data": {"members": [{"user_id": "bob", "custom": {"k": 1}}], "custom": {"c": 2}}},
+        )
+        ws = await first.ws("alice")
+        await first.api("alice").post(
+            f"{path}/join", {}, params={"connection_id": ws.connection_id}
+        )
+        await ws.close()
+    config.participant_grace_seconds = 2.0  # time for the watcher below to connect first
+    async with running(config) as second:
+        status, body = await second.api("alice").get(path)
+        assert status == 200
+        assert body["call"]["custom"] == {"c": 2}
+        assert {m["user_id"]: m["custom"] for m in body["members"]} == {
+            "alice": {},
+            "bob": {"k": 1},
+        }
+        status, kept = await second.api().get("/v1/call-types/kept")
+        assert kept["settings"]["limits"]["max_participants"] == 5
+        status, app = await second.api().get("/v1/app")
+        assert app["app"]["webhook_url"] == "https://h.example.org/kept"
+        # the participant whose connection died with the old process leaves after the grace period
+        watcher = await second.ws("bob")
+        await second.api("bob").get(path, params={"connection_id": watcher.connection_id})
+        left = await watcher.wait_for("call.participant_left", timeout=5)
+        assert left["participant"]["user_id"] == "alice" and left["reason"] == "disconnected"
+        await watcher.wait_for("call.session_ended")
+        await watcher.close()
