@@ -8,6 +8,7 @@ tokens set roles and teams.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, true
@@ -36,6 +37,7 @@ from .auth import Principal, create_user_token
 from .call_type_cache import CallTypeCache, parse_call_type
 from .context import Actor, Clock
 from .problems import ApiError, invalid_input
+from .read_cache import CallCache
 from .store import Repository, Store, schema
 from .store.query import Field, compile_sort, decode_cursor, encode_cursor
 from .store.rows import CallTypeRow, UserRow
@@ -44,6 +46,8 @@ from .views import user_response
 _u = schema.users.c
 USER_FIELDS = {"id": Field(_u.id, "string", sortable=True)}
 
+
+USER_CACHE_SIZE = 10_000
 
 #: App settings that ``null`` in a PATCH resets (to empty / off).
 CLEARABLE_APP_SETTINGS = frozenset({"webhook_url", "janus_url"})
@@ -70,12 +74,16 @@ class AdminService:
         self,
         store: Store,
         call_types: CallTypeCache,
+        snapshots: CallCache,
         clock: Clock,
         secret: str,
         open_sign_up: bool | None,
     ) -> None:
         self.store = store
         self.call_types = call_types
+        self.snapshots = snapshots
+        #: Signed-in users by id, so that resolving a token needs no database round-trip.
+        self._users: OrderedDict[str, UserRow] = OrderedDict()
         self.clock = clock
         self.secret = secret
         self.open_sign_up_override = open_sign_up
@@ -88,6 +96,10 @@ class AdminService:
         if principal.is_server:
             return Actor(principal, None)
         assert principal.user_id is not None
+        known = self._users.get(principal.user_id)
+        if known is not None:
+            self._users.move_to_end(principal.user_id)
+            return Actor(principal, known)
         async with self.store.transaction() as repo:
             user = await repo.get_user(principal.user_id)
             if user is None or not user.claimed:
@@ -100,13 +112,31 @@ class AdminService:
                 else:
                     await repo.update_user(user.id, {"claimed": True})
                     user.claimed = True
+        self._remember(user)
         return Actor(principal, user)
+
+    def _remember(self, user: UserRow) -> None:
+        if user.claimed:
+            self._users[user.id] = user
+            self._users.move_to_end(user.id)
+            while len(self._users) > USER_CACHE_SIZE:
+                self._users.popitem(last=False)
+        else:
+            self._users.pop(user.id, None)
+
+    def _changed(self, users: list[UserRow]) -> None:
+        """Users' profiles appear inside call snapshots: drop those, remember the new rows."""
+        for user in users:
+            self._remember(user)
+        self.snapshots.clear()
 
     async def upsert_from_connection(self, actor: Actor, details: dict[str, Any]) -> UserRow:
         """A WebSocket client's own name, image and custom data are stored on connect."""
         assert actor.user is not None
         values = {
-            k: v for k, v in details.items() if k in ("name", "image", "custom") and v is not None
+            k: v
+            for k, v in details.items()
+            if k in ("name", "image", "custom") and v is not None and getattr(actor.user, k) != v
         }
         if not values:
             return actor.user
@@ -115,6 +145,7 @@ class AdminService:
             await repo.update_user(actor.user.id, values)
             user = await repo.get_user(actor.user.id)
         assert user is not None
+        self._changed([user])
         return user
 
     # --- users -------------------------------------------------------------------------
@@ -126,6 +157,7 @@ class AdminService:
             raise invalid_input("A user id appears twice in 'users'.", "users")
         async with self.store.transaction() as repo:
             rows = [await self._upsert(repo, u.id, u, claim=True) for u in request.users]
+        self._changed(rows)
         return UsersResponse(users=[user_response(r) for r in rows])
 
     async def _upsert(
@@ -178,6 +210,7 @@ class AdminService:
                 )
         async with self.store.transaction() as repo:
             row = await self._upsert(repo, user_id, request, claim=actor.is_server)
+        self._changed([row])
         return user_response(row)
 
     async def query_users(
@@ -220,6 +253,7 @@ class AdminService:
             given = {"name": request.name, "image": request.image}
             update = UpdateUserRequest(**{k: v for k, v in given.items() if v is not None})
             row = await self._upsert(repo, request.user_id, update, claim=True)
+        self._changed([row])
         return SignUpResponse(token=create_user_token(self.secret, row.id), user=user_response(row))
 
     # --- call types ----------------------------------------------------------------------
@@ -254,6 +288,7 @@ class AdminService:
             if not await repo.insert_call_type(row):
                 raise ApiError(ErrorCode.CONFLICT, f"A call type {request.name!r} exists already.")
         self.call_types.invalidate()
+        self.snapshots.clear()
         return call_type_response(row)
 
     async def update_call_type(
@@ -277,6 +312,7 @@ class AdminService:
             for key, value in values.items():
                 setattr(row, key, value)
         self.call_types.invalidate()
+        self.snapshots.clear()
         return call_type_response(row)
 
     async def delete_call_type(self, actor: Actor, name: str) -> CallTypeResponse:
@@ -293,6 +329,7 @@ class AdminService:
                 )
             await repo.delete_call_type(name)
         self.call_types.invalidate()
+        self.snapshots.clear()
         return call_type_response(row)
 
     # --- app settings --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from desktop_app.protocol.app import HealthResponse
 from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE, Problem
 
 from .admin import AdminService
+from .auth import TokenVerifier
 from .body_limit import BodyLimitMiddleware
 from .call_type_cache import CallTypeCache, seed_builtin_call_types
 from .calls import CallService
@@ -24,13 +25,14 @@ from .context import Clock
 from .docs_page import render_docs
 from .hub import EventHub
 from .problems import install_problem_handlers
+from .read_cache import CallCache
 from .routes import admin as admin_routes
 from .routes import calls as call_routes
 from .routes import ws as ws_routes
 from .scheduler import Scheduler
 from .state import CoordinatorState
 from .store import Store
-from .store.engine import create_engine_for, migrate
+from .store.engine import create_engine_for, is_sqlite, migrate
 from .store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -57,17 +59,22 @@ async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> Coord
     hub = EventHub()
     scheduler = Scheduler()
     call_types = CallTypeCache()
-    admin = AdminService(store, call_types, clock, config.secret, config.open_sign_up)
+    # Snapshots are only safe while this process is the database's one writer: always true
+    # of SQLite; PostgreSQL deployments may run several nodes, so they read through.
+    snapshots = CallCache(enabled=config.read_cache and is_sqlite(config.database_url))
+    admin = AdminService(store, call_types, snapshots, clock, config.secret, config.open_sign_up)
     calls = CallService(
         store,
         hub,
         call_types,
+        snapshots,
         scheduler,
         clock,
         config.participant_grace_seconds,
         admin.app_settings,
     )
-    return CoordinatorState(config, store, hub, scheduler, admin, calls)
+    tokens = TokenVerifier(config.secret)
+    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens)
 
 
 def create_app(config: CoordinatorConfig, clock: Clock = utcnow) -> FastAPI:
@@ -132,14 +139,21 @@ def _finish_openapi(spec: dict[str, Any]) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     problem_ref = {"$ref": "#/components/schemas/Problem"}
-    for operations in spec.get("paths", {}).values():
+    for path, operations in spec.get("paths", {}).items():
         for op in operations.values():
+            if path.startswith("/v1/") and path != "/v1/auth/sign-up":
+                op["security"] = [{"bearer": []}]
             responses = op.setdefault("responses", {})
             responses.pop("422", None)
             for code, response in responses.items():
                 if code.isdigit() and int(code) >= 400:
                     response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": problem_ref}}
     spec.setdefault("components", {})["securitySchemes"] = {
-        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A user token (sub) or a server token (scope: server), HS256.",
+        }
     }
     return spec

@@ -24,7 +24,6 @@ from desktop_app.protocol.calls import (
     CallRequest,
     CallResponse,
     CallStateResponse,
-    GetOrCreateCallResponse,
     JoinCallResponse,
     MediaInfo,
     MemberRequest,
@@ -61,6 +60,7 @@ from .call_type_cache import CallTypeCache, ParsedCallType
 from .context import Actor, Clock, Outbox
 from .hub import EventHub
 from .problems import ApiError, invalid_input
+from .read_cache import SNAPSHOT_MEMBERS, CallCache, CallSnapshot, CallView
 from .scheduler import Scheduler
 from .store import Repository, Store, schema
 from .store.query import Field, compile_filter, compile_sort, decode_cursor, encode_cursor
@@ -131,6 +131,7 @@ class CallService:
         store: Store,
         hub: EventHub,
         call_types: CallTypeCache,
+        snapshots: CallCache,
         scheduler: Scheduler,
         clock: Clock,
         grace_seconds: float,
@@ -139,6 +140,7 @@ class CallService:
         self.store = store
         self.hub = hub
         self.call_types = call_types
+        self.snapshots = snapshots
         self.scheduler = scheduler
         self.clock = clock
         self.grace_seconds = grace_seconds
@@ -147,6 +149,8 @@ class CallService:
     # --- plumbing --------------------------------------------------------------------
 
     def publish(self, outbox: Outbox) -> None:
+        for cid in outbox.touched:
+            self.snapshots.invalidate(cid)
         for event, member_ids in outbox.items:
             payload = event.model_dump_json()
             self.hub.deliver(payload, self.hub.recipients(event.type, event.call_cid, member_ids))
@@ -312,51 +316,81 @@ class CallService:
         )
         return loaded
 
+    async def _snapshot(
+        self, repo: Repository, call: CallRow, parsed: ParsedCallType
+    ) -> CallSnapshot:
+        response = await call_response(repo, call, parsed.settings)
+        members = await members_response(repo, await repo.list_members(call.cid, SNAPSHOT_MEMBERS))
+        return CallSnapshot(
+            call=call,
+            call_type=parsed,
+            call_json=response.model_dump_json().encode(),
+            members_json=tuple(m.model_dump_json().encode() for m in members),
+            member_roles={u: Role(r) for u, r in (await repo.member_roles(call.cid)).items()},
+        )
+
+    async def _read(self, actor: Actor, call_type: str, call_id: str) -> CallSnapshot | None:
+        """The snapshot of a call (from the cache, else built and cached); None if none."""
+        cid = make_cid(call_type, call_id)
+        snapshot = self.snapshots.get(cid)
+        if snapshot is not None:
+            return snapshot
+        generation = self.snapshots.generation(cid)
+        async with self.store.transaction() as repo:
+            parsed = await self.call_types.get(repo, call_type)
+            call = await repo.get_call(cid)
+            if call is None:
+                return None
+            snapshot = await self._snapshot(repo, call, parsed)
+        self.snapshots.put(cid, snapshot, generation)
+        return snapshot
+
+    def _view(
+        self, actor: Actor, snapshot: CallSnapshot, connection_id: str | None, created: bool
+    ) -> CallView:
+        """The caller's view of a call they are allowed to read."""
+        if not policy.team_visible(snapshot.call.team, actor.teams, actor.is_server):
+            raise _not_found(snapshot.call.cid)
+        member_role = snapshot.member_roles.get(actor.user_id) if actor.user_id else None
+        capabilities = policy.capabilities(
+            snapshot.call_type.grants, actor.role, member_role, is_server=actor.is_server
+        )
+        if not created:
+            policy.require(capabilities, Permission.READ_CALL)
+        self._watch(actor, connection_id, snapshot.call.cid)
+        return CallView(snapshot, capabilities, created)
+
     async def get_or_create(
         self,
         actor: Actor,
         call_type: str,
         call_id: str,
         data: CallRequest | None,
-        video: bool | None,
-        members_limit: int,
         connection_id: str | None,
-    ) -> GetOrCreateCallResponse:
+        video: bool | None = None,
+    ) -> CallView:
+        existing = await self._read(actor, call_type, call_id)
+        if existing is not None:
+            return self._view(actor, existing, connection_id, created=False)
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            created = False
-            loaded: Loaded | None = None
-            cid = make_cid(call_type, call_id)
-            await self.call_types.get(repo, call_type)
-            if await repo.get_call(cid) is None:
-                loaded = await self._create(
-                    repo, actor, call_type, call_id, data or CallRequest(), video, outbox
-                )
-                created = loaded is not None
-            if loaded is None:
+            loaded = await self._create(
+                repo, actor, call_type, call_id, data or CallRequest(), video, outbox
+            )
+            created = loaded is not None
+            if loaded is None:  # created by someone else in the meantime
                 loaded = await self._load(repo, actor, call_type, call_id)
-                policy.require(loaded.capabilities, Permission.READ_CALL)
-            self._watch(actor, connection_id, cid)
-            call, members = await self._state(repo, loaded, members_limit)
+            snapshot = await self._snapshot(repo, loaded.call, loaded.call_type)
         self.publish(outbox)
-        return GetOrCreateCallResponse(
-            call=call, members=members, own_capabilities=loaded.capabilities, created=created
-        )
+        return self._view(actor, snapshot, connection_id, created=created)
 
     async def get(
-        self,
-        actor: Actor,
-        call_type: str,
-        call_id: str,
-        members_limit: int,
-        connection_id: str | None,
-    ) -> CallStateResponse:
-        async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id)
-            policy.require(loaded.capabilities, Permission.READ_CALL)
-            self._watch(actor, connection_id, loaded.call.cid)
-            call, members = await self._state(repo, loaded, members_limit)
-        return CallStateResponse(call=call, members=members, own_capabilities=loaded.capabilities)
+        self, actor: Actor, call_type: str, call_id: str, connection_id: str | None
+    ) -> CallView:
+        snapshot = await self._read(actor, call_type, call_id)
+        if snapshot is None:
+            raise _not_found(make_cid(call_type, call_id))
+        return self._view(actor, snapshot, connection_id, created=False)
 
     # --- update, delete --------------------------------------------------------------
 

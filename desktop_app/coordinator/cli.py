@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--grace-seconds", type=float, help="how long a dropped connection stays in its calls"
     )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="'warning' also silences the access log",
+    )
     add_common(serve)
 
     token = commands.add_parser("token", help="print a token signed with the configured secret")
@@ -52,12 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def serve(config: CoordinatorConfig) -> None:
+def serve(config: CoordinatorConfig, log_level: str = "info") -> None:
     import uvicorn
 
     from .app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if config.secret_path:
         print(f"parley-coordinator: token secret stored in {config.secret_path}", file=sys.stderr)
     print(f"parley-coordinator: database {config.database_url}", file=sys.stderr)
@@ -65,7 +71,7 @@ def serve(config: CoordinatorConfig) -> None:
         create_app(config),
         host=config.host,
         port=config.port,
-        log_level="info",
+        log_level=log_level,
         ws_ping_interval=config.ws_idle_timeout_seconds / 3,
         ws_ping_timeout=config.ws_idle_timeout_seconds * 2 / 3,
         ws_max_size=64 * 1024,
@@ -82,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config.open_sign_up = True
         if args.grace_seconds is not None:
             config.participant_grace_seconds = args.grace_seconds
-        serve(config)
+        serve(config, args.log_level)
         return 0
     config = resolve_config(database_url=args.database, secret=args.secret)
     if args.server:

@@ -43,6 +43,9 @@ class CoordinatorConfig:
     open_sign_up: bool | None = None
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 1024 * 1024
+    #: Serve reads of calls from in-process snapshots (read_cache.py). Only correct while
+    #: this process is the only coordinator writing to the database.
+    read_cache: bool = True
 
 
 def _env(name: str) -> str | None:

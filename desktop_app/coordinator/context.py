@@ -41,13 +41,23 @@ class Actor:
 
 @dataclass
 class Outbox:
-    """Events raised inside a transaction, published only after it commits."""
+    """What a write transaction leaves to do once it has committed: events to publish,
+    calls whose snapshots are now stale, and other actions.
+
+    Every write to a call goes through an outbox. Raising an event marks its call as
+    changed; a write without an event must call :meth:`touch` itself.
+    """
 
     items: list[tuple[CallEventBase, list[str]]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
 
     def add(self, event: CallEventBase, member_ids: list[str]) -> None:
         self.items.append((event, member_ids))
+        self.touched.add(event.call_cid)
+
+    def touch(self, cid: str) -> None:
+        self.touched.add(cid)
 
 
 Clock = Callable[[], datetime]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .admin import AdminService
+from .auth import TokenVerifier
 from .calls import CallService
 from .config import CoordinatorConfig
 from .hub import EventHub
@@ -20,3 +21,4 @@ class CoordinatorState:
     scheduler: Scheduler
     admin: AdminService
     calls: CallService
+    tokens: TokenVerifier

@@ -61,22 +61,23 @@ async def query_calls(
 async def get_or_create_call(
     state: State,
     actor: CurrentActor,
-    response: Response,
     type: CallTypeName,
     id: CallId,
     connection_id: ConnectionId = None,
     body: Annotated[GetOrCreateCallRequest | None, Body()] = None,
-) -> GetOrCreateCallResponse:
+) -> Response:
     """Answers the call, creating it first (status 201, `created: true`) when it does not
     exist. The creator becomes a member with role `host` unless `data.members` says otherwise."""
     request = body or GetOrCreateCallRequest()
     _no_ring_yet(request.ring, request.notify)
-    result = await state.calls.get_or_create(
-        actor, type, id, request.data, request.video, request.members_limit, connection_id
+    view = await state.calls.get_or_create(
+        actor, type, id, request.data, connection_id, video=request.video
     )
-    if result.created:
-        response.status_code = status.HTTP_201_CREATED
-    return result
+    return Response(
+        view.to_json(request.members_limit),
+        status_code=status.HTTP_201_CREATED if view.created else status.HTTP_200_OK,
+        media_type="application/json",
+    )
 
 
 @router.get("/{type}/{id}", response_model=CallStateResponse, summary="Load a call")
@@ -90,9 +91,10 @@ async def get_call(
     ring: bool = False,
     notify: bool = False,
     video: bool | None = None,
-) -> CallStateResponse:
+) -> Response:
     _no_ring_yet(ring, notify)
-    return await state.calls.get(actor, type, id, members_limit, connection_id)
+    view = await state.calls.get(actor, type, id, connection_id)
+    return Response(view.to_json(members_limit, with_created=False), media_type="application/json")
 
 
 @router.patch("/{type}/{id}", response_model=CallStateResponse, summary="Update a call")

@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from desktop_app.protocol import ID_PATTERN
 from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE, Problem
 
-from ..auth import bearer_token, verify_token
+from ..auth import bearer_token
 from ..context import Actor
 from ..state import CoordinatorState
 
-_bearer = HTTPBearer(auto_error=False, description="A user or server JWT (HS256).")
 
-
-def get_state(request: Request) -> CoordinatorState:
+async def get_state(request: Request) -> CoordinatorState:
     state: CoordinatorState = request.app.state.coordinator
     return state
 
@@ -25,13 +22,11 @@ def get_state(request: Request) -> CoordinatorState:
 State = Annotated[CoordinatorState, Depends(get_state)]
 
 
-async def current_actor(
-    request: Request,
-    state: State,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
+async def current_actor(request: Request) -> Actor:
+    """Who is calling. (The bearer scheme is declared in the OpenAPI document by app.py.)"""
+    state: CoordinatorState = request.app.state.coordinator
     token = bearer_token(request.headers.get("authorization"))
-    principal = verify_token(state.config.secret, token)
+    principal = state.tokens.verify(token)
     return await state.admin.actor(principal)
 
 

@@ -177,6 +177,11 @@ class Repository:
             statement = statement.limit(limit)
         return await self._many(statement, MemberRow)
 
+    async def member_roles(self, cid: str) -> dict[str, str]:
+        m = schema.call_members.c
+        result = await self.connection.execute(select(m.user_id, m.role).where(m.call_cid == cid))
+        return {row[0]: row[1] for row in result.all()}
+
     async def member_ids(self, cid: str) -> list[str]:
         m = schema.call_members.c
         result = await self.connection.execute(select(m.user_id).where(m.call_cid == cid))
