@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from desktop_app.protocol.app import HealthResponse
 from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE, Problem
+from desktop_app.protocol.examples import EXAMPLES
 
 from .admin import AdminService
 from .auth import TokenVerifier
@@ -129,6 +130,33 @@ def create_app(config: CoordinatorConfig, clock: Clock = utcnow) -> FastAPI:
     return app
 
 
+def _schema_name(schema: dict[str, Any]) -> str | None:
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return ref.rsplit("/", 1)[-1]
+    for option in schema.get("anyOf", []):
+        name = _schema_name(option)
+        if name:
+            return name
+    return None
+
+
+def _attach_examples(op: dict[str, Any]) -> None:
+    """Give each JSON request body and success response an example (protocol/examples.py)."""
+    media = [op.get("requestBody", {}).get("content", {}).get("application/json")]
+    media += [
+        response.get("content", {}).get("application/json")
+        for code, response in op.get("responses", {}).items()
+        if code.startswith("2")
+    ]
+    for entry in media:
+        if entry is None:
+            continue
+        name = _schema_name(entry.get("schema", {}))
+        if name in EXAMPLES:
+            entry["example"] = EXAMPLES[name]
+
+
 def _finish_openapi(spec: dict[str, Any]) -> dict[str, Any]:
     """Errors are problem documents, never FastAPI's 422 shape; document that exactly."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
@@ -138,6 +166,9 @@ def _finish_openapi(spec: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"] = problem_schema
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    for operations in spec.get("paths", {}).values():
+        for op in operations.values():
+            _attach_examples(op)
     problem_ref = {"$ref": "#/components/schemas/Problem"}
     for path, operations in spec.get("paths", {}).items():
         for op in operations.values():

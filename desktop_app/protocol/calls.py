@@ -57,6 +57,12 @@ class JoinCallRequest(Request):
     members_limit: Annotated[int, Field(ge=0, le=100)] = 25
 
 
+class LeaveCallRequest(Request):
+    """Which participant session leaves; see ``POST …/leave``."""
+
+    session_id: str | None = Field(default=None, max_length=64)
+
+
 class UpdateCallRequest(Request):
     """Only the fields present change; ``starts_at: null`` clears the start time."""
 

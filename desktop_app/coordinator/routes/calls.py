@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from desktop_app.protocol.base import Request as WireRequest
 from desktop_app.protocol.calls import (
     CallEnvelope,
     CallStateResponse,
@@ -15,6 +14,7 @@ from desktop_app.protocol.calls import (
     GoLiveRequest,
     JoinCallRequest,
     JoinCallResponse,
+    LeaveCallRequest,
     QueryCallsRequest,
     QueryCallsResponse,
     QueryMembersRequest,
@@ -30,10 +30,6 @@ from ..problems import invalid_input
 from .deps import PROBLEMS, CallId, CallTypeName, ConnectionId, CurrentActor, State
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=PROBLEMS)
-
-
-class LeaveCallRequest(WireRequest):
-    session_id: str | None = None
 
 
 @router.post("/query", response_model=QueryCallsResponse, summary="Query calls")
