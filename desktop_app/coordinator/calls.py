@@ -855,26 +855,16 @@ class CallService:
                 await repo.delete_members(cid, removed)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
             member_ids = await self._audience(repo, loaded.call)
-            if added:
-                outbox.add(
-                    CallMemberAddedEvent(
-                        call_cid=cid,
-                        created_at=now,
-                        call=call,
-                        members=[member_response(m, users) for m in added],
-                    ),
-                    member_ids,
-                )
-            if changed:
-                outbox.add(
-                    CallMemberUpdatedEvent(
-                        call_cid=cid,
-                        created_at=now,
-                        call=call,
-                        members=[member_response(m, users) for m in changed],
-                    ),
-                    member_ids,
-                )
+            for event_class, rows in (
+                (CallMemberAddedEvent, added),
+                (CallMemberUpdatedEvent, changed),
+            ):
+                if rows:
+                    members = [member_response(m, users) for m in rows]
+                    outbox.add(
+                        event_class(call_cid=cid, created_at=now, call=call, members=members),
+                        member_ids,
+                    )
             if removed:
                 outbox.add(
                     CallMemberRemovedEvent(

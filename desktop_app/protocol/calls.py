@@ -48,13 +48,10 @@ class GetOrCreateCallRequest(Request):
     members_limit: Annotated[int, Field(ge=0, le=100)] = 25
 
 
-class JoinCallRequest(Request):
+class JoinCallRequest(GetOrCreateCallRequest):
+    """Get-or-create's fields, plus whether to create the call when it does not exist."""
+
     create: bool = False
-    data: CallRequest | None = None
-    ring: bool = False
-    notify: bool = False
-    video: bool | None = None
-    members_limit: Annotated[int, Field(ge=0, le=100)] = 25
 
 
 class LeaveCallRequest(Request):
