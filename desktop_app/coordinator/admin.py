@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, true
@@ -88,6 +89,8 @@ class AdminService:
         self.secret = secret
         self.open_sign_up_override = open_sign_up
         self._app: AppSettings | None = None
+        #: Told of every change of the deployment settings (the webhook dispatcher).
+        self.app_listeners: list[Callable[[AppSettings], None]] = []
 
     # --- who is calling ----------------------------------------------------------------
 
@@ -360,4 +363,7 @@ class AdminService:
             updated = AppSettings.model_validate({**current.model_dump(), **changes})
             await repo.put_app_settings(updated.model_dump(mode="json"))
         self._app = updated
-        return await self.app_settings()
+        current_settings = await self.app_settings()
+        for listener in self.app_listeners:
+            listener(current_settings)
+        return current_settings

@@ -27,6 +27,7 @@ from .docs_page import render_docs
 from .hub import EventHub
 from .problems import install_problem_handlers
 from .read_cache import CallCache
+from .ringing import RingService
 from .routes import admin as admin_routes
 from .routes import calls as call_routes
 from .routes import ws as ws_routes
@@ -35,6 +36,7 @@ from .state import CoordinatorState
 from .store import Store
 from .store.engine import create_engine_for, is_sqlite, migrate
 from .store.types import utcnow
+from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> Coord
     # of SQLite; PostgreSQL deployments may run several nodes, so they read through.
     snapshots = CallCache(enabled=config.read_cache and is_sqlite(config.database_url))
     admin = AdminService(store, call_types, snapshots, clock, config.secret, config.open_sign_up)
+    webhooks = WebhookDispatcher(config.secret, admin.app_settings, config.webhook_url)
+    admin.app_listeners.append(webhooks.configure)
     calls = CallService(
         store,
         hub,
@@ -73,9 +77,11 @@ async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> Coord
         clock,
         config.participant_grace_seconds,
         admin.app_settings,
+        webhooks,
     )
+    rings = RingService(calls)
     tokens = TokenVerifier(config.secret)
-    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens)
+    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens, rings)
 
 
 def create_app(config: CoordinatorConfig, clock: Clock = utcnow) -> FastAPI:
@@ -83,11 +89,14 @@ def create_app(config: CoordinatorConfig, clock: Clock = utcnow) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await build_state(config, clock)
         app.state.coordinator = state
+        await state.calls.webhooks.start()
         await state.calls.restore_timers()
+        await state.rings.restore_timers()
         try:
             yield
         finally:
             await state.scheduler.close()
+            await state.calls.webhooks.close()
             await state.store.close()
 
     app = FastAPI(

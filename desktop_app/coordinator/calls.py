@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,13 +61,18 @@ from .context import Actor, Clock, Outbox
 from .hub import EventHub
 from .problems import ApiError, invalid_input
 from .read_cache import SNAPSHOT_MEMBERS, CallCache, CallSnapshot, CallView
+from .ring import RingEnd
 from .scheduler import Scheduler
 from .store import Repository, Store, schema
 from .store.query import Field, compile_filter, compile_sort, decode_cursor, encode_cursor
 from .store.rows import CallRow, MemberRow, ParticipantRow, SessionRow, UserRow
 from .views import call_response, member_response, members_response, user_response
+from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
+
+#: Stops a call's ring inside the caller's transaction: (repo, call, reason, outbox).
+RingStopper = Callable[[Repository, CallRow, RingEnd, Outbox], Awaitable[None]]
 
 _m = schema.call_members.c
 _c = schema.calls.c
@@ -136,6 +141,7 @@ class CallService:
         clock: Clock,
         grace_seconds: float,
         app_settings: Any,
+        webhooks: WebhookDispatcher,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -145,20 +151,28 @@ class CallService:
         self.clock = clock
         self.grace_seconds = grace_seconds
         self.app_settings = app_settings
+        self.webhooks = webhooks
+        #: Stops the ring of a call that ends (set by the ring service).
+        self.ring_stopper: RingStopper | None = None
+        #: Told when a dropped connection's grace period is over, before its participants leave.
+        self.connection_listeners: list[Callable[[str], Awaitable[None]]] = []
 
     # --- plumbing --------------------------------------------------------------------
 
     def publish(self, outbox: Outbox) -> None:
         for cid in outbox.touched:
             self.snapshots.invalidate(cid)
-        for event, member_ids in outbox.items:
+        for event, member_ids, watchers in outbox.items:
             payload = event.model_dump_json()
-            self.hub.deliver(payload, self.hub.recipients(event.type, event.call_cid, member_ids))
+            self.hub.deliver(
+                payload, self.hub.recipients(event.type, event.call_cid, member_ids, watchers)
+            )
+            self.webhooks.offer(event.type, payload)
         for action in outbox.after_commit:
             action()
 
     @staticmethod
-    async def _audience(
+    async def audience(
         repo: Repository, call: CallRow, member_ids: list[str] | None = None
     ) -> list[str]:
         """The members who hear the call's member events: all of them, except that a team
@@ -169,7 +183,7 @@ class CallService:
         users = await repo.get_users(ids)
         return [u for u in ids if u in users and call.team in users[u].teams]
 
-    async def _load(
+    async def load(
         self, repo: Repository, actor: Actor, call_type: str, call_id: str, lock: bool = False
     ) -> Loaded:
         parsed = await self.call_types.get(repo, call_type)
@@ -252,8 +266,10 @@ class CallService:
         data: CallRequest,
         video: bool | None,
         outbox: Outbox,
+        ring: bool = False,
     ) -> Loaded | None:
-        """Create the call; None when someone else created it first (then load it)."""
+        """Create the call; None when someone else created it first (then load it).
+        With ``ring``, a call without members to ring is refused before anything is stored."""
         parsed = await self.call_types.get(repo, call_type)
         creator = await self._creator(repo, actor, data)
         creator_role = None if actor.is_server else actor.role
@@ -271,6 +287,11 @@ class CallService:
         wanted = {m.user_id: m for m in data.members or []}
         if len(wanted) != len(data.members or []):
             raise invalid_input("A user appears twice in 'data.members'.", "data.members")
+        if ring and not set(wanted) - {creator.id}:
+            raise invalid_input(
+                "There is nobody to ring: name the people to call in 'data.members'.",
+                "data.members",
+            )
         if creator.id not in wanted:
             wanted[creator.id] = MemberRequest(user_id=creator.id, role=Role.HOST)
         row = CallRow(
@@ -312,7 +333,7 @@ class CallService:
                 call=call,
                 members=[member_response(m, users) for m in member_rows],
             ),
-            await self._audience(repo, row, list(wanted)),
+            await self.audience(repo, row, list(wanted)),
         )
         return loaded
 
@@ -368,6 +389,7 @@ class CallService:
         data: CallRequest | None,
         connection_id: str | None,
         video: bool | None = None,
+        ring: bool = False,
     ) -> CallView:
         existing = await self._read(actor, call_type, call_id)
         if existing is not None:
@@ -375,11 +397,11 @@ class CallService:
         outbox = Outbox()
         async with self.store.transaction() as repo:
             loaded = await self._create(
-                repo, actor, call_type, call_id, data or CallRequest(), video, outbox
+                repo, actor, call_type, call_id, data or CallRequest(), video, outbox, ring
             )
             created = loaded is not None
             if loaded is None:  # created by someone else in the meantime
-                loaded = await self._load(repo, actor, call_type, call_id)
+                loaded = await self.load(repo, actor, call_type, call_id)
             snapshot = await self._snapshot(repo, loaded.call, loaded.call_type)
         self.publish(outbox)
         return self._view(actor, snapshot, connection_id, created=created)
@@ -404,7 +426,7 @@ class CallService:
     ) -> CallStateResponse:
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id, lock=True)
+            loaded = await self.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.UPDATE_CALL)
             now = self.clock()
             values: dict[str, Any] = {"updated_at": now}
@@ -438,10 +460,10 @@ class CallService:
     async def delete(self, actor: Actor, call_type: str, call_id: str) -> CallEnvelope:
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id, lock=True)
+            loaded = await self.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.DELETE_CALL)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
-            member_ids = await self._audience(repo, loaded.call)
+            member_ids = await self.audience(repo, loaded.call)
             await repo.delete_call(loaded.call.cid)
             outbox.add(
                 CallDeletedEvent(call_cid=loaded.call.cid, created_at=self.clock(), call=call),
@@ -464,6 +486,7 @@ class CallService:
         video: bool | None,
         members_limit: int,
         connection_id: str | None,
+        ring: bool = False,
     ) -> JoinCallResponse:
         if actor.user is None:
             raise ApiError(ErrorCode.NOT_ALLOWED, "Only users join calls; a server token cannot.")
@@ -491,11 +514,11 @@ class CallService:
                         f"There is no call {cid}; join with create to start it.",
                     )
                 loaded = await self._create(
-                    repo, actor, call_type, call_id, data or CallRequest(), video, outbox
+                    repo, actor, call_type, call_id, data or CallRequest(), video, outbox, ring
                 )
                 created = loaded is not None
             if loaded is None:
-                loaded = await self._load(repo, actor, call_type, call_id, lock=True)
+                loaded = await self.load(repo, actor, call_type, call_id, lock=True)
             now = self.clock()
             settings = loaded.settings
             policy.check_join_admission(
@@ -511,7 +534,7 @@ class CallService:
             )
             self.hub.watch(connection_id, cid)
             call, members = await self._state(repo, loaded, members_limit)
-            for event, _ in outbox.items:
+            for event, _, _ in outbox.items:
                 if event.call.cid == cid:
                     event.call = call
         self.publish(outbox)
@@ -657,7 +680,7 @@ class CallService:
             raise ApiError(ErrorCode.NOT_ALLOWED, "Only users leave calls; a server token cannot.")
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id, lock=True)
+            loaded = await self.load(repo, actor, call_type, call_id, lock=True)
             participants = (
                 await repo.list_participants(loaded.call.current_session_id)
                 if loaded.call.current_session_id
@@ -680,7 +703,7 @@ class CallService:
     async def end(self, actor: Actor, call_type: str, call_id: str) -> CallEnvelope:
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id, lock=True)
+            loaded = await self.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.END_CALL)
             if loaded.call.ended_at is not None:
                 raise ApiError(ErrorCode.CALL_ENDED, "This call has already ended.")
@@ -700,6 +723,8 @@ class CallService:
         outbox: Outbox,
     ) -> CallResponse:
         now = self.clock()
+        if self.ring_stopper is not None:
+            await self.ring_stopper(repo, call, RingEnd.CALL_ENDED, outbox)
         if call.current_session_id:
             participants = await repo.list_participants(call.current_session_id)
             await self._remove_participants(
@@ -720,7 +745,7 @@ class CallService:
                 reason=reason,
                 user=user_response(actor.user) if actor and actor.user else None,
             ),
-            await self._audience(repo, call),
+            await self.audience(repo, call),
         )
         return response
 
@@ -753,8 +778,19 @@ class CallService:
             await self._end(repo, call, parsed, "max_duration", None, outbox)
         self.publish(outbox)
 
+    def schedule_grace(self, connection_id: str) -> None:
+        """A connection dropped: give it the grace period to resume, then let it go."""
+        self.scheduler.schedule(
+            f"grace:{connection_id}",
+            self.grace_seconds,
+            functools.partial(self.connection_gone, connection_id),
+        )
+
     async def connection_gone(self, connection_id: str) -> None:
-        """The grace period of a dropped connection is over: its participants leave."""
+        """The grace period of a dropped connection is over: its rings stop, its
+        participants leave."""
+        for listener in self.connection_listeners:
+            await listener(connection_id)
         outbox = Outbox()
         async with self.store.transaction() as repo:
             mine = await repo.participants_of_connection(connection_id)
@@ -789,11 +825,7 @@ class CallService:
             self._arm_duration_limit(response.cid, response)
         for connection_id in orphans:
             if self.hub.get(connection_id) is None:
-                self.scheduler.schedule(
-                    f"grace:{connection_id}",
-                    self.grace_seconds,
-                    functools.partial(self.connection_gone, connection_id),
-                )
+                self.schedule_grace(connection_id)
 
     # --- members ---------------------------------------------------------------------
 
@@ -816,7 +848,7 @@ class CallService:
             )
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id, lock=True)
+            loaded = await self.load(repo, actor, call_type, call_id, lock=True)
             if updates:
                 policy.require(loaded.capabilities, Permission.UPDATE_CALL_MEMBER)
             if removals:
@@ -850,11 +882,11 @@ class CallService:
                         setattr(existing, key, value)
                     changed.append(existing)
             removed = [u for u in removals if await repo.get_member(cid, u) is not None]
-            member_ids_before = await self._audience(repo, loaded.call)
+            member_ids_before = await self.audience(repo, loaded.call)
             if removed:
                 await repo.delete_members(cid, removed)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
-            member_ids = await self._audience(repo, loaded.call)
+            member_ids = await self.audience(repo, loaded.call)
             for event_class, rows in (
                 (CallMemberAddedEvent, added),
                 (CallMemberUpdatedEvent, changed),
@@ -887,7 +919,7 @@ class CallService:
             request.sort, MEMBER_FIELDS, [("created_at", 1)], ("user_id", _m.user_id)
         )
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id)
+            loaded = await self.load(repo, actor, call_type, call_id)
             policy.require(loaded.capabilities, Permission.READ_CALL)
 
             async def fetch(
@@ -966,7 +998,7 @@ class CallService:
     ) -> CallEnvelope:
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id, lock=True)
+            loaded = await self.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.UPDATE_CALL)
             if loaded.call.ended_at is not None:
                 raise ApiError(ErrorCode.CALL_ENDED, "This call has ended; it cannot go live.")
@@ -990,7 +1022,7 @@ class CallService:
             raise ApiError(ErrorCode.NOT_ALLOWED, "Custom events are sent by users.")
         outbox = Outbox()
         async with self.store.transaction() as repo:
-            loaded = await self._load(repo, actor, call_type, call_id)
+            loaded = await self.load(repo, actor, call_type, call_id)
             policy.require(loaded.capabilities, Permission.SEND_EVENT)
             now = self.clock()
             call = await call_response(repo, loaded.call, loaded.call_type.settings)

@@ -46,6 +46,8 @@ class CoordinatorConfig:
     #: Serve reads of calls from in-process snapshots (read_cache.py). Only correct while
     #: this process is the only coordinator writing to the database.
     read_cache: bool = True
+    #: Where webhooks go when the stored app settings name no URL (PARLEY_WEBHOOK_URL).
+    webhook_url: str | None = None
 
 
 def _env(name: str) -> str | None:
@@ -69,6 +71,7 @@ def resolve_config(
     config.database_url = (
         database_url or _env("PARLEY_DATABASE_URL") or default_database_url(config.data_dir)
     )
+    config.webhook_url = _env("PARLEY_WEBHOOK_URL")
     given_secret = secret or _env("PARLEY_SECRET")
     if given_secret:
         config.secret = given_secret

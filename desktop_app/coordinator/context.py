@@ -48,12 +48,14 @@ class Outbox:
     changed; a write without an event must call :meth:`touch` itself.
     """
 
-    items: list[tuple[CallEventBase, list[str]]] = field(default_factory=list)
+    items: list[tuple[CallEventBase, list[str], bool]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
 
-    def add(self, event: CallEventBase, member_ids: list[str]) -> None:
-        self.items.append((event, member_ids))
+    def add(self, event: CallEventBase, member_ids: list[str], watchers: bool = True) -> None:
+        """Publish ``event`` to the call's watchers (unless ``watchers`` is false) and, for
+        member events, to every connection of ``member_ids``."""
+        self.items.append((event, member_ids, watchers))
         self.touched.add(event.call_cid)
 
     def touch(self, cid: str) -> None:

@@ -124,8 +124,10 @@ class EventHub:
 
     # --- delivery -------------------------------------------------------------------
 
-    def recipients(self, event_type: str, cid: str, member_ids: Iterable[str]) -> set[str]:
-        targets = set(self._watchers.get(cid, ()))
+    def recipients(
+        self, event_type: str, cid: str, member_ids: Iterable[str], watchers: bool = True
+    ) -> set[str]:
+        targets = set(self._watchers.get(cid, ())) if watchers else set()
         if event_type in MEMBER_EVENT_TYPES:
             for user_id in member_ids:
                 targets.update(self._by_user.get(user_id, ()))

@@ -9,6 +9,7 @@ from .auth import TokenVerifier
 from .calls import CallService
 from .config import CoordinatorConfig
 from .hub import EventHub
+from .ringing import RingService
 from .scheduler import Scheduler
 from .store import Store
 
@@ -22,3 +23,4 @@ class CoordinatorState:
     admin: AdminService
     calls: CallService
     tokens: TokenVerifier
+    rings: RingService

@@ -89,6 +89,7 @@ def session_response(
         accepted_by=_micros_map(row.accepted_by),
         rejected_by=rejected,
         missed_by=_micros_map(row.missed_by),
+        ringing=row.ring is not None and row.ring.get("ended_at") is None,
     )
 
 

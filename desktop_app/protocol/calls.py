@@ -89,6 +89,29 @@ class GoLiveRequest(Request):
     notify: bool = False
 
 
+class RingCallRequest(Request):
+    """Ring members of the call (default: every member but you) on all their devices."""
+
+    member_ids: (
+        Annotated[list[Identifier], Field(min_length=1, max_length=MEMBERS_PER_REQUEST_MAX)] | None
+    ) = None
+    video: bool | None = None
+
+
+RejectReasonValue = Literal["decline", "cancel", "timeout", "busy"]
+
+
+class AcceptCallRequest(Request):
+    pass
+
+
+class RejectCallRequest(Request):
+    """Callees reject with ``decline`` (default), ``busy`` or ``timeout`` (counted as missed);
+    the caller stops its ring with ``cancel`` (or ``timeout``)."""
+
+    reason: RejectReasonValue = "decline"
+
+
 class SendEventRequest(Request):
     custom: CustomData
 
@@ -117,6 +140,29 @@ class CallSessionResponse(Response):
     accepted_by: dict[str, datetime] = Field(default_factory=dict)
     rejected_by: dict[str, RejectionResponse] = Field(default_factory=dict)
     missed_by: dict[str, datetime] = Field(default_factory=dict)
+    ringing: bool = Field(default=False, description="True while this session's ring is on.")
+
+
+class RingStateResponse(Response):
+    """``GET …/ring``: everything about the current ring, for clients that reconnect or poll."""
+
+    session_id: str | None = None
+    ringing: bool = False
+    caller_id: str | None = None
+    video: bool = False
+    started_at: datetime | None = None
+    auto_cancel_at: datetime | None = Field(default=None, description="The caller's deadline.")
+    deadlines: dict[str, datetime] = Field(
+        default_factory=dict, description="Each callee's deadline: when their devices stop ringing."
+    )
+    accepted_by: dict[str, datetime] = Field(default_factory=dict)
+    rejected_by: dict[str, RejectionResponse] = Field(default_factory=dict)
+    missed_by: dict[str, datetime] = Field(default_factory=dict)
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(
+        default=None,
+        examples=["cancelled", "auto_cancelled", "answered", "call_ended", "caller_gone"],
+    )
 
 
 class CallResponse(Response):
@@ -137,6 +183,11 @@ class CallResponse(Response):
     live: bool = False
     current_session_id: str | None = None
     session: CallSessionResponse | None = None
+
+
+class RingStateEnvelope(Response):
+    call: CallResponse
+    ring: RingStateResponse
 
 
 class MemberResponse(Response):

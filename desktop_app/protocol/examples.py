@@ -3,7 +3,7 @@ themselves so that every example is valid by construction."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,6 +16,7 @@ from .call_types import (
     UpdateCallTypeRequest,
 )
 from .calls import (
+    AcceptCallRequest,
     CallEnvelope,
     CallParticipantResponse,
     CallRequest,
@@ -36,6 +37,10 @@ from .calls import (
     QueryCallsResponse,
     QueryMembersRequest,
     QueryMembersResponse,
+    RejectCallRequest,
+    RingCallRequest,
+    RingStateEnvelope,
+    RingStateResponse,
     SendEventRequest,
     SendEventResponse,
     UpdateCallMembersRequest,
@@ -127,6 +132,21 @@ _EXAMPLES: list[BaseModel] = [
     QueryCallsRequest(filter={"type": "default", "ended_at": {"$exists": False}}, limit=10),
     GoLiveRequest(),
     SendEventRequest(custom={"reaction": "👍"}),
+    RingCallRequest(member_ids=["bob"], video=True),
+    AcceptCallRequest(),
+    RejectCallRequest(reason="decline"),
+    RingStateEnvelope(
+        call=CALL,
+        ring=RingStateResponse(
+            session_id=SESSION.id,
+            ringing=True,
+            caller_id="alice",
+            video=True,
+            started_at=AT,
+            auto_cancel_at=AT + timedelta(seconds=15),
+            deadlines={"bob": AT + timedelta(seconds=15)},
+        ),
+    ),
     UpsertUsersRequest(
         users=[UserRequest(id="carol", name="Carol", role=Role.MODERATOR, teams=["ops"])]
     ),

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 
 from desktop_app.protocol.calls import (
+    AcceptCallRequest,
     CallEnvelope,
     CallStateResponse,
     GetOrCreateCallRequest,
@@ -19,6 +20,9 @@ from desktop_app.protocol.calls import (
     QueryCallsResponse,
     QueryMembersRequest,
     QueryMembersResponse,
+    RejectCallRequest,
+    RingCallRequest,
+    RingStateEnvelope,
     SendEventRequest,
     SendEventResponse,
     UpdateCallMembersRequest,
@@ -26,7 +30,9 @@ from desktop_app.protocol.calls import (
     UpdateCallRequest,
 )
 
-from ..problems import invalid_input
+from ..context import Actor
+from ..read_cache import CallView
+from ..state import CoordinatorState
 from .deps import PROBLEMS, CallId, CallTypeName, ConnectionId, CurrentActor, State
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=PROBLEMS)
@@ -65,10 +71,15 @@ async def get_or_create_call(
     """Answers the call, creating it first (status 201, `created: true`) when it does not
     exist. The creator becomes a member with role `host` unless `data.members` says otherwise."""
     request = body or GetOrCreateCallRequest()
-    _no_ring_yet(request.ring, request.notify)
     view = await state.calls.get_or_create(
-        actor, type, id, request.data, connection_id, video=request.video
+        actor, type, id, request.data, connection_id, video=request.video, ring=request.ring
     )
+    if request.ring or request.notify:
+        await _ring_and_notify(
+            state, actor, type, id, request.ring, request.notify, request.video, connection_id
+        )
+        fresh = await state.calls.get(actor, type, id, None)
+        view = CallView(fresh.snapshot, fresh.capabilities, view.created)
     return Response(
         view.to_json(request.members_limit),
         status_code=status.HTTP_201_CREATED if view.created else status.HTTP_200_OK,
@@ -88,7 +99,7 @@ async def get_call(
     notify: bool = False,
     video: bool | None = None,
 ) -> Response:
-    _no_ring_yet(ring, notify)
+    await _ring_and_notify(state, actor, type, id, ring, notify, video, connection_id)
     view = await state.calls.get(actor, type, id, connection_id)
     return Response(view.to_json(members_limit, with_created=False), media_type="application/json")
 
@@ -133,7 +144,6 @@ async def join_call(
     (required). It leaves on `…/leave`, or when that connection has been gone for the
     grace period."""
     request = body or JoinCallRequest()
-    _no_ring_yet(request.ring, request.notify)
     result = await state.calls.join(
         actor,
         type,
@@ -143,7 +153,13 @@ async def join_call(
         request.video,
         request.members_limit,
         connection_id,
+        ring=request.ring,
     )
+    if request.ring or request.notify:
+        await _ring_and_notify(
+            state, actor, type, id, request.ring, request.notify, request.video, connection_id
+        )
+        result.call = (await state.rings.get_ring(actor, type, id)).call
     if result.created:
         response.status_code = status.HTTP_201_CREATED
     return result
@@ -209,8 +225,11 @@ async def go_live(
     id: CallId,
     body: Annotated[GoLiveRequest | None, Body()] = None,
 ) -> CallEnvelope:
-    _no_ring_yet(False, body.notify if body else False)
-    return await state.calls.set_live(actor, type, id, True)
+    result = await state.calls.set_live(actor, type, id, True)
+    if body is not None and body.notify:
+        await state.rings.notify(actor, type, id)
+        result.call = (await state.rings.get_ring(actor, type, id)).call
+    return result
 
 
 @router.post("/{type}/{id}/stop-live", response_model=CallEnvelope, summary="Go back to backstage")
@@ -218,6 +237,56 @@ async def stop_live(
     state: State, actor: CurrentActor, type: CallTypeName, id: CallId
 ) -> CallEnvelope:
     return await state.calls.set_live(actor, type, id, False)
+
+
+@router.post("/{type}/{id}/ring", response_model=RingStateEnvelope, summary="Ring members")
+async def ring_call(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    connection_id: ConnectionId = None,
+    body: Annotated[RingCallRequest | None, Body()] = None,
+) -> RingStateEnvelope:
+    """Sends `call.ring` to `member_ids` (default: every other member) on all their devices.
+    You must be a member. With `connection_id`, losing that connection stops the ring."""
+    request = body or RingCallRequest()
+    return await state.rings.ring(actor, type, id, request.member_ids, request.video, connection_id)
+
+
+@router.get("/{type}/{id}/ring", response_model=RingStateEnvelope, summary="Ring state")
+async def get_ring(
+    state: State, actor: CurrentActor, type: CallTypeName, id: CallId
+) -> RingStateEnvelope:
+    """Whether the ring is on, who accepted, rejected or missed it, and the deadlines."""
+    return await state.rings.get_ring(actor, type, id)
+
+
+@router.post("/{type}/{id}/accept", response_model=RingStateEnvelope, summary="Accept a ring")
+async def accept_call(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    body: Annotated[AcceptCallRequest | None, Body()] = None,
+) -> RingStateEnvelope:
+    """`call.accepted` goes to every member's devices; your other devices stop ringing."""
+    return await state.rings.answer(actor, type, id, None)
+
+
+@router.post(
+    "/{type}/{id}/reject", response_model=RingStateEnvelope, summary="Reject or cancel a ring"
+)
+async def reject_call(
+    state: State,
+    actor: CurrentActor,
+    type: CallTypeName,
+    id: CallId,
+    body: Annotated[RejectCallRequest | None, Body()] = None,
+) -> RingStateEnvelope:
+    """Callees: `decline` (default), `busy`, or `timeout` (counted as missed). The caller:
+    `cancel` stops the ring for every callee."""
+    return await state.rings.answer(actor, type, id, (body or RejectCallRequest()).reason)
 
 
 @router.post("/{type}/{id}/events", response_model=SendEventResponse, summary="Send a custom event")
@@ -228,9 +297,17 @@ async def send_event(
     return await state.calls.send_event(actor, type, id, body.custom)
 
 
-def _no_ring_yet(ring: bool, notify: bool) -> None:
-    if ring or notify:
-        raise invalid_input(
-            "Ringing and notifying are not available on this server version yet.",
-            "ring" if ring else "notify",
-        )
+async def _ring_and_notify(
+    state: CoordinatorState,
+    actor: Actor,
+    type: str,
+    id: str,
+    ring: bool,
+    notify: bool,
+    video: bool | None,
+    connection_id: str | None,
+) -> None:
+    if ring:
+        await state.rings.ring(actor, type, id, None, video, connection_id)
+    if notify:
+        await state.rings.notify(actor, type, id)

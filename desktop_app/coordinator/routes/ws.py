@@ -129,11 +129,7 @@ async def events(websocket: WebSocket) -> None:
             await sender
         if state.hub.get(connection.id) is connection and connection.queue is own_queue:
             state.hub.detach(connection.id)
-            state.scheduler.schedule(
-                f"grace:{connection.id}",
-                state.config.participant_grace_seconds,
-                lambda: state.calls.connection_gone(connection.id),
-            )
+            state.calls.schedule_grace(connection.id)
 
 
 def _answer(connection: Connection, text: str) -> None:

@@ -267,6 +267,23 @@ class Repository:
     async def all_participants(self) -> list[ParticipantRow]:
         return await self._many(select(schema.participants), ParticipantRow)
 
+    async def sessions_with_ring_deadlines(self) -> list[SessionRow]:
+        s = schema.call_sessions.c
+        return await self._many(
+            select(schema.call_sessions).where(s.ring_deadline.is_not(None)), SessionRow
+        )
+
+    async def sessions_ringing_for_connection(self, connection_id: str) -> list[SessionRow]:
+        s = schema.call_sessions.c
+        return await self._many(
+            select(schema.call_sessions).where(s.ring_connection_id == connection_id), SessionRow
+        )
+
+    async def get_session_for_update(self, session_id: str) -> SessionRow | None:
+        return await self._one(
+            schema.call_sessions, SessionRow, schema.call_sessions.c.id == session_id, lock=True
+        )
+
     async def sessions_in_progress(self) -> list[SessionRow]:
         s = schema.call_sessions.c
         return await self._many(

@@ -67,6 +67,9 @@ class SessionRow:
     accepted_by: dict[str, Any] = field(default_factory=dict)
     rejected_by: dict[str, Any] = field(default_factory=dict)
     missed_by: dict[str, Any] = field(default_factory=dict)
+    ring: dict[str, Any] | None = None
+    ring_deadline: datetime | None = None
+    ring_connection_id: str | None = None
 
 
 @dataclass

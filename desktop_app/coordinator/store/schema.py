@@ -81,7 +81,14 @@ call_sessions = Table(
     Column("accepted_by", JsonType, nullable=False),
     Column("rejected_by", JsonType, nullable=False),
     Column("missed_by", JsonType, nullable=False),
+    # the ring of this session (ring.py's storage form), its next deadline, and the
+    # caller's connection whose loss ends it
+    Column("ring", JsonType, nullable=True),
+    Column("ring_deadline", UtcTimestamp, nullable=True),
+    Column("ring_connection_id", String(64), nullable=True),
     Index("ix_call_sessions_call_cid", "call_cid"),
+    Index("ix_call_sessions_ring_deadline", "ring_deadline"),
+    Index("ix_call_sessions_ring_connection_id", "ring_connection_id"),
 )
 
 participants = Table(
