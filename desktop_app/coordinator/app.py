@@ -66,7 +66,9 @@ async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> Coord
     # of SQLite; PostgreSQL deployments may run several nodes, so they read through.
     snapshots = CallCache(enabled=config.read_cache and is_sqlite(config.database_url))
     admin = AdminService(store, call_types, snapshots, clock, config.secret, config.open_sign_up)
-    webhooks = WebhookDispatcher(config.secret, admin.app_settings, config.webhook_url)
+    webhooks = WebhookDispatcher(
+        config.secret, admin.app_settings, config.webhook_url, config.webhook_retry_delays
+    )
     admin.app_listeners.append(webhooks.configure)
     calls = CallService(
         store,

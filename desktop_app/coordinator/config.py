@@ -48,6 +48,8 @@ class CoordinatorConfig:
     read_cache: bool = True
     #: Where webhooks go when the stored app settings name no URL (PARLEY_WEBHOOK_URL).
     webhook_url: str | None = None
+    #: Delays between webhook delivery attempts (tests shorten them).
+    webhook_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def _env(name: str) -> str | None:

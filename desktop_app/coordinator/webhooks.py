@@ -38,8 +38,6 @@ WEBHOOK_EVENT_TYPES = frozenset(
         "call.ended",
     }
 )
-#: Delays before each retry; after the last one a delivery is given up.
-RETRY_DELAYS_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
 QUEUE_LIMIT = 10_000
 TIMEOUT_SECONDS = 5.0
 
@@ -62,7 +60,7 @@ class WebhookDispatcher:
         secret: str,
         settings: Callable[[], Awaitable[AppSettings]],
         fallback_url: str | None = None,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS,
+        retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
     ) -> None:
         self.secret = secret
         self.settings = settings

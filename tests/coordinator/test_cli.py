@@ -31,7 +31,9 @@ def test_flags_win_over_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PARLEY_PORT", "4100")
     monkeypatch.setenv("PARLEY_SECRET", "from-env")
     monkeypatch.setenv("PARLEY_DATABASE_URL", "sqlite+aiosqlite:////tmp/env.db")
+    monkeypatch.setenv("PARLEY_WEBHOOK_URL", "https://hooks.example.org/env")
     from_env = resolve_config(data_dir=tmp_path)
+    assert from_env.webhook_url == "https://hooks.example.org/env"
     assert (from_env.host, from_env.port, from_env.secret, from_env.database_url) == (
         "0.0.0.0",
         4100,

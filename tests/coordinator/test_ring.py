@@ -10,7 +10,9 @@ from desktop_app.coordinator import ring as r
 from desktop_app.protocol.settings import RingSettings
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-SETTINGS = RingSettings(auto_cancel_timeout_ms=30_000, incoming_call_timeout_ms=20_000, missed_call_timeout_ms=60_000)
+SETTINGS = RingSettings(
+    auto_cancel_timeout_ms=30_000, incoming_call_timeout_ms=20_000, missed_call_timeout_ms=60_000
+)
 
 
 def s(seconds: float) -> datetime:
@@ -19,7 +21,12 @@ def s(seconds: float) -> datetime:
 
 def started(*callees: str, online: tuple[str, ...] | None = None) -> r.Ring:
     ring, outcomes = r.start(
-        "caller", callees, video=True, settings=SETTINGS, now=T0, online=callees if online is None else online
+        "caller",
+        callees,
+        video=True,
+        settings=SETTINGS,
+        now=T0,
+        online=callees if online is None else online,
     )
     assert outcomes == [r.Rung(tuple(callees))]
     return ring
@@ -35,7 +42,9 @@ def test_one_to_one_accept() -> None:
 
 def test_one_reject_does_not_end_the_ring_for_the_other() -> None:
     ring = started("bob", "cy")
-    assert r.reject(ring, "bob", r.RejectReason.DECLINE, s(1)) == [r.Rejected("bob", r.RejectReason.DECLINE)]
+    assert r.reject(ring, "bob", r.RejectReason.DECLINE, s(1)) == [
+        r.Rejected("bob", r.RejectReason.DECLINE)
+    ]
     assert ring.ringing and ring.pending() == ["cy"]
     assert r.accept(ring, "cy", s(2)) == [r.Accepted("cy"), r.Ended(r.RingEnd.ANSWERED)]
 
@@ -54,7 +63,11 @@ def test_caller_cancel_stops_everyone_and_they_missed_it() -> None:
     ring = started("bob", "cy")
     r.reject(ring, "bob", r.RejectReason.DECLINE, s(1))
     outcomes = r.reject(ring, "caller", r.RejectReason.CANCEL, s(2))
-    assert outcomes == [r.Rejected("caller", r.RejectReason.CANCEL), r.Missed("cy"), r.Ended(r.RingEnd.CANCELLED)]
+    assert outcomes == [
+        r.Rejected("caller", r.RejectReason.CANCEL),
+        r.Missed("cy"),
+        r.Ended(r.RingEnd.CANCELLED),
+    ]
     assert "bob" not in ring.missed, "a decline stays a decline"
 
 
@@ -66,7 +79,9 @@ def test_callee_timeout_is_missed_not_declined() -> None:
 
 def test_incoming_deadline_misses_one_callee_at_a_time() -> None:
     ring = started("bob", "cy", online=("bob",))
-    assert ring.deadlines == {"bob": s(20), "cy": s(60)}, "offline callees get the missed-call timeout"
+    assert ring.deadlines == {"bob": s(20), "cy": s(60)}, (
+        "offline callees get the missed-call timeout"
+    )
     assert r.tick(ring, s(19)) == []
     r.accept(ring, "cy", s(5))
     assert r.tick(ring, s(20)) == [r.Missed("bob"), r.Ended(r.RingEnd.ANSWERED)]
@@ -103,7 +118,9 @@ def test_no_auto_cancel_once_someone_accepted() -> None:
         ("stranger", r.RejectReason.DECLINE, "not_rung"),
     ],
 )
-def test_wrong_answers_are_refused_and_change_nothing(user: str, reason: r.RejectReason, kind: str) -> None:
+def test_wrong_answers_are_refused_and_change_nothing(
+    user: str, reason: r.RejectReason, kind: str
+) -> None:
     ring = started("bob")
     before = r.to_json(ring)
     with pytest.raises(r.RingError) as refused:
@@ -115,7 +132,10 @@ def test_wrong_answers_are_refused_and_change_nothing(user: str, reason: r.Rejec
 def test_answers_after_the_ring_are_refused() -> None:
     ring = started("bob")
     r.accept(ring, "bob", s(1))
-    for action in (lambda: r.accept(ring, "bob", s(2)), lambda: r.reject(ring, "bob", r.RejectReason.DECLINE, s(2))):
+    for action in (
+        lambda: r.accept(ring, "bob", s(2)),
+        lambda: r.reject(ring, "bob", r.RejectReason.DECLINE, s(2)),
+    ):
         with pytest.raises(r.RingError) as refused:
             action()
         assert refused.value.kind == "not_ringing"
@@ -132,7 +152,9 @@ def test_missed_callee_cannot_accept_while_others_ring() -> None:
 
 def test_ringing_more_members_into_a_ring() -> None:
     ring = started("bob")
-    assert r.add_callees(ring, ["bob", "dee", "caller"], settings=SETTINGS, now=s(5), online=["dee"]) == [r.Rung(("dee",))]
+    assert r.add_callees(
+        ring, ["bob", "dee", "caller"], settings=SETTINGS, now=s(5), online=["dee"]
+    ) == [r.Rung(("dee",))]
     assert ring.deadlines["dee"] == s(25)
 
 
@@ -144,7 +166,10 @@ def test_nobody_to_ring() -> None:
 
 def test_stop_when_the_call_ends() -> None:
     ring = started("bob")
-    assert r.stop(ring, r.RingEnd.CALL_ENDED, s(4)) == [r.Missed("bob"), r.Ended(r.RingEnd.CALL_ENDED)]
+    assert r.stop(ring, r.RingEnd.CALL_ENDED, s(4)) == [
+        r.Missed("bob"),
+        r.Ended(r.RingEnd.CALL_ENDED),
+    ]
     assert r.stop(ring, r.RingEnd.CALL_ENDED, s(5)) == []
 
 
