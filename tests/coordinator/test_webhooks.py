@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -12,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from desktop_app.coordinator.config import CoordinatorConfig
-from tests.support.coordinator import SECRET, RunningCoordinator, running, unique
+from tests.support.coordinator import SECRET, RunningCoordinator, running, serve_app, unique
 from tests.support.served import free_port
 
 
@@ -64,24 +64,13 @@ class Receiver:
             assert remaining > 0, (
                 f"no {event_type} webhook; got {[i['event'] for i in self.received]}"
             )
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), remaining)
-            except TimeoutError:
-                pass
 
 
 async def _serve(receiver: Receiver) -> AsyncIterator[Receiver]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Route("/hook", receiver.endpoint, methods=["POST"])]),
-            port=port,
-            log_level="warning",
-        )
-    )
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    app = Starlette(routes=[Route("/hook", receiver.endpoint, methods=["POST"])])
+    server, task, port = await serve_app(app)
     receiver.url = f"http://127.0.0.1:{port}/hook"
     yield receiver
     server.should_exit = True

@@ -61,8 +61,10 @@ class RunningCoordinator:
         await asyncio.wait_for(self.task, 15)
 
 
-async def start_coordinator(config: CoordinatorConfig, ws_ping: float = 20.0) -> RunningCoordinator:
-    app = create_app(config)
+async def serve_app(
+    app: Any, ws_ping: float = 20.0
+) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """Run an ASGI app under uvicorn on an ephemeral loopback port in this event loop."""
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -76,15 +78,19 @@ async def start_coordinator(config: CoordinatorConfig, ws_ping: float = 20.0) ->
         )
     )
     task = asyncio.get_running_loop().create_task(server.serve())
-    for _ in range(500):
+    for _ in range(500):  # uvicorn offers no event for "started"
         if server.started:
             break
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
     else:
-        raise RuntimeError("coordinator did not start")
-    port = server.servers[0].sockets[0].getsockname()[1]
+        raise RuntimeError("server did not start")
+    return server, task, server.servers[0].sockets[0].getsockname()[1]
+
+
+async def start_coordinator(config: CoordinatorConfig, ws_ping: float = 20.0) -> RunningCoordinator:
+    server, task, port = await serve_app(create_app(config), ws_ping)
     return RunningCoordinator(config, server, task, f"http://127.0.0.1:{port}")
 
 
