@@ -43,7 +43,7 @@ async def _postgres_database() -> str:
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'coordinator.sqlite3'}"
+        return f"sqlite:///{tmp_path / 'coordinator.sqlite3'}"
     if not POSTGRES_URL:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is required in CI; PARLEY_TEST_POSTGRES_URL is not set")

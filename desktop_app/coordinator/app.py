@@ -34,7 +34,7 @@ from .routes import ws as ws_routes
 from .scheduler import Scheduler
 from .state import CoordinatorState
 from .store import Store
-from .store.engine import create_engine_for, is_sqlite, migrate
+from .store.engine import is_sqlite
 from .store.types import utcnow
 from .webhooks import WebhookDispatcher
 
@@ -54,9 +54,8 @@ def package_version() -> str:
 
 
 async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> CoordinatorState:
-    engine = create_engine_for(config.database_url)
-    await migrate(engine)
-    store = Store(engine)
+    store = Store(config.database_url)
+    await store.migrate()
     async with store.transaction() as repo:
         await seed_builtin_call_types(repo, clock())
     hub = EventHub()

@@ -181,7 +181,7 @@ class CallService:
         if call.team is None:
             return ids
         users = await repo.get_users(ids)
-        return [u for u in ids if u in users and call.team in users[u].teams]
+        return policy.team_audience(call.team, ids, {u: list(r.teams) for u, r in users.items()})
 
     async def load(
         self, repo: Repository, actor: Actor, call_type: str, call_id: str, lock: bool = False

@@ -75,6 +75,8 @@ def serve(config: CoordinatorConfig, log_level: str = "info") -> None:
         ws_ping_interval=config.ws_idle_timeout_seconds / 3,
         ws_ping_timeout=config.ws_idle_timeout_seconds * 2 / 3,
         ws_max_size=64 * 1024,
+        # events are small and frequent: compressing each costs more CPU than it saves
+        ws_per_message_deflate=False,
     )
 
 

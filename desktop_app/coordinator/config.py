@@ -23,7 +23,7 @@ def default_data_dir() -> Path:
 
 
 def default_database_url(data_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{data_dir / 'coordinator.sqlite3'}"
+    return f"sqlite:///{data_dir / 'coordinator.sqlite3'}"
 
 
 @dataclass

@@ -77,6 +77,16 @@ def team_visible(call_team: str | None, user_teams: list[str], is_server: bool) 
     return is_server or call_team is None or call_team in user_teams
 
 
+def team_audience(
+    team: str | None, member_ids: list[str], teams_of: Mapping[str, list[str]]
+) -> list[str]:
+    """The members who may hear of a call: all, except that a team call is never announced
+    to a member outside its team."""
+    if team is None:
+        return member_ids
+    return [u for u in member_ids if team in teams_of.get(u, ())]
+
+
 def check_join_admission(
     *,
     granted: Iterable[Permission],

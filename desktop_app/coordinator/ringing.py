@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from desktop_app.protocol import ErrorCode
-from desktop_app.protocol.calls import RingStateEnvelope, RingStateResponse
+from desktop_app.protocol.calls import CallResponse, RingStateEnvelope, RingStateResponse
 from desktop_app.protocol.events import (
     CallAcceptedEvent,
     CallMissedEvent,
@@ -29,10 +29,19 @@ from . import ring as ringing
 from .calls import CallService, Loaded
 from .context import Actor, Outbox
 from .problems import ApiError, invalid_input
+from .read_cache import SNAPSHOT_MEMBERS
 from .store import Repository
-from .store.rows import CallRow, SessionRow
+from .store.rows import CallRow, MemberRow, SessionRow
 from .store.types import to_micros
-from .views import call_response, members_response, session_response, user_response
+from .views import (
+    CallParts,
+    build_call_response,
+    call_response,
+    member_response,
+    members_response,
+    session_response,
+    user_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,66 +129,69 @@ class RingService:
         outcomes: list[ringing.Outcome],
         outbox: Outbox,
         now: datetime,
-    ) -> None:
-        """Turn the state machine's outcomes into events, and re-arm the timer after commit."""
-        call = await call_response(repo, loaded.call, loaded.call_type.settings)
-        audience = await self.calls.audience(repo, loaded.call)
-        named = {ring.caller}
-        for outcome in outcomes:
-            if isinstance(outcome, ringing.Rung | ringing.Ended):
-                continue
-            named.add(outcome.user)
-        users = await repo.get_users(named)
+        member_rows: list[MemberRow] | None = None,
+    ) -> CallResponse:
+        """Turn the state machine's outcomes into events and re-arm the timer after commit;
+        answers the call as it now is. Everything is loaded once: members, participants and
+        every user any of them needs."""
+        call_row = loaded.call
+        if member_rows is None:
+            member_rows = await repo.list_members(call_row.cid)
+        participants = await repo.list_participants(session.id)
+        named = {ring.caller} | {
+            o.user for o in outcomes if not isinstance(o, ringing.Rung | ringing.Ended)
+        }
+        shown = member_rows[:SNAPSHOT_MEMBERS]
+        wanted = [call_row.created_by_id, *named, *(p.user_id for p in participants)]
+        wanted += [m.user_id for m in (member_rows if call_row.team else shown)]
+        users = await repo.get_users(wanted)
+        call = build_call_response(
+            call_row, loaded.call_type.settings, CallParts(session, participants, users)
+        )
+        audience = policy.team_audience(
+            call_row.team,
+            [m.user_id for m in member_rows],
+            {u: list(r.teams) for u, r in users.items()},
+        )
         caller = users.get(ring.caller)
         for outcome in outcomes:
+            event: Any = None
             if isinstance(outcome, ringing.Rung):
-                if not outcome.users or caller is None:
-                    continue
-                members = await members_response(
-                    repo, await repo.list_members(loaded.call.cid, 100)
-                )
-                rung = [u for u in audience if u in outcome.users]
-                event: Any = CallRingEvent(
-                    call_cid=call.cid,
-                    created_at=now,
-                    call=call,
-                    members=members,
-                    session_id=session.id,
-                    user=user_response(caller),
-                    video=ring.video,
-                )
-                outbox.add(event, rung, watchers=False)
+                if outcome.users and caller is not None:
+                    event = CallRingEvent(
+                        call_cid=call.cid,
+                        created_at=now,
+                        call=call,
+                        members=[member_response(m, users) for m in shown],
+                        session_id=session.id,
+                        user=user_response(caller),
+                        video=ring.video,
+                    )
+                    outbox.add(event, [u for u in audience if u in outcome.users], watchers=False)
                 continue
-            if isinstance(outcome, ringing.Ended):
+            if isinstance(outcome, ringing.Ended) or outcome.user not in users:
                 continue
-            who = users.get(outcome.user)
-            if who is None:
-                continue
+            who = user_response(users[outcome.user])
             if isinstance(outcome, ringing.Accepted):
-                event = CallAcceptedEvent(
-                    call_cid=call.cid, created_at=now, call=call, user=user_response(who)
-                )
+                event = CallAcceptedEvent(call_cid=call.cid, created_at=now, call=call, user=who)
             elif isinstance(outcome, ringing.Rejected):
                 event = CallRejectedEvent(
                     call_cid=call.cid,
                     created_at=now,
                     call=call,
-                    user=user_response(who),
+                    user=who,
                     reason=outcome.reason.value,
                 )
             else:
                 event = CallMissedEvent(
-                    call_cid=call.cid,
-                    created_at=now,
-                    call=call,
-                    user=user_response(who),
-                    session_id=session.id,
+                    call_cid=call.cid, created_at=now, call=call, user=who, session_id=session.id
                 )
             outbox.add(event, audience)
-        outbox.touch(loaded.call.cid)
+        outbox.touch(call_row.cid)
         deadline = ring.next_deadline()
-        cid, session_id = loaded.call.cid, session.id
+        cid, session_id = call_row.cid, session.id
         outbox.after_commit.append(lambda: self._arm(cid, session_id, deadline))
+        return call
 
     def _arm(self, cid: str, session_id: str, deadline: datetime | None) -> None:
         key = _timer_key(session_id)
@@ -215,12 +227,6 @@ class RingService:
             end_reason=ring.end_reason.value if ring.end_reason else None,
         )
 
-    async def _envelope(
-        self, repo: Repository, loaded: Loaded, session: SessionRow | None
-    ) -> RingStateEnvelope:
-        call = await call_response(repo, loaded.call, loaded.call_type.settings)
-        return RingStateEnvelope(call=call, ring=self._state(session))
-
     # --- operations --------------------------------------------------------------------
 
     async def ring(
@@ -244,7 +250,8 @@ class RingService:
             loaded = await self._member_caller(repo, actor, call_type, call_id)
             policy.require(loaded.capabilities, Permission.RING_CALL)
             assert actor.user is not None
-            members = await repo.member_ids(loaded.call.cid)
+            member_rows = await repo.list_members(loaded.call.cid)
+            members = [m.user_id for m in member_rows]
             if member_ids is not None:
                 strangers = [u for u in member_ids if u not in members]
                 if strangers:
@@ -279,10 +286,11 @@ class RingService:
             except ringing.RingError as error:
                 raise _api_error(error) from None
             await self._save(repo, session, ring)
-            await self._publish_outcomes(repo, loaded, session, ring, outcomes, outbox, now)
-            envelope = await self._envelope(repo, loaded, session)
+            call = await self._publish_outcomes(
+                repo, loaded, session, ring, outcomes, outbox, now, member_rows
+            )
         self.calls.publish(outbox)
-        return envelope
+        return RingStateEnvelope(call=call, ring=self._state(session))
 
     async def answer(
         self, actor: Actor, call_type: str, call_id: str, reason: str | None
@@ -311,10 +319,9 @@ class RingService:
             except ringing.RingError as error:
                 raise _api_error(error) from None
             await self._save(repo, session, ring)
-            await self._publish_outcomes(repo, loaded, session, ring, outcomes, outbox, now)
-            envelope = await self._envelope(repo, loaded, session)
+            call = await self._publish_outcomes(repo, loaded, session, ring, outcomes, outbox, now)
         self.calls.publish(outbox)
-        return envelope
+        return RingStateEnvelope(call=call, ring=self._state(session))
 
     async def get_ring(self, actor: Actor, call_type: str, call_id: str) -> RingStateEnvelope:
         async with self.calls.store.transaction() as repo:
@@ -325,7 +332,8 @@ class RingService:
                 if loaded.call.current_session_id
                 else None
             )
-            return await self._envelope(repo, loaded, session)
+            call = await call_response(repo, loaded.call, loaded.call_type.settings)
+            return RingStateEnvelope(call=call, ring=self._state(session))
 
     async def notify(self, actor: Actor, call_type: str, call_id: str) -> None:
         """``call.notification`` to every other member, on all their devices."""

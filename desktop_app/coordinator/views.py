@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from desktop_app.protocol.calls import (
@@ -93,18 +94,46 @@ def session_response(
     )
 
 
+@dataclass
+class CallParts:
+    """What a call response is made of, for callers that have loaded it already."""
+
+    session: SessionRow | None
+    participants: list[ParticipantRow]
+    users: dict[str, UserRow]
+
+
+async def load_call_parts(
+    repo: Repository, row: CallRow, extra_user_ids: Iterable[str] = ()
+) -> CallParts:
+    """The call's session, participants and the users of both (and of ``extra_user_ids``)
+    in three queries at most."""
+    session = await repo.get_session(row.current_session_id) if row.current_session_id else None
+    participants = await repo.list_participants(session.id) if session else []
+    users = await repo.get_users(
+        [row.created_by_id, *(p.user_id for p in participants), *extra_user_ids]
+    )
+    return CallParts(session, participants, users)
+
+
 async def call_response(
-    repo: Repository, row: CallRow, type_settings: CallSettings
+    repo: Repository, row: CallRow, type_settings: CallSettings, parts: CallParts | None = None
 ) -> CallResponse:
+    if parts is None:
+        parts = await load_call_parts(repo, row)
+    return build_call_response(row, type_settings, parts)
+
+
+def build_call_response(
+    row: CallRow, type_settings: CallSettings, parts: CallParts
+) -> CallResponse:
+    session, participants, users = parts.session, parts.participants, parts.users
     override = (
         CallSettingsOverride.model_validate(row.settings_override)
         if row.settings_override
         else None
     )
     settings = merge_settings(type_settings, override)
-    session = await repo.get_session(row.current_session_id) if row.current_session_id else None
-    participants = await repo.list_participants(session.id) if session else []
-    users = await repo.get_users([row.created_by_id, *(p.user_id for p in participants)])
     creator = users.get(row.created_by_id)
     return CallResponse(
         type=row.type,

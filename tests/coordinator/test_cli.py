@@ -23,14 +23,14 @@ def test_first_start_generates_a_private_secret_and_reuses_it(tmp_path: Path) ->
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert len(config.secret) >= 32
     assert resolve_config(data_dir=tmp_path).secret == config.secret
-    assert config.database_url == f"sqlite+aiosqlite:///{tmp_path / 'coordinator.sqlite3'}"
+    assert config.database_url == f"sqlite:///{tmp_path / 'coordinator.sqlite3'}"
 
 
 def test_flags_win_over_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARLEY_HOST", "0.0.0.0")
     monkeypatch.setenv("PARLEY_PORT", "4100")
     monkeypatch.setenv("PARLEY_SECRET", "from-env")
-    monkeypatch.setenv("PARLEY_DATABASE_URL", "sqlite+aiosqlite:////tmp/env.db")
+    monkeypatch.setenv("PARLEY_DATABASE_URL", "sqlite:////tmp/env.db")
     monkeypatch.setenv("PARLEY_WEBHOOK_URL", "https://hooks.example.org/env")
     from_env = resolve_config(data_dir=tmp_path)
     assert from_env.webhook_url == "https://hooks.example.org/env"
@@ -38,21 +38,21 @@ def test_flags_win_over_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "0.0.0.0",
         4100,
         "from-env",
-        "sqlite+aiosqlite:////tmp/env.db",
+        "sqlite:////tmp/env.db",
     )
     assert from_env.secret_path == "", "a given secret is not written anywhere"
     flagged = resolve_config(
         host="127.0.0.2",
         port=4200,
         secret="flag",
-        database_url="sqlite+aiosqlite:////tmp/f.db",
+        database_url="sqlite:////tmp/f.db",
         data_dir=tmp_path,
     )
     assert (flagged.host, flagged.port, flagged.secret, flagged.database_url) == (
         "127.0.0.2",
         4200,
         "flag",
-        "sqlite+aiosqlite:////tmp/f.db",
+        "sqlite:////tmp/f.db",
     )
 
 

@@ -12,7 +12,7 @@ from desktop_app.coordinator.app import create_app
 from desktop_app.coordinator.config import CoordinatorConfig
 from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE
 
-SPEC = create_app(CoordinatorConfig(database_url="sqlite+aiosqlite://", secret="s")).openapi()
+SPEC = create_app(CoordinatorConfig(database_url="sqlite://", secret="s")).openapi()
 OPERATIONS = [
     (path, method, op) for path, ops in SPEC["paths"].items() for method, op in ops.items()
 ]

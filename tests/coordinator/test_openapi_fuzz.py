@@ -34,7 +34,7 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.response_headers_conformance,
 ]
-SPEC = create_app(CoordinatorConfig(database_url="sqlite+aiosqlite://", secret=SECRET)).openapi()
+SPEC = create_app(CoordinatorConfig(database_url="sqlite://", secret=SECRET)).openapi()
 SCHEMA = schemathesis.openapi.from_dict(SPEC)
 OPERATIONS = {result.ok().label: result.ok() for result in SCHEMA.get_all_operations()}
 

@@ -9,23 +9,22 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
 from desktop_app.coordinator.config import CoordinatorConfig
-from desktop_app.coordinator.store.engine import create_engine_for, migrate
+from desktop_app.coordinator.store import Store
 from desktop_app.coordinator.store.schema import metadata
 from desktop_app.coordinator.store.types import from_micros, to_micros, utcnow
 from tests.support.coordinator import running, unique
 
 
 async def test_migrations_match_the_schema(database_url: str) -> None:
-    engine = create_engine_for(database_url)
-    await migrate(engine)
-    await migrate(engine)  # idempotent
+    store = Store(database_url)
+    await store.migrate()
+    await store.migrate()  # idempotent
 
     def diff(connection: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
-    async with engine.connect() as connection:
-        differences = await connection.run_sync(diff)
-    await engine.dispose()
+    differences = await store.run_sync(diff)
+    await store.close()
     relevant = [
         d
         for d in differences

@@ -97,9 +97,7 @@ def _frame(payload: bytes, opcode: int = 1) -> bytes:
 
 async def test_silent_peer_is_closed_and_leaves_its_calls(tmp_path: Path) -> None:
     """A client that never answers pings is disconnected, then leaves after the grace period."""
-    config: CoordinatorConfig = make_config(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}"
-    )
+    config: CoordinatorConfig = make_config(tmp_path, f"sqlite:///{tmp_path / 'c.sqlite3'}")
     async with running(config, ws_ping=0.4) as coordinator:
         port = int(coordinator.base_url.rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -20,9 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from desktop_app.coordinator.auth import create_user_token  # noqa: E402
+from tests.perf.harness import server  # noqa: E402
 from tests.support.served import free_port  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -74,30 +72,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("this benchmark needs wrk: apt-get install wrk")
     return found
-
-
-@contextmanager
-def server(command: list[str], port: int, env: dict[str, str]) -> Iterator[str]:
-    process = subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        f"server did not start: {process.stderr.read().decode() if process.stderr else ''}"
-                    ) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _ms(text: str) -> float:
@@ -150,7 +124,7 @@ def main() -> None:
             "--secret",
             SECRET,
             "--database",
-            f"sqlite+aiosqlite:///{data}/bench.sqlite3",
+            f"sqlite:///{data}/bench.sqlite3",
             "--log-level",
             "warning",
         ]

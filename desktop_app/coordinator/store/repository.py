@@ -7,25 +7,85 @@ together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, fields
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
+from .engine import create_postgres_engine, create_sqlite_engine, is_sqlite, upgrade
 from .query import Ordering, after, order_by
 from .rows import CallRow, CallTypeRow, MemberRow, ParticipantRow, SessionRow, UserRow
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def _row(cls: type[R], mapping: Mapping[Any, Any]) -> R:
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in mapping.items() if k in names})
+
+
+def _where_equal(table: Table, *columns: str) -> Select[Any]:
+    return select(table).where(*(table.c[name] == bindparam(name) for name in columns))
+
+
+# The statements every request runs, built once: SQLAlchemy memoizes a statement's cache
+# key on the statement object, so reusing them (with bound parameters) skips rebuilding
+# and re-keying a statement on each call — most of the cost of a query on SQLite.
+_USER = _where_equal(schema.users, "id")
+_USERS = select(schema.users).where(schema.users.c.id.in_(bindparam("ids", expanding=True)))
+_CALL = _where_equal(schema.calls, "cid")
+_MEMBER = _where_equal(schema.call_members, "call_cid", "user_id")
+_MEMBERS = _where_equal(schema.call_members, "call_cid").order_by(
+    schema.call_members.c.created_at, schema.call_members.c.user_id
+)
+_MEMBER_ROLES = select(schema.call_members.c.user_id, schema.call_members.c.role).where(
+    schema.call_members.c.call_cid == bindparam("call_cid")
+)
+_SESSION = _where_equal(schema.call_sessions, "id")
+_PARTICIPANTS = _where_equal(schema.participants, "call_session_id").order_by(
+    schema.participants.c.joined_at
+)
+_LOCKED = {id(q): q.with_for_update() for q in (_CALL, _SESSION)}
+_INSERT = {
+    t.name: insert(t) for t in (schema.call_members, schema.call_sessions, schema.participants)
+}
+_INSERT_NEW = {
+    dialect: {
+        t.name: module.insert(t).on_conflict_do_nothing()
+        for t in (schema.users, schema.call_types, schema.calls)
+    }
+    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+#: One UPDATE per table, keyed by primary key; the parameters name the columns to set.
+_UPDATE = {
+    t.name: update(t).where(*(c == bindparam(f"key_{c.key}") for c in t.primary_key.columns))
+    for t in (
+        schema.users,
+        schema.call_types,
+        schema.calls,
+        schema.call_members,
+        schema.call_sessions,
+    )
+}
 
 
 class Repository:
@@ -34,46 +94,50 @@ class Repository:
         self._dialect = connection.dialect.name
 
     async def _one(
-        self, table: Table, cls: type[R], where: ColumnElement[bool], lock: bool = False
+        self, statement: Select[Any], cls: type[R], lock: bool = False, **params: Any
     ) -> R | None:
-        statement = select(table).where(where)
         if lock and self._dialect == "postgresql":
-            statement = statement.with_for_update()
-        result = await self.connection.execute(statement)
+            statement = _LOCKED[id(statement)]
+        result = await self.connection.execute(statement, params)
         found = result.mappings().first()
         return None if found is None else _row(cls, found)
 
-    async def _many(self, statement: Any, cls: type[R]) -> list[R]:
-        result = await self.connection.execute(statement)
+    async def _many(self, statement: Any, cls: type[R], **params: Any) -> list[R]:
+        result = await self.connection.execute(statement, params or None)
         return [_row(cls, m) for m in result.mappings().all()]
 
-    def _insert_ignoring_conflict(self, table: Table) -> Any:
-        if self._dialect == "postgresql":
-            return postgresql.insert(table).on_conflict_do_nothing()
-        return sqlite.insert(table).on_conflict_do_nothing()
+    async def _insert(self, table: Table, row: Any) -> None:
+        await self.connection.execute(_INSERT[table.name], asdict(row))
+
+    async def _insert_new(self, table: Table, row: Any) -> bool:
+        """Insert unless the primary key exists; says whether this insert stored the row."""
+        result = await self.connection.execute(_INSERT_NEW[self._dialect][table.name], asdict(row))
+        return bool(result.rowcount)
+
+    async def _update(
+        self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> None:
+        if values:
+            params = {f"key_{name}": value for name, value in key.items()}
+            await self.connection.execute(_UPDATE[table.name], {**params, **values})
 
     # --- users ---------------------------------------------------------------------
 
     async def get_user(self, user_id: str) -> UserRow | None:
-        return await self._one(schema.users, UserRow, schema.users.c.id == user_id)
+        return await self._one(_USER, UserRow, id=user_id)
 
     async def get_users(self, user_ids: Iterable[str]) -> dict[str, UserRow]:
         wanted = sorted(set(user_ids))
         if not wanted:
             return {}
-        rows = await self._many(select(schema.users).where(schema.users.c.id.in_(wanted)), UserRow)
+        rows = await self._many(_USERS, UserRow, ids=wanted)
         return {r.id: r for r in rows}
 
     async def insert_user_if_missing(self, row: UserRow) -> bool:
-        result = await self.connection.execute(
-            self._insert_ignoring_conflict(schema.users).values(**asdict(row))
-        )
-        return bool(result.rowcount)
+        return await self._insert_new(schema.users, row)
 
     async def update_user(self, user_id: str, values: Mapping[str, Any]) -> None:
-        await self.connection.execute(
-            update(schema.users).where(schema.users.c.id == user_id).values(**values)
-        )
+        await self._update(schema.users, {"id": user_id}, values)
 
     async def query_users(
         self,
@@ -96,18 +160,13 @@ class Repository:
         )
 
     async def get_call_type(self, name: str) -> CallTypeRow | None:
-        return await self._one(schema.call_types, CallTypeRow, schema.call_types.c.name == name)
+        return await self._one(_where_equal(schema.call_types, "name"), CallTypeRow, name=name)
 
     async def insert_call_type(self, row: CallTypeRow) -> bool:
-        result = await self.connection.execute(
-            self._insert_ignoring_conflict(schema.call_types).values(**asdict(row))
-        )
-        return bool(result.rowcount)
+        return await self._insert_new(schema.call_types, row)
 
     async def update_call_type(self, name: str, values: Mapping[str, Any]) -> None:
-        await self.connection.execute(
-            update(schema.call_types).where(schema.call_types.c.name == name).values(**values)
-        )
+        await self._update(schema.call_types, {"name": name}, values)
 
     async def delete_call_type(self, name: str) -> None:
         await self.connection.execute(
@@ -123,19 +182,14 @@ class Repository:
     # --- calls ---------------------------------------------------------------------
 
     async def get_call(self, cid: str, lock: bool = False) -> CallRow | None:
-        return await self._one(schema.calls, CallRow, schema.calls.c.cid == cid, lock=lock)
+        return await self._one(_CALL, CallRow, lock=lock, cid=cid)
 
     async def insert_call(self, row: CallRow) -> bool:
         """Insert unless a call with this cid exists; says whether this insert made it."""
-        result = await self.connection.execute(
-            self._insert_ignoring_conflict(schema.calls).values(**asdict(row))
-        )
-        return bool(result.rowcount)
+        return await self._insert_new(schema.calls, row)
 
     async def update_call(self, cid: str, values: Mapping[str, Any]) -> None:
-        await self.connection.execute(
-            update(schema.calls).where(schema.calls.c.cid == cid).values(**values)
-        )
+        await self._update(schema.calls, {"cid": cid}, values)
 
     async def delete_call(self, cid: str) -> None:
         for table, column in (
@@ -163,40 +217,25 @@ class Repository:
     # --- members -------------------------------------------------------------------
 
     async def get_member(self, cid: str, user_id: str) -> MemberRow | None:
-        m = schema.call_members.c
-        return await self._one(
-            schema.call_members, MemberRow, (m.call_cid == cid) & (m.user_id == user_id)
-        )
+        return await self._one(_MEMBER, MemberRow, call_cid=cid, user_id=user_id)
 
     async def list_members(self, cid: str, limit: int | None = None) -> list[MemberRow]:
-        m = schema.call_members.c
-        statement = (
-            select(schema.call_members).where(m.call_cid == cid).order_by(m.created_at, m.user_id)
-        )
-        if limit is not None:
-            statement = statement.limit(limit)
-        return await self._many(statement, MemberRow)
+        statement = _MEMBERS if limit is None else _MEMBERS.limit(limit)
+        return await self._many(statement, MemberRow, call_cid=cid)
 
     async def member_roles(self, cid: str) -> dict[str, str]:
-        m = schema.call_members.c
-        result = await self.connection.execute(select(m.user_id, m.role).where(m.call_cid == cid))
+        result = await self.connection.execute(_MEMBER_ROLES, {"call_cid": cid})
         return {row[0]: row[1] for row in result.all()}
 
     async def member_ids(self, cid: str) -> list[str]:
-        m = schema.call_members.c
-        result = await self.connection.execute(select(m.user_id).where(m.call_cid == cid))
+        result = await self.connection.execute(_MEMBER_ROLES, {"call_cid": cid})
         return [r[0] for r in result.all()]
 
     async def insert_member(self, row: MemberRow) -> None:
-        await self.connection.execute(insert(schema.call_members).values(**asdict(row)))
+        await self._insert(schema.call_members, row)
 
     async def update_member(self, cid: str, user_id: str, values: Mapping[str, Any]) -> None:
-        m = schema.call_members.c
-        await self.connection.execute(
-            update(schema.call_members)
-            .where((m.call_cid == cid) & (m.user_id == user_id))
-            .values(**values)
-        )
+        await self._update(schema.call_members, {"call_cid": cid, "user_id": user_id}, values)
 
     async def delete_members(self, cid: str, user_ids: Sequence[str]) -> None:
         m = schema.call_members.c
@@ -222,36 +261,24 @@ class Repository:
     # --- sessions and participants -------------------------------------------------
 
     async def get_session(self, session_id: str) -> SessionRow | None:
-        return await self._one(
-            schema.call_sessions, SessionRow, schema.call_sessions.c.id == session_id
-        )
+        return await self._one(_SESSION, SessionRow, id=session_id)
 
     async def insert_session(self, row: SessionRow) -> None:
-        await self.connection.execute(insert(schema.call_sessions).values(**asdict(row)))
+        await self._insert(schema.call_sessions, row)
 
     async def update_session(self, session_id: str, values: Mapping[str, Any]) -> None:
-        await self.connection.execute(
-            update(schema.call_sessions)
-            .where(schema.call_sessions.c.id == session_id)
-            .values(**values)
-        )
+        await self._update(schema.call_sessions, {"id": session_id}, values)
 
     async def list_participants(self, call_session_id: str) -> list[ParticipantRow]:
-        p = schema.participants.c
-        return await self._many(
-            select(schema.participants)
-            .where(p.call_session_id == call_session_id)
-            .order_by(p.joined_at),
-            ParticipantRow,
-        )
+        return await self._many(_PARTICIPANTS, ParticipantRow, call_session_id=call_session_id)
 
     async def get_participant(self, session_id: str) -> ParticipantRow | None:
         return await self._one(
-            schema.participants, ParticipantRow, schema.participants.c.session_id == session_id
+            _where_equal(schema.participants, "session_id"), ParticipantRow, session_id=session_id
         )
 
     async def insert_participant(self, row: ParticipantRow) -> None:
-        await self.connection.execute(insert(schema.participants).values(**asdict(row)))
+        await self._insert(schema.participants, row)
 
     async def delete_participant(self, session_id: str) -> None:
         await self.connection.execute(
@@ -280,9 +307,7 @@ class Repository:
         )
 
     async def get_session_for_update(self, session_id: str) -> SessionRow | None:
-        return await self._one(
-            schema.call_sessions, SessionRow, schema.call_sessions.c.id == session_id, lock=True
-        )
+        return await self._one(_SESSION, SessionRow, lock=True, id=session_id)
 
     async def sessions_in_progress(self) -> list[SessionRow]:
         s = schema.call_sessions.c
@@ -314,16 +339,61 @@ class Repository:
             )
 
 
+class _SyncConnection:
+    """A synchronous SQLAlchemy connection behind the ``await connection.execute()`` face
+    the repository uses, so one repository serves both stores."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.dialect = connection.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._connection.execute(statement, parameters)
+
+
 class Store:
     """The database behind the coordinator; hands out one repository per transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._sqlite: Engine | None = None
+        self._postgres: AsyncEngine | None = None
+        self._turn = asyncio.Lock()
+        if is_sqlite(url):
+            self._sqlite = create_sqlite_engine(url)
+        else:
+            self._postgres = create_postgres_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self._sqlite is not None else "postgresql"
+
+    async def migrate(self) -> None:
+        await self.run_sync(upgrade)
+
+    async def run_sync(self, function: Callable[[Connection], T]) -> T:
+        """Run ``function`` with a plain connection in a transaction (migrations, checks)."""
+        if self._sqlite is not None:
+            async with self._turn:
+                with self._sqlite.begin() as connection:
+                    return function(connection)
+        assert self._postgres is not None
+        async with self._postgres.begin() as connection:
+            return await connection.run_sync(function)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repository]:
-        async with self.engine.begin() as connection:
+        if self._sqlite is not None:
+            async with self._turn:
+                with self._sqlite.begin() as connection:
+                    yield Repository(_SyncConnection(connection))  # type: ignore[arg-type]
+            return
+        assert self._postgres is not None
+        async with self._postgres.begin() as connection:
             yield Repository(connection)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+        if self._postgres is not None:
+            await self._postgres.dispose()
