@@ -56,6 +56,7 @@ def package_version() -> str:
 async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> CoordinatorState:
     store = Store(config.database_url)
     await store.migrate()
+    store.start()
     async with store.transaction() as repo:
         await seed_builtin_call_types(repo, clock())
     hub = EventHub()

@@ -76,3 +76,32 @@ async def test_state_survives_a_restart(config: CoordinatorConfig, tmp_path: Pat
         assert left["participant"]["user_id"] == "alice" and left["reason"] == "disconnected"
         await watcher.wait_for("call.session_ended")
         await watcher.close()
+
+
+async def test_sqlite_checkpoints_happen_off_the_event_loop(tmp_path: Path) -> None:
+    """Commits never copy the write-ahead log into the database (that fsyncs); the worker
+    thread does, so the file grows only once the checkpointer runs."""
+    import asyncio
+
+    from desktop_app.coordinator.store.rows import UserRow
+
+    database = tmp_path / "c.sqlite3"
+    store = Store(f"sqlite:///{database}")
+    await store.migrate()
+    before = database.stat().st_size
+    now = utcnow()
+    async with store.transaction() as repo:
+        for i in range(2000):
+            await repo.insert_user_if_missing(
+                UserRow(id=f"u{i}", role="user", created_at=now, updated_at=now)
+            )
+    assert database.stat().st_size == before, "a commit checkpointed on the event loop"
+    assert store._checkpointer is not None
+    store._checkpointer.interval = 0.05
+    store.start()
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if database.stat().st_size > before:
+            break
+    assert database.stat().st_size > before, "the checkpointer copied the log into the file"
+    await store.close()

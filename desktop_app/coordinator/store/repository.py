@@ -30,7 +30,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
-from .engine import create_postgres_engine, create_sqlite_engine, is_sqlite, upgrade
+from .engine import (
+    Checkpointer,
+    create_postgres_engine,
+    create_sqlite_engine,
+    is_sqlite,
+    sqlite_path,
+    upgrade,
+)
 from .query import Ordering, after, order_by
 from .rows import CallRow, CallTypeRow, MemberRow, ParticipantRow, SessionRow, UserRow
 
@@ -359,8 +366,12 @@ class Store:
         self._sqlite: Engine | None = None
         self._postgres: AsyncEngine | None = None
         self._turn = asyncio.Lock()
+        self._checkpointer: Checkpointer | None = None
         if is_sqlite(url):
             self._sqlite = create_sqlite_engine(url)
+            path = sqlite_path(url)
+            if path and path != ":memory:":
+                self._checkpointer = Checkpointer(path)
         else:
             self._postgres = create_postgres_engine(url)
 
@@ -370,6 +381,11 @@ class Store:
 
     async def migrate(self) -> None:
         await self.run_sync(upgrade)
+
+    def start(self) -> None:
+        """Start background upkeep (SQLite checkpoints); needs a running event loop."""
+        if self._checkpointer is not None:
+            self._checkpointer.start()
 
     async def run_sync(self, function: Callable[[Connection], T]) -> T:
         """Run ``function`` with a plain connection in a transaction (migrations, checks)."""
@@ -395,5 +411,7 @@ class Store:
     async def close(self) -> None:
         if self._sqlite is not None:
             self._sqlite.dispose()
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
         if self._postgres is not None:
             await self._postgres.dispose()
