@@ -280,3 +280,27 @@ async def test_timeout_reject_counts_as_missed(coordinator: RunningCoordinator) 
     assert missed["user"]["id"] == "bob"
     await asyncio.sleep(0)
     await _close(*ws.values())
+
+
+async def test_join_with_ring_and_go_live_with_notify(coordinator: RunningCoordinator) -> None:
+    ws = await _devices(coordinator, "alice", "bob", "host", "fan")
+    path = f"/v1/calls/default/{unique()}"
+    status, joined = await coordinator.api("alice").post(
+        f"{path}/join",
+        {"create": True, "ring": True, "data": {"members": [{"user_id": "bob"}]}},
+        params={"connection_id": ws["alice"].connection_id},
+    )
+    assert status == 201 and joined["call"]["session"]["ringing"] is True
+    assert [p["user_id"] for p in joined["call"]["session"]["participants"]] == ["alice"]
+    rung = await ws["bob"].wait_for("call.ring")
+    assert rung["session_id"] == joined["call"]["session"]["id"], (
+        "the ring belongs to the session alice is in"
+    )
+
+    stage = f"/v1/calls/livestream/{unique()}"
+    await coordinator.api("host").post(stage, {"data": {"members": [{"user_id": "fan"}]}})
+    status, live = await coordinator.api("host").post(f"{stage}/go-live", {"notify": True})
+    assert status == 200 and live["call"]["live"] is True
+    note = await ws["fan"].wait_for("call.notification")
+    assert note["user"]["id"] == "host"
+    await _close(*ws.values())
