@@ -100,10 +100,6 @@ class EventHub:
     def connections_of(self, user_id: str) -> list[Connection]:
         return [self._connections[c] for c in self._by_user.get(user_id, ())]
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._connections)
-
     # --- watching -------------------------------------------------------------------
 
     def watch(self, connection_id: str, cid: str) -> None:
@@ -118,9 +114,6 @@ class EventHub:
             connection = self._connections.get(connection_id)
             if connection is not None:
                 connection.watching.discard(cid)
-
-    def watchers_of(self, cid: str) -> set[str]:
-        return set(self._watchers.get(cid, ()))
 
     # --- delivery -------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 
 from desktop_app.protocol import ID_PATTERN
-from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE, Problem
+from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE
 
 from ..auth import bearer_token
 from ..context import Actor
@@ -65,5 +65,3 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     415: _problem("The body is not JSON (unsupported_media_type)."),
     500: _problem("Unexpected server error (internal)."),
 }
-
-PROBLEM_MODEL = Problem

@@ -279,11 +279,6 @@ class Repository:
     async def list_participants(self, call_session_id: str) -> list[ParticipantRow]:
         return await self._many(_PARTICIPANTS, ParticipantRow, call_session_id=call_session_id)
 
-    async def get_participant(self, session_id: str) -> ParticipantRow | None:
-        return await self._one(
-            _where_equal(schema.participants, "session_id"), ParticipantRow, session_id=session_id
-        )
-
     async def insert_participant(self, row: ParticipantRow) -> None:
         await self._insert(schema.participants, row)
 
