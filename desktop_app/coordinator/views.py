@@ -19,7 +19,7 @@ from desktop_app.protocol.users import UserResponse
 
 from .store import Repository
 from .store.rows import CallRow, MemberRow, ParticipantRow, SessionRow, UserRow
-from .store.types import from_micros
+from .store.types import from_micros, utcnow
 
 
 def user_response(row: UserRow) -> UserResponse:
@@ -155,4 +155,5 @@ def build_call_response(
         live=row.live,
         current_session_id=row.current_session_id,
         session=session_response(session, participants, users) if session else None,
+        as_of=utcnow(),
     )

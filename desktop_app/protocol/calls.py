@@ -183,6 +183,10 @@ class CallResponse(Response):
     live: bool = False
     current_session_id: str | None = None
     session: CallSessionResponse | None = None
+    as_of: datetime = Field(
+        description="When this picture of the call was taken. Answers and events can arrive "
+        "out of order: keep the call with the latest as_of."
+    )
 
 
 class RingStateEnvelope(Response):

@@ -94,6 +94,7 @@ CALL = CallResponse(
     backstage=False,
     current_session_id=SESSION.id,
     session=SESSION,
+    as_of=AT,
 )
 HOST_CAPABILITIES = [
     Permission.READ_CALL,

@@ -1,0 +1,412 @@
+"""``Call``: the verbs of the call model, and how a call reacts to its events.
+
+Join/leave and accept/reject of one call are serialized by a per-call lock, so they cannot
+interleave; several calls may be joined at once. Ringing rules on this side:
+
+* the caller joins by itself on the first accept, and leaves with ``cancel`` once the
+  ring is over with nobody accepting (everyone rejected or missed it);
+* a callee stops ringing when the caller cancels, when the call ends, or when the same
+  user answered or rejected on another device;
+* with ``reject_call_when_busy``, a ring while another call is joined is rejected ``busy``;
+* local timeouts reject with ``timeout`` (never ``decline``); the coordinator enforces the
+  same deadlines on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from desktop_app.protocol.calls import CallResponse, MediaInfo, MemberResponse, QueryMembersResponse
+from desktop_app.protocol.events import CALL_EVENT_TYPES
+
+from .call_state import CallingState, CallState
+from .errors import CallStateError, Conflict
+
+if TYPE_CHECKING:
+    from .client import VideoClient
+
+log = logging.getLogger(__name__)
+
+_UNSET: Any = object()
+
+
+class Call:
+    def __init__(self, client: VideoClient, call_type: str, call_id: str) -> None:
+        self.client = client
+        self.type = call_type
+        self.id = call_id
+        self.cid = f"{call_type}:{call_id}"
+        self.state = CallState(client.user_id)
+        self.media: MediaInfo | None = None
+        self._lock = asyncio.Lock()
+        self._outgoing_ring = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Call {self.cid} {self.state.calling_state.value}>"
+
+    # --- talking to the coordinator --------------------------------------------------------
+
+    async def _request(
+        self, method: str, suffix: str = "", body: Any = None, *, watch: bool = False, **params: Any
+    ) -> Any:
+        if watch and self.client.connection.connection_id:
+            params["connection_id"] = self.client.connection.connection_id
+        return await self.client.connection.request(
+            method, f"/v1/calls/{self.type}/{self.id}{suffix}", json_body=body, params=params
+        )
+
+    def _apply(self, answer: dict[str, Any]) -> None:
+        if "call" in answer:
+            self.state.apply_call(CallResponse.model_validate(answer["call"]))
+        if "members" in answer and isinstance(answer["members"], list):
+            members = answer["members"]
+            if all(isinstance(m, dict) for m in members):
+                self.state.apply_members([MemberResponse.model_validate(m) for m in members])
+        if "own_capabilities" in answer:
+            self.state.apply_capabilities(answer["own_capabilities"])
+        if self.state.calling_state is CallingState.UNKNOWN:
+            self.state.set_calling_state(CallingState.IDLE)
+        self.client._remember(self)
+
+    # --- the verbs ---------------------------------------------------------------------------
+
+    async def get(
+        self, *, ring: bool = False, notify: bool = False, members_limit: int = 25
+    ) -> None:
+        answer = await self._request(
+            "GET", watch=True, ring=ring or None, notify=notify or None, members_limit=members_limit
+        )
+        self._apply(answer)
+        if ring:
+            self._start_outgoing_ring()
+
+    async def get_or_create(
+        self,
+        data: dict[str, Any] | None = None,
+        *,
+        ring: bool = False,
+        notify: bool = False,
+        video: bool | None = None,
+        members_limit: int = 25,
+    ) -> bool:
+        """Load the call, creating it if needed; says whether this request created it."""
+        body: dict[str, Any] = {"ring": ring, "notify": notify, "members_limit": members_limit}
+        if data is not None:
+            body["data"] = data
+        if video is not None:
+            body["video"] = video
+        answer = await self._request("POST", "", body, watch=True)
+        self._apply(answer)
+        if ring:
+            self._start_outgoing_ring()
+        return bool(answer.get("created"))
+
+    async def join(
+        self,
+        *,
+        create: bool = False,
+        data: dict[str, Any] | None = None,
+        ring: bool = False,
+        notify: bool = False,
+        video: bool | None = None,
+    ) -> None:
+        """Join (accepting first when this call is ringing us)."""
+        async with self._lock:
+            if self.state.calling_state is CallingState.JOINED:
+                raise CallStateError("You are already in this call.")
+            if self.state.calling_state is CallingState.RINGING and not self._outgoing_ring:
+                with contextlib.suppress(Conflict):  # the ring may have just ended; join anyway
+                    await self._answer(None)
+            previous = self.state.calling_state
+            self._stop_timer()
+            self.state.set_calling_state(CallingState.JOINING)
+            body: dict[str, Any] = {"create": create, "ring": ring, "notify": notify}
+            if data is not None:
+                body["data"] = data
+            if video is not None:
+                body["video"] = video
+            try:
+                answer = await self._request("POST", "/join", body, watch=True)
+            except Exception:
+                self.state.set_calling_state(previous)
+                raise
+            self.media = MediaInfo.model_validate(answer["media"])
+            self.state.local_session_id = self.media.session_id
+            self._apply(answer)
+            self.state.set_calling_state(CallingState.JOINED)
+
+    async def leave(self, *, reject: bool = False, reason: str = "decline") -> None:
+        """Leave the call; with ``reject``, also reject (or, as caller, cancel) its ring."""
+        async with self._lock:
+            self._stop_timer()
+            if reject and self.state.ringing:
+                if self._outgoing_ring and reason not in ("cancel", "timeout"):
+                    reason = "cancel"
+                with contextlib.suppress(Conflict):
+                    await self._answer(reason)
+            if self.state.calling_state is CallingState.JOINED and self.state.local_session_id:
+                with contextlib.suppress(Conflict):
+                    answer = await self._request(
+                        "POST", "/leave", {"session_id": self.state.local_session_id}
+                    )
+                    self._apply(answer)
+            self.state.local_session_id = None
+            self.media = None
+            self._outgoing_ring = False
+            self.state.set_calling_state(CallingState.LEFT)
+
+    async def end_call(self) -> None:
+        answer = await self._request("POST", "/end")
+        self._apply(answer)
+        self._finished()
+
+    async def update(
+        self,
+        *,
+        custom: dict[str, Any] | None = None,
+        settings_override: dict[str, Any] | None = None,
+        starts_at: datetime | None = _UNSET,
+    ) -> None:
+        body: dict[str, Any] = {}
+        if custom is not None:
+            body["custom"] = custom
+        if settings_override is not None:
+            body["settings_override"] = settings_override
+        if starts_at is not _UNSET:
+            body["starts_at"] = starts_at.isoformat() if starts_at else None
+        self._apply(await self._request("PATCH", "", body, watch=True))
+
+    async def update_call_members(
+        self,
+        *,
+        update_members: list[dict[str, Any]] | None = None,
+        remove_members: list[str] | None = None,
+    ) -> None:
+        answer = await self._request(
+            "POST",
+            "/members",
+            {"update_members": update_members or [], "remove_members": remove_members or []},
+        )
+        self.state.apply_call(CallResponse.model_validate(answer["call"]))
+        self.state.merge_members([MemberResponse.model_validate(m) for m in answer["members"]])
+        self.state.remove_members(answer["removed"])
+
+    async def query_members(
+        self,
+        *,
+        filter: dict[str, Any] | None = None,
+        sort: list[dict[str, Any]] | None = None,
+        limit: int = 25,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> QueryMembersResponse:
+        body: dict[str, Any] = {"filter": filter or {}, "sort": sort or [], "limit": limit}
+        if next is not None:
+            body["next"] = next
+        if prev is not None:
+            body["prev"] = prev
+        return QueryMembersResponse.model_validate(
+            await self._request("POST", "/members/query", body)
+        )
+
+    async def go_live(self, *, notify: bool = False) -> None:
+        self._apply(await self._request("POST", "/go-live", {"notify": notify}))
+
+    async def stop_live(self) -> None:
+        self._apply(await self._request("POST", "/stop-live"))
+
+    async def ring(self, member_ids: list[str] | None = None, *, video: bool | None = None) -> None:
+        body: dict[str, Any] = {}
+        if member_ids is not None:
+            body["member_ids"] = member_ids
+        if video is not None:
+            body["video"] = video
+        self._apply(await self._request("POST", "/ring", body, watch=True))
+        self._start_outgoing_ring()
+
+    async def accept(self) -> None:
+        async with self._lock:
+            await self._answer(None)
+
+    async def reject(self, reason: str = "decline") -> None:
+        async with self._lock:
+            await self._answer(reason)
+            self._stop_timer()
+            if self.state.calling_state is CallingState.RINGING:
+                self.state.set_calling_state(CallingState.IDLE)
+            self._outgoing_ring = False
+
+    async def send_event(self, custom: dict[str, Any]) -> None:
+        await self._request("POST", "/events", {"custom": custom})
+
+    async def _answer(self, reason: str | None) -> None:
+        if reason is None:
+            answer = await self._request("POST", "/accept", {})
+        else:
+            answer = await self._request("POST", "/reject", {"reason": reason})
+        self._apply(answer)
+
+    # --- ringing on this side ----------------------------------------------------------------
+
+    def _start_outgoing_ring(self) -> None:
+        if not self.state.ringing:
+            return
+        self._outgoing_ring = True
+        if self.state.calling_state is not CallingState.JOINED:
+            self.state.set_calling_state(CallingState.RINGING)
+        settings = self.state.settings
+        if settings is not None:
+            self._set_timer(settings.ring.auto_cancel_timeout_ms, self._outgoing_timed_out)
+
+    def _start_incoming_ring(self) -> None:
+        if self.state.calling_state is CallingState.JOINED:
+            return
+        self.state.set_calling_state(CallingState.RINGING)
+        if self.client.options.reject_call_when_busy and self.client.in_another_call(self):
+            self._spawn(self.reject("busy"))
+            return
+        settings = self.state.settings
+        if settings is not None:
+            self._set_timer(settings.ring.incoming_call_timeout_ms, self._incoming_timed_out)
+
+    def _set_timer(self, milliseconds: int, action: Callable[[], None]) -> None:
+        self._stop_timer()
+        self._timer = asyncio.get_running_loop().call_later(milliseconds / 1000, action)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _incoming_timed_out(self) -> None:
+        if self.state.calling_state is CallingState.RINGING:
+            self._spawn(self.reject("timeout"))
+
+    def _outgoing_timed_out(self) -> None:
+        if self.state.calling_state is CallingState.RINGING:
+            self._spawn(self.leave(reject=True, reason="timeout"))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("%s: background step failed: %s", self.cid, task.exception())
+
+    def _finished(self) -> None:
+        """The call is over for us (ended or deleted)."""
+        self._stop_timer()
+        self._outgoing_ring = False
+        self.state.local_session_id = None
+        self.state.set_calling_state(CallingState.LEFT)
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def handle_event(self, event: dict[str, Any]) -> None:
+        """Rebuild state from the event's ``call``, then apply the event's own meaning."""
+        event_type = str(event.get("type"))
+        handler = EVENT_HANDLERS.get(event_type)
+        if handler is None:
+            log.debug("%s: no handler for %s", self.cid, event_type)
+            return
+        if isinstance(event.get("call"), dict):
+            self.state.apply_call(CallResponse.model_validate(event["call"]))
+            if self.state.calling_state is CallingState.UNKNOWN:
+                self.state.set_calling_state(CallingState.IDLE)
+        handler(self, event)
+
+    def _user_of(self, event: dict[str, Any]) -> str | None:
+        user = event.get("user")
+        return str(user.get("id")) if isinstance(user, dict) else None
+
+    def _ring_over_unanswered(self) -> bool:
+        session = self.state.session
+        return session is not None and not session.ringing and not session.accepted_by
+
+    def _on_ring(self, event: dict[str, Any]) -> None:
+        if self._user_of(event) != self.client.user_id:
+            self._start_incoming_ring()
+
+    def _on_accepted(self, event: dict[str, Any]) -> None:
+        who = self._user_of(event)
+        ringing_here = self.state.calling_state is CallingState.RINGING
+        if self._outgoing_ring and who != self.client.user_id and ringing_here:
+            self._outgoing_ring = False
+            self._stop_timer()
+            self._spawn(self.join())
+        elif who == self.client.user_id and ringing_here and not self._lock.locked():
+            self._stop_timer()  # answered on another device
+            self.state.set_calling_state(CallingState.IDLE)
+
+    def _on_rejected_or_missed(self, event: dict[str, Any]) -> None:
+        who = self._user_of(event)
+        ringing_here = self.state.calling_state is CallingState.RINGING
+        if not ringing_here:
+            return
+        if self._outgoing_ring:
+            if self._ring_over_unanswered():
+                self._spawn(self.leave(reject=True, reason="cancel"))
+            return
+        if who == self.client.user_id or not self.state.ringing:
+            self._stop_timer()  # answered elsewhere, cancelled by the caller, or missed
+            self.state.set_calling_state(CallingState.IDLE)
+
+    def _on_members_added(self, event: dict[str, Any]) -> None:
+        self.state.merge_members(
+            [MemberResponse.model_validate(m) for m in event.get("members", [])]
+        )
+
+    def _on_members_removed(self, event: dict[str, Any]) -> None:
+        self.state.remove_members([str(u) for u in event.get("members", [])])
+
+    def _on_ended(self, event: dict[str, Any]) -> None:
+        self._finished()
+
+    def _on_participant_left(self, event: dict[str, Any]) -> None:
+        participant = event.get("participant") or {}
+        if (
+            participant.get("session_id") == self.state.local_session_id
+            and self.state.calling_state is CallingState.JOINED
+        ):
+            self.state.local_session_id = None  # removed by the server (disconnected too long)
+            self.state.set_calling_state(CallingState.LEFT)
+
+    def _ignore(self, event: dict[str, Any]) -> None:
+        """The event's ``call`` (applied already) is all this event means to the SDK."""
+
+
+#: Every event type of the protocol and what a call does with it (a test keeps it whole).
+EVENT_HANDLERS: dict[str, Callable[[Call, dict[str, Any]], None]] = {
+    "call.created": Call._on_members_added,
+    "call.updated": Call._ignore,
+    "call.deleted": Call._on_ended,
+    "call.ended": Call._on_ended,
+    "call.member_added": Call._on_members_added,
+    "call.member_updated": Call._on_members_added,
+    "call.member_removed": Call._on_members_removed,
+    "call.ring": Call._on_ring,
+    "call.notification": Call._ignore,
+    "call.accepted": Call._on_accepted,
+    "call.rejected": Call._on_rejected_or_missed,
+    "call.missed": Call._on_rejected_or_missed,
+    "call.live_started": Call._ignore,
+    "call.live_stopped": Call._ignore,
+    "call.session_started": Call._ignore,
+    "call.session_ended": Call._ignore,
+    "call.participant_joined": Call._ignore,
+    "call.participant_left": Call._on_participant_left,
+    "call.participant_updated": Call._ignore,
+    "call.custom": Call._ignore,
+    "call.signal": Call._ignore,  # the rtc layer takes these (media issue)
+}
+assert set(EVENT_HANDLERS) == set(CALL_EVENT_TYPES)

@@ -1,0 +1,167 @@
+"""The observable state of one call, as the SDK knows it from answers and events.
+
+Every value is an :class:`Observable` (bind to it) with a plain property beside it (read
+it). The state is rebuilt from any ``call`` object the coordinator sends — every answer and
+every event carries the whole call — so it never drifts from the server's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from desktop_app.protocol.calls import CallResponse, CallSessionResponse, MemberResponse
+from desktop_app.protocol.permissions import Permission
+from desktop_app.protocol.settings import CallSettings
+from desktop_app.protocol.users import UserResponse
+
+from .observable import Observable
+
+
+class CallingState(StrEnum):
+    UNKNOWN = "unknown"
+    IDLE = "idle"
+    RINGING = "ringing"
+    JOINING = "joining"
+    JOINED = "joined"
+    LEFT = "left"
+    RECONNECTING = "reconnecting"
+    MIGRATING = "migrating"
+    RECONNECTING_FAILED = "reconnecting-failed"
+    OFFLINE = "offline"
+
+
+@dataclass
+class Participant:
+    """One participant session (a user may have several: one per device)."""
+
+    session_id: str
+    user: UserResponse
+    role: str
+    joined_at: datetime
+    is_local: bool = False
+    published: dict[str, bool] = field(default_factory=dict)
+    #: Media arrives with the rtc layer: the remote tracks and the speaking level (0–1).
+    video_track: Any = None
+    audio_track: Any = None
+    audio_level: float = 0.0
+
+
+class CallState:
+    def __init__(self, own_user_id: str | None) -> None:
+        self.own_user_id = own_user_id
+        self.calling_state_: Observable[CallingState] = Observable(CallingState.UNKNOWN)
+        self.call_: Observable[CallResponse | None] = Observable(None)
+        self.members_: Observable[list[MemberResponse]] = Observable([])
+        self.participants_: Observable[list[Participant]] = Observable([])
+        self.own_capabilities_: Observable[list[Permission]] = Observable([])
+        self.dominant_speaker_: Observable[Participant | None] = Observable(None)
+        #: This device's participant session, once joined.
+        self.local_session_id: str | None = None
+
+    # --- plain getters -------------------------------------------------------------------
+
+    @property
+    def calling_state(self) -> CallingState:
+        return self.calling_state_.value
+
+    @property
+    def call(self) -> CallResponse | None:
+        return self.call_.value
+
+    @property
+    def members(self) -> list[MemberResponse]:
+        return self.members_.value
+
+    @property
+    def participants(self) -> list[Participant]:
+        return self.participants_.value
+
+    @property
+    def local_participant(self) -> Participant | None:
+        return next((p for p in self.participants if p.is_local), None)
+
+    @property
+    def dominant_speaker(self) -> Participant | None:
+        return self.dominant_speaker_.value
+
+    @property
+    def own_capabilities(self) -> list[Permission]:
+        return self.own_capabilities_.value
+
+    @property
+    def custom(self) -> dict[str, object]:
+        return dict(self.call.custom) if self.call else {}
+
+    @property
+    def settings(self) -> CallSettings | None:
+        return self.call.settings if self.call else None
+
+    @property
+    def backstage(self) -> bool:
+        return bool(self.call and self.call.backstage)
+
+    @property
+    def created_by(self) -> UserResponse | None:
+        return self.call.created_by if self.call else None
+
+    @property
+    def is_created_by_me(self) -> bool:
+        return self.created_by is not None and self.created_by.id == self.own_user_id
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return self.call.ended_at if self.call else None
+
+    @property
+    def session(self) -> CallSessionResponse | None:
+        return self.call.session if self.call else None
+
+    @property
+    def ringing(self) -> bool:
+        """Whether the call's ring is on (server's view)."""
+        return bool(self.session and self.session.ringing)
+
+    # --- updates ---------------------------------------------------------------------------
+
+    def set_calling_state(self, value: CallingState) -> None:
+        self.calling_state_.set(value)
+
+    def apply_call(self, call: CallResponse) -> bool:
+        """Take ``call`` unless what we have is newer (answers and events race); says
+        whether it was taken."""
+        if self.call is not None and call.as_of < self.call.as_of:
+            return False
+        self.call_.set(call)
+        session = call.session
+        previous = {p.session_id: p for p in self.participants}
+        participants = []
+        if session is not None and session.ended_at is None:
+            for p in session.participants:
+                known = previous.get(p.session_id)
+                participant = known or Participant(p.session_id, p.user, p.role.value, p.joined_at)
+                participant.user = p.user
+                participant.is_local = p.session_id == self.local_session_id
+                participants.append(participant)
+        self.participants_.set(participants)
+        speaker = self.dominant_speaker
+        if speaker is not None and speaker not in participants:
+            self.dominant_speaker_.set(None)
+        return True
+
+    def apply_members(self, members: list[MemberResponse]) -> None:
+        self.members_.set(list(members))
+
+    def merge_members(self, changed: list[MemberResponse]) -> None:
+        by_id = {m.user_id: m for m in self.members}
+        for member in changed:
+            by_id[member.user_id] = member
+        self.members_.set(list(by_id.values()))
+
+    def remove_members(self, user_ids: list[str]) -> None:
+        self.members_.set([m for m in self.members if m.user_id not in set(user_ids)])
+
+    def apply_capabilities(self, capabilities: list[Any]) -> None:
+        self.own_capabilities_.set([Permission(c) for c in capabilities])

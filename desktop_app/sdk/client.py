@@ -1,0 +1,102 @@
+"""``VideoClient``: one signed-in user on one coordinator, and the calls it knows of."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop_app.protocol.users import UserResponse
+
+from .call import Call
+from .call_state import CallingState
+from .connection import ConnectionState, CoordinatorConnection, ReconnectPolicy, TokenProvider
+from .observable import Observable
+
+
+@dataclass
+class ClientOptions:
+    #: Reject an incoming ring with ``busy`` while another call is joined.
+    reject_call_when_busy: bool = False
+    #: How the event connection retries after it drops.
+    reconnect_policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+
+
+class ClientState:
+    def __init__(self, connection: CoordinatorConnection) -> None:
+        #: The calls this client knows of, oldest first (the app's call list).
+        self.calls: Observable[list[Call]] = Observable([])
+        self.connected_user: Observable[UserResponse | None] = connection.user
+        self.connection_state: Observable[ConnectionState] = connection.state
+
+
+class VideoClient:
+    def __init__(
+        self,
+        user: dict[str, Any],
+        token: str | None = None,
+        base_url: str = "http://127.0.0.1:3000",
+        *,
+        token_provider: TokenProvider | None = None,
+        options: ClientOptions | None = None,
+    ) -> None:
+        self.user = dict(user)
+        self.options = options or ClientOptions()
+        self.connection = CoordinatorConnection(
+            base_url, self.user, token, token_provider, self.options.reconnect_policy
+        )
+        self.connection.listeners.append(self._on_event)
+        self.connection.reconnect_listeners.append(self._on_reconnected)
+        self.state = ClientState(self.connection)
+        self._calls: dict[str, Call] = {}
+
+    @property
+    def user_id(self) -> str:
+        return str(self.user["id"])
+
+    async def connect(self) -> UserResponse:
+        return await self.connection.open()
+
+    async def disconnect(self) -> None:
+        for call in list(self._calls.values()):
+            if call.state.calling_state is CallingState.JOINED:
+                await call.leave()
+        await self.connection.close()
+
+    def call(self, call_type: str, call_id: str = "") -> Call:
+        """The call of this type and id (the same object every time); ``""`` makes an id."""
+        call_id = call_id or uuid.uuid4().hex[:16]
+        cid = f"{call_type}:{call_id}"
+        return self._calls.get(cid) or Call(self, call_type, call_id)
+
+    def _remember(self, call: Call) -> None:
+        if call.cid not in self._calls:
+            self._calls[call.cid] = call
+            self.state.calls.set(list(self._calls.values()))
+
+    def in_another_call(self, call: Call) -> bool:
+        return any(
+            other is not call and other.state.calling_state is CallingState.JOINED
+            for other in self._calls.values()
+        )
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        cid = event.get("call_cid")
+        if not isinstance(cid, str) or ":" not in cid:
+            return
+        call = self._calls.get(cid)
+        if call is None:
+            call_type, _, call_id = cid.partition(":")
+            call = Call(self, call_type, call_id)
+            self._remember(call)
+        call.handle_event(event)
+
+    async def _on_reconnected(self, resumed: bool) -> None:
+        """Resync every known call (and watch it again when the connection is new)."""
+        for call in list(self._calls.values()):
+            if call.state.calling_state in (CallingState.LEFT, CallingState.UNKNOWN):
+                continue
+            try:
+                await call.get()
+            except Exception:  # a call may have been deleted meanwhile
+                call.state.set_calling_state(CallingState.LEFT)

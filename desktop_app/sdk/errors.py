@@ -1,0 +1,125 @@
+"""The errors the SDK raises, one tree shared with the UI, mapped from the wire's ``code``.
+
+    ParleyError
+     ├── ConnectionFailed            the coordinator could not be reached
+     ├── ApiError                    the coordinator answered with a problem
+     │    ├── InvalidInput           invalid_input
+     │    ├── Unauthenticated        unauthenticated
+     │    │    └── TokenExpired      token_expired
+     │    ├── NotAllowed             not_allowed
+     │    │    └── Backstage         backstage
+     │    ├── NotFound               not_found
+     │    ├── Conflict               conflict, method_not_allowed
+     │    │    ├── CallEnded         call_ended
+     │    │    └── CallFull          call_full
+     │    ├── PayloadTooLarge        payload_too_large, unsupported_media_type
+     │    ├── RateLimited            rate_limited
+     │    └── ServerError            internal, and anything unknown
+     └── CallStateError              the SDK was asked something the call's state forbids
+
+Every error has ``message``: the coordinator's ``detail``, a sentence a person can read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ParleyError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConnectionFailed(ParleyError):
+    pass
+
+
+class CallStateError(ParleyError):
+    pass
+
+
+class ApiError(ParleyError):
+    def __init__(
+        self, message: str, code: str, status: int, errors: list[dict[str, str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.errors = errors or []
+
+
+class InvalidInput(ApiError):
+    pass
+
+
+class Unauthenticated(ApiError):
+    pass
+
+
+class TokenExpired(Unauthenticated):
+    pass
+
+
+class NotAllowed(ApiError):
+    pass
+
+
+class Backstage(NotAllowed):
+    pass
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    pass
+
+
+class CallEnded(Conflict):
+    pass
+
+
+class CallFull(Conflict):
+    pass
+
+
+class PayloadTooLarge(ApiError):
+    pass
+
+
+class RateLimited(ApiError):
+    pass
+
+
+class ServerError(ApiError):
+    pass
+
+
+_BY_CODE: dict[str, type[ApiError]] = {
+    "invalid_input": InvalidInput,
+    "unauthenticated": Unauthenticated,
+    "token_expired": TokenExpired,
+    "not_allowed": NotAllowed,
+    "backstage": Backstage,
+    "not_found": NotFound,
+    "conflict": Conflict,
+    "method_not_allowed": Conflict,
+    "call_ended": CallEnded,
+    "call_full": CallFull,
+    "payload_too_large": PayloadTooLarge,
+    "unsupported_media_type": PayloadTooLarge,
+    "rate_limited": RateLimited,
+    "internal": ServerError,
+}
+
+
+def error_from_problem(status: int, problem: Any) -> ApiError:
+    """The error for a problem document (or for any answer that is not one)."""
+    if isinstance(problem, dict) and isinstance(problem.get("code"), str):
+        cls = _BY_CODE.get(problem["code"], ServerError)
+        detail = str(problem.get("detail") or problem.get("title") or "The server refused.")
+        errors = problem.get("errors") if isinstance(problem.get("errors"), list) else None
+        return cls(detail, problem["code"], status, errors)
+    return ServerError(f"The server answered with status {status}.", "internal", status)
