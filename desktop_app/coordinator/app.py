@@ -25,6 +25,7 @@ from .config import CoordinatorConfig
 from .context import Clock
 from .docs_page import render_docs
 from .hub import EventHub
+from .media_relay import MediaRelay
 from .problems import install_problem_handlers
 from .read_cache import CallCache
 from .ringing import RingService
@@ -83,7 +84,8 @@ async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> Coord
     )
     rings = RingService(calls)
     tokens = TokenVerifier(config.secret)
-    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens, rings)
+    media = MediaRelay(calls)
+    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens, rings, media)
 
 
 def create_app(config: CoordinatorConfig, clock: Clock = utcnow) -> FastAPI:

@@ -501,6 +501,7 @@ class CallService:
                 "connection_id does not name one of your open WebSocket connections.",
                 "connection_id",
             )
+        app = await self.app_settings()
         outbox = Outbox()
         async with self.store.transaction() as repo:
             cid = make_cid(call_type, call_id)
@@ -530,7 +531,7 @@ class CallService:
                 now=now,
             )
             participant = await self._add_participant(
-                repo, loaded, actor.user, connection_id, now, outbox
+                repo, loaded, actor.user, connection_id, now, outbox, app.max_mesh_participants
             )
             self.hub.watch(connection_id, cid)
             call, members = await self._state(repo, loaded, members_limit)
@@ -539,7 +540,6 @@ class CallService:
                     event.call = call
         self.publish(outbox)
         self._arm_duration_limit(cid, call)
-        app = await self.app_settings()
         return JoinCallResponse(
             call=call,
             members=members,
@@ -561,6 +561,7 @@ class CallService:
         connection_id: str,
         now: datetime,
         outbox: Outbox,
+        mesh_limit: int,
     ) -> ParticipantRow:
         call = loaded.call
         session = (
@@ -585,6 +586,7 @@ class CallService:
             if existing.connection_id == connection_id and existing.user_id == user.id:
                 return existing
         policy.check_room(loaded.settings, len(participants))
+        policy.check_mesh(mesh_limit, len(participants))
         role = loaded.member.role if loaded.member else (Role(user.role).value)
         participant = ParticipantRow(
             session_id=secrets.token_hex(12),

@@ -111,6 +111,17 @@ def check_join_admission(
             )
 
 
+def check_mesh(limit: int, participants: int) -> None:
+    """Without a media server every participant sends to every other one: past a few
+    people that is more than a desktop's uplink and CPU can carry."""
+    if participants >= limit:
+        raise ApiError(
+            ErrorCode.CALL_FULL,
+            f"Peer-to-peer calls take at most {limit} people, and this server has no media "
+            "server for larger calls.",
+        )
+
+
 def check_room(settings: CallSettings, participants: int) -> None:
     limit = settings.limits.max_participants
     if limit is not None and participants >= limit:

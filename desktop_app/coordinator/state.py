@@ -9,6 +9,7 @@ from .auth import TokenVerifier
 from .calls import CallService
 from .config import CoordinatorConfig
 from .hub import EventHub
+from .media_relay import MediaRelay
 from .ringing import RingService
 from .scheduler import Scheduler
 from .store import Store
@@ -24,3 +25,4 @@ class CoordinatorState:
     calls: CallService
     tokens: TokenVerifier
     rings: RingService
+    media: MediaRelay

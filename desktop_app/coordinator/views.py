@@ -83,6 +83,7 @@ def session_response(
                 else placeholder_user(p.user_id, p.joined_at),
                 role=Role(p.role),
                 joined_at=p.joined_at,
+                published=dict(p.published or {}),
             )
             for p in participants
         ],

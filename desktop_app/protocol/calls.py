@@ -124,6 +124,11 @@ class CallParticipantResponse(Response):
     user: UserResponse
     role: Role
     joined_at: datetime
+    published: dict[str, bool] = Field(
+        default_factory=dict,
+        description='What this session sends, e.g. {"audio": true, "video": false}: '
+        "a muted microphone or camera is false.",
+    )
 
 
 class RejectionResponse(Response):

@@ -240,6 +240,25 @@ class WsAuthMessage(Response):
     )
 
 
+class WsSignalMessage(Response):
+    """Client → coordinator: WebRTC signalling for one other participant session."""
+
+    type: Literal["call.signal"]
+    call_cid: str = Field(max_length=129)
+    from_session_id: str = Field(max_length=64)
+    to_session_id: str = Field(max_length=64)
+    signal: dict[str, Any] = Field(description="Offer, answer or candidate; opaque to the server.")
+
+
+class WsPublishMessage(Response):
+    """Client → coordinator: what this participant session now sends (mute / unmute)."""
+
+    type: Literal["participant.update"]
+    call_cid: str = Field(max_length=129)
+    session_id: str = Field(max_length=64)
+    published: dict[Literal["audio", "video", "screen"], bool]
+
+
 class ConnectionOkEvent(Response):
     type: Literal["connection.ok"] = "connection.ok"
     connection_id: str

@@ -19,7 +19,13 @@ from pydantic import ValidationError
 
 from desktop_app.protocol import ErrorCode
 from desktop_app.protocol.custom import check_custom_size
-from desktop_app.protocol.events import ConnectionErrorEvent, ConnectionOkEvent, WsAuthMessage
+from desktop_app.protocol.events import (
+    ConnectionErrorEvent,
+    ConnectionOkEvent,
+    WsAuthMessage,
+    WsPublishMessage,
+    WsSignalMessage,
+)
 
 from ..auth import verify_token
 from ..hub import Connection
@@ -122,7 +128,7 @@ async def events(websocket: WebSocket) -> None:
                 text = receiving.result()
             except (WebSocketDisconnect, RuntimeError):
                 break
-            _answer(connection, text)
+            await _answer(state, connection, text)
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -132,16 +138,37 @@ async def events(websocket: WebSocket) -> None:
             state.calls.schedule_grace(connection.id)
 
 
-def _answer(connection: Connection, text: str) -> None:
+async def _answer(state: CoordinatorState, connection: Connection, text: str) -> None:
+    """Messages a client may send after auth: ping, WebRTC signals, and its publish state.
+    A bad message gets a ``connection.error`` event; the connection stays open."""
     try:
         message = json.loads(text)
     except ValueError:
         message = None
-    if isinstance(message, dict) and message.get("type") == "ping":
-        connection.send('{"type":"pong"}')
-        return
-    connection.send(
-        ConnectionErrorEvent(
-            code=ErrorCode.INVALID_INPUT, detail="Unknown message; only 'ping' may be sent here."
-        ).model_dump_json()
-    )
+    kind = message.get("type") if isinstance(message, dict) else None
+    try:
+        if kind == "ping":
+            connection.send('{"type":"pong"}')
+        elif kind == "call.signal":
+            await state.media.signal(connection, WsSignalMessage.model_validate(message))
+        elif kind == "participant.update":
+            await state.media.publish(connection, WsPublishMessage.model_validate(message))
+        else:
+            raise ApiError(
+                ErrorCode.INVALID_INPUT,
+                "Unknown message; send 'ping', 'call.signal' or 'participant.update'.",
+            )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        error = ApiError(
+            ErrorCode.INVALID_INPUT,
+            f"The {kind} message is not valid: {where} {first.get('msg', '')}.",
+        )
+        connection.send(
+            ConnectionErrorEvent(code=error.code, detail=error.detail).model_dump_json()
+        )
+    except ApiError as error:
+        connection.send(
+            ConnectionErrorEvent(code=error.code, detail=error.detail).model_dump_json()
+        )

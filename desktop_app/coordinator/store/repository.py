@@ -68,6 +68,7 @@ _MEMBER_ROLES = select(schema.call_members.c.user_id, schema.call_members.c.role
     schema.call_members.c.call_cid == bindparam("call_cid")
 )
 _SESSION = _where_equal(schema.call_sessions, "id")
+_PARTICIPANT = _where_equal(schema.participants, "session_id")
 _PARTICIPANTS = _where_equal(schema.participants, "call_session_id").order_by(
     schema.participants.c.joined_at
 )
@@ -91,6 +92,7 @@ _UPDATE = {
         schema.calls,
         schema.call_members,
         schema.call_sessions,
+        schema.participants,
     )
 }
 
@@ -275,6 +277,12 @@ class Repository:
 
     async def update_session(self, session_id: str, values: Mapping[str, Any]) -> None:
         await self._update(schema.call_sessions, {"id": session_id}, values)
+
+    async def get_participant(self, session_id: str) -> ParticipantRow | None:
+        return await self._one(_PARTICIPANT, ParticipantRow, session_id=session_id)
+
+    async def update_participant(self, session_id: str, values: Mapping[str, Any]) -> None:
+        await self._update(schema.participants, {"session_id": session_id}, values)
 
     async def list_participants(self, call_session_id: str) -> list[ParticipantRow]:
         return await self._many(_PARTICIPANTS, ParticipantRow, call_session_id=call_session_id)

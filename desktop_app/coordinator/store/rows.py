@@ -81,3 +81,4 @@ class ParticipantRow:
     connection_id: str
     role: str
     joined_at: datetime
+    published: dict[str, bool] | None = None

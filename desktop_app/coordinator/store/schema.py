@@ -101,6 +101,8 @@ participants = Table(
     Column("connection_id", String(64), nullable=False),
     Column("role", String(32), nullable=False),
     Column("joined_at", UtcTimestamp, nullable=False),
+    # what the session publishes, e.g. {"audio": true, "video": false} (null: not said yet)
+    Column("published", JsonType, nullable=True),
     Index("ix_participants_call_session_id", "call_session_id"),
     Index("ix_participants_connection_id", "connection_id"),
 )
