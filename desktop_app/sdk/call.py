@@ -25,7 +25,9 @@ from desktop_app.protocol.calls import CallResponse, MediaInfo, MemberResponse, 
 from desktop_app.protocol.events import CALL_EVENT_TYPES
 
 from .call_state import CallingState, CallState
+from .devices import InputDeviceManager
 from .errors import CallStateError, Conflict
+from .rtc import PeerMesh
 
 if TYPE_CHECKING:
     from .client import VideoClient
@@ -47,6 +49,13 @@ class Call:
         self._outgoing_ring = False
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.camera = InputDeviceManager(client.devices, "camera")
+        self.microphone = InputDeviceManager(client.devices, "microphone")
+        self.mesh: PeerMesh | None = None
+        #: Signals that arrived before our mesh existed (a peer may offer the moment our
+        #: join is committed, before its answer has reached us).
+        self._early_signals: list[dict[str, Any]] = []
+        self._unsubscribe: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"<Call {self.cid} {self.state.calling_state.value}>"
@@ -141,6 +150,7 @@ class Call:
             self.state.local_session_id = self.media.session_id
             self._apply(answer)
             self.state.set_calling_state(CallingState.JOINED)
+            await self._start_media()
 
     async def leave(self, *, reject: bool = False, reason: str = "decline") -> None:
         """Leave the call; with ``reject``, also reject (or, as caller, cancel) its ring."""
@@ -157,6 +167,7 @@ class Call:
                         "POST", "/leave", {"session_id": self.state.local_session_id}
                     )
                     self._apply(answer)
+            await self._stop_media()
             self.state.local_session_id = None
             self.media = None
             self._outgoing_ring = False
@@ -252,6 +263,86 @@ class Call:
         else:
             answer = await self._request("POST", "/reject", {"reason": reason})
         self._apply(answer)
+
+    # --- media ----------------------------------------------------------------------------------
+
+    async def _start_media(self) -> None:
+        """Devices on as the call type says (unless the user chose), then connect peers."""
+        assert self.media is not None and self.state.local_session_id is not None
+        settings = self.state.settings
+        video = bool(
+            self.state.call and self.state.call.video and settings and settings.video.enabled
+        )
+        for manager, default in (
+            (self.microphone, bool(settings and settings.audio.mic_default_on)),
+            (self.camera, video and bool(settings and settings.video.camera_default_on)),
+        ):
+            try:
+                manager.apply_default(default)
+            except LookupError:
+                log.info("%s: no %s to turn on", self.cid, manager.kind)
+        tracks = [self.microphone.track] + ([self.camera.track] if video else [])
+        self.mesh = PeerMesh(
+            self.state.local_session_id,
+            self.media.ice_servers,
+            tracks,
+            self._send_signal,
+            self._remote_track,
+        )
+        for manager in (self.camera, self.microphone):
+            self._unsubscribe.append(
+                manager.status.subscribe(lambda _: self._spawn(self._publish_state()))
+            )
+        await self._publish_state()
+        early, self._early_signals = self._early_signals, []
+        for event in early:
+            self._on_signal(event)
+        for participant in self.state.participants:
+            await self.mesh.seen(participant.session_id)
+
+    async def _stop_media(self) -> None:
+        self._early_signals.clear()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if self.mesh is not None:
+            await self.mesh.close()
+            self.mesh = None
+        self.camera.release()
+        self.microphone.release()
+
+    async def _publish_state(self) -> None:
+        if self.state.local_session_id is None:
+            return
+        await self.client.connection.send(
+            {
+                "type": "participant.update",
+                "call_cid": self.cid,
+                "session_id": self.state.local_session_id,
+                "published": {"audio": self.microphone.enabled, "video": self.camera.enabled},
+            }
+        )
+
+    async def _send_signal(self, remote: str, signal: dict[str, Any]) -> None:
+        await self.client.connection.send(
+            {
+                "type": "call.signal",
+                "call_cid": self.cid,
+                "from_session_id": self.state.local_session_id,
+                "to_session_id": remote,
+                "signal": signal,
+            }
+        )
+
+    def _remote_track(self, remote: str, track: Any) -> None:
+        participant = next((p for p in self.state.participants if p.session_id == remote), None)
+        if participant is None:
+            return
+        if track.kind == "video":
+            participant.video_track = track
+        else:
+            participant.audio_track = track
+        self.state.participants_.notify()
 
     # --- ringing on this side ----------------------------------------------------------------
 
@@ -372,8 +463,25 @@ class Call:
     def _on_ended(self, event: dict[str, Any]) -> None:
         self._finished()
 
+    def _on_participant_joined(self, event: dict[str, Any]) -> None:
+        participant = event.get("participant") or {}
+        if self.mesh is not None and isinstance(participant.get("session_id"), str):
+            self._spawn(self.mesh.seen(participant["session_id"]))
+
+    def _on_signal(self, event: dict[str, Any]) -> None:
+        if not isinstance(event.get("signal"), dict):
+            return
+        if self.mesh is None:
+            if self.state.calling_state in (CallingState.JOINING, CallingState.JOINED):
+                self._early_signals.append(event)
+            return
+        if event.get("to_session_id") == self.state.local_session_id:
+            self._spawn(self.mesh.signal(str(event.get("from_session_id")), event["signal"]))
+
     def _on_participant_left(self, event: dict[str, Any]) -> None:
         participant = event.get("participant") or {}
+        if self.mesh is not None and isinstance(participant.get("session_id"), str):
+            self._spawn(self.mesh.drop(participant["session_id"]))
         if (
             participant.get("session_id") == self.state.local_session_id
             and self.state.calling_state is CallingState.JOINED
@@ -403,10 +511,10 @@ EVENT_HANDLERS: dict[str, Callable[[Call, dict[str, Any]], None]] = {
     "call.live_stopped": Call._ignore,
     "call.session_started": Call._ignore,
     "call.session_ended": Call._ignore,
-    "call.participant_joined": Call._ignore,
+    "call.participant_joined": Call._on_participant_joined,
     "call.participant_left": Call._on_participant_left,
     "call.participant_updated": Call._ignore,
     "call.custom": Call._ignore,
-    "call.signal": Call._ignore,  # the rtc layer takes these (media issue)
+    "call.signal": Call._on_signal,
 }
 assert set(EVENT_HANDLERS) == set(CALL_EVENT_TYPES)

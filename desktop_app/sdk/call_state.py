@@ -143,6 +143,7 @@ class CallState:
                 known = previous.get(p.session_id)
                 participant = known or Participant(p.session_id, p.user, p.role.value, p.joined_at)
                 participant.user = p.user
+                participant.published = dict(p.published)
                 participant.is_local = p.session_id == self.local_session_id
                 participants.append(participant)
         self.participants_.set(participants)

@@ -11,6 +11,7 @@ from desktop_app.protocol.users import UserResponse
 from .call import Call
 from .call_state import CallingState
 from .connection import ConnectionState, CoordinatorConnection, ReconnectPolicy, TokenProvider
+from .devices import DeviceBackend, NoDevices
 from .observable import Observable
 
 
@@ -39,8 +40,10 @@ class VideoClient:
         *,
         token_provider: TokenProvider | None = None,
         options: ClientOptions | None = None,
+        devices: DeviceBackend | None = None,
     ) -> None:
         self.user = dict(user)
+        self.devices: DeviceBackend = devices or NoDevices()
         self.options = options or ClientOptions()
         self.connection = CoordinatorConnection(
             base_url, self.user, token, token_provider, self.options.reconnect_policy
@@ -48,6 +51,10 @@ class VideoClient:
         self.connection.listeners.append(self._on_event)
         self.connection.reconnect_listeners.append(self._on_reconnected)
         self.state = ClientState(self.connection)
+        #: One Call object per cid, made on first mention (by the app or by an event), so
+        #: that answers and events always reach the same object.
+        self._objects: dict[str, Call] = {}
+        #: The calls known to exist (the app's call list).
         self._calls: dict[str, Call] = {}
 
     @property
@@ -67,7 +74,10 @@ class VideoClient:
         """The call of this type and id (the same object every time); ``""`` makes an id."""
         call_id = call_id or uuid.uuid4().hex[:16]
         cid = f"{call_type}:{call_id}"
-        return self._calls.get(cid) or Call(self, call_type, call_id)
+        call = self._objects.get(cid)
+        if call is None:
+            call = self._objects[cid] = Call(self, call_type, call_id)
+        return call
 
     def _remember(self, call: Call) -> None:
         if call.cid not in self._calls:
@@ -84,11 +94,9 @@ class VideoClient:
         cid = event.get("call_cid")
         if not isinstance(cid, str) or ":" not in cid:
             return
-        call = self._calls.get(cid)
-        if call is None:
-            call_type, _, call_id = cid.partition(":")
-            call = Call(self, call_type, call_id)
-            self._remember(call)
+        call_type, _, call_id = cid.partition(":")
+        call = self.call(call_type, call_id)
+        self._remember(call)
         call.handle_event(event)
 
     async def _on_reconnected(self, resumed: bool) -> None:

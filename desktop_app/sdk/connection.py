@@ -221,6 +221,12 @@ class CoordinatorConnection:
                     log.exception("reconnect listener failed")
             return
 
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send a message on the event WebSocket (signals, publish state)."""
+        if self._socket is None or self.state.value is not ConnectionState.CONNECTED:
+            raise ConnectionFailed("Not connected to the server right now.")
+        await self._socket.send(json.dumps(message))
+
     async def close(self) -> None:
         self._closing = True
         if self._socket is not None:

@@ -32,6 +32,14 @@ class Observable(Generic[T]):
             except Exception:  # one broken subscriber must not stop the others
                 log.exception("observable subscriber failed")
 
+    def notify(self) -> None:
+        """Tell subscribers the value changed inside (same object, new content)."""
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(self._value)
+            except Exception:
+                log.exception("observable subscriber failed")
+
     def subscribe(
         self, subscriber: Callable[[T], None], *, now: bool = False
     ) -> Callable[[], None]:

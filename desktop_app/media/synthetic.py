@@ -1,0 +1,122 @@
+"""Synthetic camera and microphone: for tests, bots and machines without devices.
+
+The picture is PyAV's ``lavfi`` ``testsrc2`` pattern with the frame number drawn into it
+as a row of large black-or-white blocks (one bit each), big enough to survive VP8 or
+H.264 compression, so that a receiver can read which frame it got
+(:func:`read_frame_counter`). The sound is a sine tone (440 Hz by default).
+
+Tracks are *pulled*, as aiortc does it: ``await track.recv()`` gives the next frame, paced
+in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+
+import av
+import numpy as np
+from aiortc.mediastreams import AUDIO_PTIME, MediaStreamError, MediaStreamTrack
+
+COUNTER_BITS = 16
+BLOCK = 32  # pixels per bit block (and the band's height)
+VIDEO_CLOCK = 90_000
+AUDIO_RATE = 48_000
+
+
+def _pattern(width: int, height: int) -> np.ndarray:
+    """One frame of lavfi's testsrc2, as RGB."""
+    container = av.open(f"testsrc2=size={width}x{height}:rate=30", format="lavfi")
+    try:
+        frame = next(container.decode(video=0))
+        return frame.to_ndarray(format="rgb24")
+    finally:
+        container.close()
+
+
+def draw_frame_counter(image: np.ndarray, number: int) -> None:
+    """Write ``number`` into the top band of ``image`` (in place), most significant bit left."""
+    for bit in range(COUNTER_BITS):
+        on = (number >> (COUNTER_BITS - 1 - bit)) & 1
+        image[:BLOCK, bit * BLOCK : (bit + 1) * BLOCK] = 255 if on else 0
+
+
+def read_frame_counter(frame: av.VideoFrame) -> int:
+    """The frame number drawn by :func:`draw_frame_counter`, read from a received frame."""
+    gray = frame.to_ndarray(format="gray")
+    scale_x = frame.width / gray.shape[1]
+    number = 0
+    for bit in range(COUNTER_BITS):
+        x0 = int(bit * BLOCK / scale_x) + 4
+        x1 = int((bit + 1) * BLOCK / scale_x) - 4
+        block = gray[4 : BLOCK - 4, x0:x1]
+        number = (number << 1) | int(block.mean() > 127)
+    return number
+
+
+class SyntheticVideoTrack(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, width: int = 640, height: int = 480, fps: int = 30) -> None:
+        super().__init__()
+        self.width, self.height, self.fps = width, height, fps
+        self._base = _pattern(width, height)
+        self._number = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._number / self.fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        image = self._base.copy()
+        shift = (self._number * 4) % self.width  # a moving bar, so that frames differ
+        image[self.height - 16 :, shift : shift + 64] = (255, 64, 0)
+        draw_frame_counter(image, self._number % (1 << COUNTER_BITS))
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = int(self._number * VIDEO_CLOCK / self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self._number += 1
+        return frame
+
+
+class SyntheticAudioTrack(MediaStreamTrack):
+    kind = "audio"
+
+    def __init__(self, frequency: float = 440.0, volume: float = 0.3) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self.volume = volume
+        self._samples = int(AUDIO_PTIME * AUDIO_RATE)
+        self._sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._sent / AUDIO_RATE
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = (np.arange(self._samples) + self._sent) / AUDIO_RATE
+        wave = (np.sin(2 * np.pi * self.frequency * t) * self.volume * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self._sent
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._sent += self._samples
+        return frame
+
+
+def dominant_frequency(samples: np.ndarray, rate: int) -> float:
+    """The strongest frequency in ``samples`` (mono), for checking a received tone."""
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    spectrum[0] = 0
+    return float(np.argmax(spectrum) * rate / len(samples))
