@@ -66,7 +66,13 @@ from .scheduler import Scheduler
 from .store import Repository, Store, schema
 from .store.query import Field, compile_filter, compile_sort, decode_cursor, encode_cursor
 from .store.rows import CallRow, MemberRow, ParticipantRow, SessionRow, UserRow
-from .views import call_response, member_response, members_response, user_response
+from .views import (
+    call_response,
+    find_participant,
+    member_response,
+    members_response,
+    user_response,
+)
 from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -606,11 +612,7 @@ class CallService:
                 ),
                 [],
             )
-        joined = (
-            next(p for p in snapshot.session.participants if p.session_id == participant.session_id)
-            if snapshot.session
-            else None
-        )
+        joined = find_participant(snapshot, participant.session_id)
         if joined is not None:
             outbox.add(
                 CallParticipantJoinedEvent(

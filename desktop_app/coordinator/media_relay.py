@@ -23,7 +23,7 @@ from .hub import Connection
 from .problems import ApiError
 from .store import Repository
 from .store.rows import ParticipantRow
-from .views import call_response, user_response
+from .views import call_response, find_participant, user_response
 
 SIGNAL_MAX_BYTES = 48 * 1024
 
@@ -91,18 +91,7 @@ class MediaRelay:
                 raise ApiError(ErrorCode.NOT_FOUND, f"There is no call {message.call_cid}.")
             parsed = await self.calls.call_types.get(repo, call.type)
             snapshot = await call_response(repo, call, parsed.settings)
-            shown = (
-                next(
-                    (
-                        p
-                        for p in snapshot.session.participants
-                        if p.session_id == participant.session_id
-                    ),
-                    None,
-                )
-                if snapshot.session
-                else None
-            )
+            shown = find_participant(snapshot, participant.session_id)
             if shown is not None:
                 outbox.add(
                     CallParticipantUpdatedEvent(

@@ -158,3 +158,10 @@ def build_call_response(
         session=session_response(session, participants, users) if session else None,
         as_of=utcnow(),
     )
+
+
+def find_participant(call: CallResponse, session_id: str) -> CallParticipantResponse | None:
+    """The participant session ``session_id`` as this call response shows it, if present."""
+    if call.session is None:
+        return None
+    return next((p for p in call.session.participants if p.session_id == session_id), None)
