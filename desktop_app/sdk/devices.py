@@ -91,6 +91,10 @@ class GatedTrack(MediaStreamTrack):
         self._source: MediaStreamTrack | None = None
         self._open = asyncio.Event()
 
+    @property
+    def source(self) -> MediaStreamTrack | None:
+        return self._source
+
     def attach(self, source: MediaStreamTrack | None) -> None:
         if self._source is not None and self._source is not source:
             self._source.stop()
@@ -166,6 +170,11 @@ class InputDeviceManager:
         self.selected.set(device)
         if self.enabled:
             self._open()
+
+    def use_track(self, track: MediaStreamTrack) -> None:
+        """Send ``track`` instead of a device (the echo bot sends what it receives)."""
+        self.track.attach(track)
+        self.status.set(DeviceStatus.ENABLED)
 
     def apply_default(self, on: bool) -> None:
         """The call type's default, unless the user already chose."""

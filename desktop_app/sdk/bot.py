@@ -1,0 +1,166 @@
+"""``parley-bot``: a headless participant built on the SDK with synthetic devices.
+
+    parley-bot --server http://127.0.0.1:3000 --user echo --token $TOKEN --answer accept --echo
+    parley-bot --user helper --sign-up --join default:standup
+
+It answers rings (``--answer accept|reject|ignore``) or joins one call by id (``--join``).
+With ``--echo`` it sends back the video and audio it receives from the first other
+participant (the desktop app's echo test call); otherwise it sends its test pattern and
+tone. It leaves a call when it is the last one in it, and runs until stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import httpx
+from aiortc.contrib.media import MediaRelay
+
+from .call import Call
+from .call_state import CallingState, Participant
+from .client import VideoClient
+from .devices import SyntheticDevices
+from .errors import ParleyError
+
+log = logging.getLogger("parley-bot")
+
+
+class Bot:
+    def __init__(self, client: VideoClient, answer: str, echo: bool) -> None:
+        self.client = client
+        self.answer = answer
+        self.echo = echo
+        self.relay = MediaRelay()
+        self._handled: set[str] = set()
+        #: Calls in which someone else has been with the bot (it leaves when they all go).
+        self._company: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self.client.state.calls.subscribe(self._calls_changed, now=True)
+
+    def _calls_changed(self, calls: list[Call]) -> None:
+        for call in calls:
+            if call.cid not in self._handled:
+                self._handled.add(call.cid)
+                call.state.calling_state_.subscribe(
+                    functools.partial(self._state_changed, call), now=True
+                )
+
+    def _state_changed(self, call: Call, state: CallingState) -> None:
+        if state is CallingState.RINGING and not call.state.is_created_by_me:
+            if self.answer == "accept":
+                self._spawn(self.join(call))
+            elif self.answer == "reject":
+                self._spawn(call.leave(reject=True, reason="decline"))
+        if state is CallingState.JOINED:
+            call.state.participants_.subscribe(functools.partial(self._participants_changed, call))
+
+    def _participants_changed(self, call: Call, participants: list[Participant]) -> None:
+        others = [p for p in participants if not p.is_local]
+        if others:
+            self._company.add(call.cid)
+        elif call.cid in self._company and call.state.calling_state is CallingState.JOINED:
+            self._company.discard(call.cid)
+            self._spawn(call.leave())  # everyone else left
+            return
+        if self.echo and others:
+            source = others[0]
+            if source.video_track is not None and call.camera.track.source is None:
+                call.camera.use_track(self.relay.subscribe(source.video_track))
+            if source.audio_track is not None and call.microphone.track.source is None:
+                call.microphone.use_track(self.relay.subscribe(source.audio_track))
+
+    async def join(self, call: Call) -> None:
+        await call.join()
+        if self.echo:  # send nothing of its own: the echo replaces the devices
+            await call.camera.disable()
+            await call.microphone.disable()
+            self._participants_changed(call, call.state.participants)
+
+    def _spawn(self, work: object) -> None:
+        task = asyncio.get_running_loop().create_task(self._guard(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guard(work: object) -> None:
+        try:
+            await work  # type: ignore[misc]
+        except ParleyError as error:
+            log.warning("%s", error.message)
+
+
+async def _token(args: argparse.Namespace) -> str:
+    if args.token:
+        return str(args.token)
+    if not args.sign_up:
+        raise SystemExit("parley-bot: give --token, or --sign-up on a server with open sign-up")
+    async with httpx.AsyncClient(base_url=args.server) as http:
+        response = await http.post(
+            "/v1/auth/sign-up", json={"user_id": args.user, "name": args.name}
+        )
+    if response.status_code != 201:
+        raise SystemExit(
+            f"parley-bot: sign-up refused: {response.json().get('detail', response.text)}"
+        )
+    return str(response.json()["token"])
+
+
+async def run(args: argparse.Namespace) -> None:
+    client = VideoClient(
+        {"id": args.user, "name": args.name},
+        token=await _token(args),
+        base_url=args.server,
+        devices=SyntheticDevices(tone_hz=args.tone),
+    )
+    await client.connect()
+    bot = Bot(client, args.answer, args.echo)
+    bot.start()
+    if args.join:
+        call_type, _, call_id = args.join.partition(":")
+        await bot.join(client.call(call_type, call_id))
+    print(f"parley-bot: {args.user} is ready", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await client.disconnect()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="parley-bot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--server", default="http://127.0.0.1:3000")
+    parser.add_argument("--user", default="bot", help="the bot's user id")
+    parser.add_argument("--name", default="Parley bot")
+    parser.add_argument("--token", help="a user token for --user")
+    parser.add_argument("--sign-up", action="store_true", help="get a token through open sign-up")
+    parser.add_argument("--answer", choices=["accept", "reject", "ignore"], default="accept")
+    parser.add_argument("--join", metavar="TYPE:ID", help="join this call at start")
+    parser.add_argument("--echo", action="store_true", help="send back what the others send")
+    parser.add_argument(
+        "--tone", type=float, default=440.0, help="the synthetic microphone's tone (Hz)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run(args))
+    except ParleyError as error:
+        print(f"parley-bot: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""parley-bot in its own process: it answers a ring and echoes our own video and audio."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop_app.media.synthetic import dominant_frequency, read_frame_counter
+from desktop_app.sdk import CallingState
+from desktop_app.sdk.devices import SyntheticDevices
+from tests.sdk.conftest import ClientFactory
+from tests.sdk.support import eventually
+from tests.support.coordinator import RunningCoordinator, unique
+
+
+@pytest.fixture
+async def bot_process(
+    coordinator: RunningCoordinator, tmp_path: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    log = (tmp_path / "bot.log").open("w")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "desktop_app.sdk.bot",
+        "--server",
+        coordinator.base_url,
+        "--user",
+        "echo",
+        "--token",
+        coordinator.user_token("echo"),
+        "--answer",
+        "accept",
+        "--echo",
+        "--tone",
+        "880",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), 30)
+    assert b"ready" in line, (tmp_path / "bot.log").read_text()
+    yield process
+    process.terminate()
+    await asyncio.wait_for(process.wait(), 10)
+    log.close()
+
+
+async def test_the_echo_bot_answers_and_sends_back_what_it_gets(
+    connect: ClientFactory, bot_process: asyncio.subprocess.Process
+) -> None:
+    alice = await connect("alice", devices=SyntheticDevices(tone_hz=440))
+    call = alice.call("default", unique())
+    await call.get_or_create(
+        data={"members": [{"user_id": "alice"}, {"user_id": "echo"}]}, ring=True
+    )
+    await eventually(
+        lambda: call.state.calling_state is CallingState.JOINED, timeout=10, what="the bot accepts"
+    )
+    echo = await eventually(
+        lambda: next(
+            (
+                p
+                for p in call.state.participants
+                if p.user.id == "echo" and p.video_track and p.audio_track
+            ),
+            None,
+        ),
+        timeout=10,
+        what="the bot's media",
+    )
+    numbers = [
+        read_frame_counter(await asyncio.wait_for(echo.video_track.recv(), 10)) for _ in range(15)
+    ]
+    assert numbers[-1] > numbers[0], f"our own frame counter comes back, advancing: {numbers}"
+    samples = []
+    for _ in range(60):
+        frame = await asyncio.wait_for(echo.audio_track.recv(), 10)
+        data = frame.to_ndarray().astype(float).reshape(-1, len(frame.layout.channels)).mean(axis=1)
+        samples.append(data)
+    heard = dominant_frequency(np.concatenate(samples)[-24000:], frame.sample_rate)
+    assert abs(heard - 440) < 15, f"our 440 Hz tone comes back, not the bot's 880 Hz: {heard}"
+    await call.leave()
+    assert bot_process.returncode is None, "the bot keeps running"
