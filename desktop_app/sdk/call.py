@@ -21,12 +21,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+
 from desktop_app.protocol.calls import CallResponse, MediaInfo, MemberResponse, QueryMembersResponse
 from desktop_app.protocol.events import CALL_EVENT_TYPES
 
-from .call_state import CallingState, CallState
+from .call_state import CallingState, CallState, Participant
 from .devices import InputDeviceManager
 from .errors import CallStateError, Conflict
+from .levels import audio_level, loudest, smooth
 from .rtc import PeerMesh
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ class Call:
         self.camera = InputDeviceManager(client.devices, "camera")
         self.microphone = InputDeviceManager(client.devices, "microphone")
         self.mesh: PeerMesh | None = None
+        self._relay = MediaRelay()
         #: Signals that arrived before our mesh existed (a peer may offer the moment our
         #: join is committed, before its answer has reached us).
         self._early_signals: list[dict[str, Any]] = []
@@ -335,14 +340,38 @@ class Call:
         )
 
     def _remote_track(self, remote: str, track: Any) -> None:
+        """A remote track arrived: the app gets a branch that always holds the latest frame;
+        the SDK drains the track itself (measuring audio levels on the way)."""
         participant = next((p for p in self.state.participants if p.session_id == remote), None)
         if participant is None:
             return
+        branch = self._relay.subscribe(track, buffered=False)
         if track.kind == "video":
-            participant.video_track = track
+            participant.video_track = branch
         else:
-            participant.audio_track = track
+            participant.audio_track = branch
+        self._spawn(self._drain(participant, self._relay.subscribe(track), track.kind == "audio"))
         self.state.participants_.notify()
+
+    async def _drain(self, participant: Participant, track: Any, audio: bool) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                if audio:
+                    muted = participant.published.get("audio") is False  # frames still in flight
+                    level = 0.0 if muted else smooth(participant.audio_level, audio_level(frame))
+                    participant.audio_level = level
+                    self._update_speaker()
+        except MediaStreamError:
+            participant.audio_level = 0.0
+
+    def _update_speaker(self) -> None:
+        levels = {p.session_id: p.audio_level for p in self.state.participants if not p.is_local}
+        current = self.state.dominant_speaker
+        chosen = loudest(levels, current.session_id if current else None)
+        speaker = next((p for p in self.state.participants if p.session_id == chosen), None)
+        if speaker is not current:
+            self.state.dominant_speaker_.set(speaker)
 
     # --- ringing on this side ----------------------------------------------------------------
 

@@ -144,6 +144,8 @@ class CallState:
                 participant = known or Participant(p.session_id, p.user, p.role.value, p.joined_at)
                 participant.user = p.user
                 participant.published = dict(p.published)
+                if participant.published.get("audio") is False:
+                    participant.audio_level = 0.0  # a muted microphone sends nothing to measure
                 participant.is_local = p.session_id == self.local_session_id
                 participants.append(participant)
         self.participants_.set(participants)

@@ -77,6 +77,19 @@ async def test_ring_accept_and_both_see_and_hear_each_other(connect: ClientFacto
     assert abs(await _tone(bob_seen.audio_track) - 660) < 15, "alice hears bob's 660 Hz"
     assert abs(await _tone(alice_seen.audio_track) - 440) < 15, "bob hears alice's 440 Hz"
 
+    # who speaks: levels from the received audio, and the dominant speaker
+    await eventually(lambda: bob_seen.audio_level > 0.3, what="bob's audio level")
+    assert call.state.dominant_speaker is bob_seen
+    await bobs_call.microphone.disable()
+    await eventually(
+        lambda: (
+            (bob_seen.audio_level == 0.0 and call.state.dominant_speaker is None)
+            or bob_seen.audio_level == 0.0
+        ),
+        what="muted: no level",
+    )
+    await bobs_call.microphone.enable()
+
     # mute is visible, and a muted camera sends no frames
     await call.camera.disable()
     await eventually(

@@ -1,0 +1,48 @@
+"""Who is speaking: audio levels of the remote participants and the dominant speaker.
+
+The SDK reads every remote track itself (aiortc queues decoded frames until someone
+does, so a track nobody read would grow for the whole call). Audio frames pass through
+:func:`audio_level` on the way; the app gets its own branch of each track.
+"""
+
+from __future__ import annotations
+
+import math
+
+import av
+import numpy as np
+
+#: Levels below this are silence (about -50 dBFS).
+SILENCE = 0.003
+#: How much a new frame's level counts against the running level (smoothing).
+ATTACK = 0.5
+RELEASE = 0.1
+
+
+def audio_level(frame: av.AudioFrame) -> float:
+    """Loudness of one frame from 0 (silence) to 1 (full scale), on a dB scale so that
+    speech moves the meter visibly."""
+    samples = frame.to_ndarray().astype(np.float32)
+    if samples.size == 0:
+        return 0.0
+    peak = 32768.0 if frame.format.name.startswith("s16") else 1.0
+    rms = float(np.sqrt(np.mean(np.square(samples / peak))))
+    if rms < SILENCE:
+        return 0.0
+    return max(0.0, min(1.0, 1.0 + 20 * math.log10(rms) / 50))  # -50 dB → 0, 0 dB → 1
+
+
+def smooth(previous: float, current: float) -> float:
+    rate = ATTACK if current > previous else RELEASE
+    return previous + (current - previous) * rate
+
+
+def loudest(levels: dict[str, float], current: str | None, hold: float = 0.1) -> str | None:
+    """The dominant speaker: the loudest one, kept until another is clearly louder."""
+    speaking = {k: v for k, v in levels.items() if v > 0.05}
+    if not speaking:
+        return None
+    best = max(speaking, key=speaking.__getitem__)
+    if current in speaking and speaking[best] - speaking[current] < hold:
+        return current
+    return best
