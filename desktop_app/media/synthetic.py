@@ -64,6 +64,8 @@ class SyntheticVideoTrack(MediaStreamTrack):
         self._base = _pattern(width, height)
         self._number = 0
         self._start: float | None = None
+        #: When set, frame number → time.perf_counter() at capture (latency measurements).
+        self.captured_at: dict[int, float] | None = None
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
@@ -81,6 +83,8 @@ class SyntheticVideoTrack(MediaStreamTrack):
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = int(self._number * VIDEO_CLOCK / self.fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        if self.captured_at is not None:
+            self.captured_at[self._number % (1 << COUNTER_BITS)] = time.perf_counter()
         self._number += 1
         return frame
 

@@ -57,9 +57,16 @@ class SyntheticDevices:
     """A test-pattern camera and a tone microphone; nothing to plug in, same on every host."""
 
     def __init__(
-        self, width: int = 640, height: int = 480, fps: int = 30, tone_hz: float = 440.0
+        self,
+        width: int = 640,
+        height: int = 480,
+        fps: int = 30,
+        tone_hz: float = 440.0,
+        captured_at: dict[int, float] | None = None,
     ) -> None:
         self.width, self.height, self.fps, self.tone_hz = width, height, fps, tone_hz
+        #: Shared with every camera opened, for latency measurements (see synthetic.py).
+        self.captured_at = captured_at
 
     def list_devices(self, kind: DeviceKind) -> list[Device]:
         labels = {
@@ -70,7 +77,9 @@ class SyntheticDevices:
         return [Device(f"synthetic-{kind}", labels[kind], kind)]
 
     def open_camera(self, device_id: str) -> MediaStreamTrack:
-        return SyntheticVideoTrack(self.width, self.height, self.fps)
+        camera = SyntheticVideoTrack(self.width, self.height, self.fps)
+        camera.captured_at = self.captured_at
+        return camera
 
     def open_microphone(self, device_id: str) -> MediaStreamTrack:
         return SyntheticAudioTrack(self.tone_hz)
