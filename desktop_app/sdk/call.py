@@ -424,11 +424,14 @@ class Call:
             log.warning("%s: background step failed: %s", self.cid, task.exception())
 
     def _finished(self) -> None:
-        """The call is over for us (ended or deleted)."""
+        """The call is over for us (ended, deleted, or we were removed): close the peers
+        and release the devices too."""
         self._stop_timer()
         self._outgoing_ring = False
         self.state.local_session_id = None
         self.state.set_calling_state(CallingState.LEFT)
+        if self.mesh is not None or self.camera.enabled or self.microphone.enabled:
+            self._spawn(self._stop_media())
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -515,8 +518,7 @@ class Call:
             participant.get("session_id") == self.state.local_session_id
             and self.state.calling_state is CallingState.JOINED
         ):
-            self.state.local_session_id = None  # removed by the server (disconnected too long)
-            self.state.set_calling_state(CallingState.LEFT)
+            self._finished()  # removed by the server (disconnected too long)
 
     def _ignore(self, event: dict[str, Any]) -> None:
         """The event's ``call`` (applied already) is all this event means to the SDK."""

@@ -80,3 +80,25 @@ async def test_reject_cancel_and_timeout_with_devices_on(connect: ClientFactory)
     )
     assert "bob" in (call.state.session.missed_by if call.state.session else {})
     assert not incoming.camera.enabled and not incoming.microphone.enabled
+
+
+async def test_a_call_ended_by_someone_else_releases_our_devices(connect: ClientFactory) -> None:
+    alice = await connect("alice", devices=SyntheticDevices())
+    bob = await connect("bob", devices=SyntheticDevices())
+    call = alice.call("default", unique())
+    await call.join(create=True, data={"members": [{"user_id": "alice"}, {"user_id": "bob"}]})
+    bobs = bob.call("default", call.id)
+    await bobs.join()
+    await eventually(
+        lambda: bobs.mesh is not None and bobs.mesh.peers, timeout=10, what="connected"
+    )
+    assert bobs.camera.enabled
+    await call.end_call()
+    await eventually(
+        lambda: bobs.state.calling_state is CallingState.LEFT, what="bob hears the end"
+    )
+    await eventually(
+        lambda: bobs.mesh is None and not bobs.camera.enabled and not bobs.microphone.enabled,
+        what="released",
+    )
+    assert call.mesh is None and not call.camera.enabled
