@@ -131,13 +131,12 @@ class Call:
         notify: bool = False,
         video: bool | None = None,
     ) -> None:
-        """Join (accepting first when this call is ringing us)."""
+        """Join (accepting too when this call is ringing us: the two requests are
+        independent on the server, so they travel together)."""
         async with self._lock:
             if self.state.calling_state is CallingState.JOINED:
                 raise CallStateError("You are already in this call.")
-            if self.state.calling_state is CallingState.RINGING and not self._outgoing_ring:
-                with contextlib.suppress(Conflict):  # the ring may have just ended; join anyway
-                    await self._answer(None)
+            accepting = self.state.calling_state is CallingState.RINGING and not self._outgoing_ring
             previous = self.state.calling_state
             self._stop_timer()
             self.state.set_calling_state(CallingState.JOINING)
@@ -147,7 +146,10 @@ class Call:
             if video is not None:
                 body["video"] = video
             try:
-                answer = await self._request("POST", "/join", body, watch=True)
+                answer, _ = await asyncio.gather(
+                    self._request("POST", "/join", body, watch=True),
+                    self._accept_quietly() if accepting else asyncio.sleep(0),
+                )
             except Exception:
                 self.state.set_calling_state(previous)
                 raise
@@ -261,6 +263,11 @@ class Call:
 
     async def send_event(self, custom: dict[str, Any]) -> None:
         await self._request("POST", "/events", {"custom": custom})
+
+    async def _accept_quietly(self) -> None:
+        """Accept while joining; the ring may have just ended, and joining goes on anyway."""
+        with contextlib.suppress(Conflict):
+            await self._answer(None)
 
     async def _answer(self, reason: str | None) -> None:
         if reason is None:
