@@ -53,7 +53,12 @@ from desktop_app.protocol.events import (
     CallUpdatedEvent,
 )
 from desktop_app.protocol.permissions import Permission, Role
-from desktop_app.protocol.settings import CallSettings, combine_overrides, merge_settings
+from desktop_app.protocol.settings import (
+    CallSettings,
+    CallSettingsOverride,
+    combine_overrides,
+    merge_settings,
+)
 
 from . import policy
 from .call_type_cache import CallTypeCache, ParsedCallType
@@ -122,8 +127,6 @@ class Loaded:
 
 
 def effective_settings(call: CallRow, call_type: ParsedCallType) -> CallSettings:
-    from desktop_app.protocol.settings import CallSettingsOverride
-
     override = (
         CallSettingsOverride.model_validate(call.settings_override)
         if call.settings_override
@@ -443,8 +446,6 @@ class CallService:
                 values["starts_at"] = request.starts_at
             if "settings_override" in present and request.settings_override is not None:
                 policy.require(loaded.capabilities, Permission.UPDATE_CALL_SETTINGS)
-                from desktop_app.protocol.settings import CallSettingsOverride
-
                 old = (
                     CallSettingsOverride.model_validate(loaded.call.settings_override)
                     if loaded.call.settings_override

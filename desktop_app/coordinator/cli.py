@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
+from desktop_app.protocol import ID_PATTERN
 from desktop_app.protocol.permissions import Role
 
 from .auth import create_server_token, create_user_token
@@ -99,10 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.user_id:
         print("parley-coordinator token: give a USER_ID, or --server", file=sys.stderr)
         return 2
-    import re
-
-    from desktop_app.protocol import ID_PATTERN
-
     if not re.fullmatch(ID_PATTERN, args.user_id):
         print(f"parley-coordinator token: {args.user_id!r} is not a valid user id", file=sys.stderr)
         return 2

@@ -92,6 +92,8 @@ def validation_problem(errors: Sequence[dict[str, Any]]) -> ApiError:
     ]
     if any(e.get("type") == "json_invalid" for e in errors):
         detail = "The request body is not valid JSON."
+    elif any(_field_path(e.get("loc", ())) == "body" for e in errors):
+        detail = "The request body must be a JSON object."
     elif len(field_errors) == 1:
         only = field_errors[0]
         detail = f"The field '{only.field}' {only.message}."

@@ -213,5 +213,7 @@ async def test_non_json_content_type(coordinator: RunningCoordinator, existing_c
                 "content-type": "application/x-www-form-urlencoded",
             },
         )
-    assert response.status_code in (400, 415)
+    assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "invalid_input"
+    assert response.json()["detail"] == "The request body must be a JSON object."

@@ -98,7 +98,7 @@ async def test_update_changes_custom_settings_and_start(coordinator: RunningCoor
     status, problem = await coordinator.api("bob").patch(
         f"/v1/calls/default/{call_id}", {"custom": {}}
     )
-    assert status == 404 or problem["code"] == "not_allowed"
+    assert status == 403 and problem["code"] == "not_allowed", "bob may read but not change it"
     await watcher.close()
 
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from desktop_app.coordinator.auth import create_user_token  # noqa: E402
-from tests.perf.harness import server  # noqa: E402
+from tests.perf.harness import coordinator_command, server  # noqa: E402
 from tests.support.served import free_port  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -114,20 +114,7 @@ def main() -> None:
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory() as data:
         coord_port = free_port()
-        ours = [
-            python,
-            "-m",
-            "desktop_app.coordinator",
-            "serve",
-            "--port",
-            str(coord_port),
-            "--secret",
-            SECRET,
-            "--database",
-            f"sqlite:///{data}/bench.sqlite3",
-            "--log-level",
-            "warning",
-        ]
+        ours = coordinator_command(coord_port, SECRET, f"sqlite:///{data}/bench.sqlite3")
         env = {"PARLEY_DATA_DIR": data, "PYTHONPATH": str(ROOT)}
         for name, target in (("starlette", "app"), ("fastapi", "fastapi_app")):
             port = free_port()

@@ -41,7 +41,7 @@ from desktop_app.media.synthetic import (
 from desktop_app.sdk import CallingState, VideoClient
 from desktop_app.sdk.devices import SyntheticDevices
 from desktop_app.sdk.rtc import allow_loopback, rtc_configuration
-from tests.perf.harness import ROOT, percentile, server
+from tests.perf.harness import ROOT, coordinator_command, percentile, server
 from tests.support.served import free_port
 
 SECRET = "media-bench-secret-0123456789abcdef0123456789"
@@ -176,20 +176,7 @@ def main() -> None:
     raw = asyncio.run(raw_pair(args.calls, args.seconds))
     with tempfile.TemporaryDirectory() as data:
         port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "desktop_app.coordinator",
-            "serve",
-            "--port",
-            str(port),
-            "--secret",
-            SECRET,
-            "--database",
-            f"sqlite:///{data}/media.sqlite3",
-            "--log-level",
-            "warning",
-        ]
+        command = coordinator_command(port, SECRET, f"sqlite:///{data}/media.sqlite3")
         with server(command, port, {"PYTHONPATH": str(ROOT), "PARLEY_DATA_DIR": data}) as url:
             ours = asyncio.run(parley_pair(url, args.calls, args.seconds))
     print(

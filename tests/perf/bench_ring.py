@@ -23,14 +23,15 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import websockets
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from desktop_app.coordinator.auth import create_server_token, create_user_token
-from tests.perf.harness import ROOT, percentile, server
+from tests.perf.harness import ROOT, coordinator_command, percentile, server
 from tests.support.served import free_port
 
 SECRET = "ring-bench-secret-0123456789abcdef0123456789ab"
@@ -228,20 +229,7 @@ def main() -> None:
         with server(bare_cmd, port, env, probe="/") as url:
             bare = asyncio.run(bench_bare(url, args.users, rings, args.rate))
         port = free_port()
-        ours_cmd = [
-            python,
-            "-m",
-            "desktop_app.coordinator",
-            "serve",
-            "--port",
-            str(port),
-            "--secret",
-            SECRET,
-            "--database",
-            f"sqlite:///{data}/ring.sqlite3",
-            "--log-level",
-            "warning",
-        ]
+        ours_cmd = coordinator_command(port, SECRET, f"sqlite:///{data}/ring.sqlite3")
         with server(ours_cmd, port, {**env, "PARLEY_DATA_DIR": data}) as url:
             ours = asyncio.run(bench_coordinator(url, args.users, rings, args.rate))
     print(f"\n{args.users} connected users, {args.rate:g} rings/s for {args.seconds:g} s\n")

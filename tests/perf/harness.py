@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,3 +48,21 @@ def percentile(values: Sequence[float], fraction: float) -> float:
         return float("nan")
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+def coordinator_command(port: int, secret: str, database: str) -> list[str]:
+    """``parley-coordinator serve`` as the benchmarks run it (quiet: no access log)."""
+    return [
+        sys.executable,
+        "-m",
+        "desktop_app.coordinator",
+        "serve",
+        "--port",
+        str(port),
+        "--secret",
+        secret,
+        "--database",
+        database,
+        "--log-level",
+        "warning",
+    ]
