@@ -10,6 +10,13 @@ interleave; several calls may be joined at once. Ringing rules on this side:
 * with ``reject_call_when_busy``, a ring while another call is joined is rejected ``busy``;
 * local timeouts reject with ``timeout`` (never ``decline``); the coordinator enforces the
   same deadlines on its own.
+
+Media: on join the call takes over the lobby's devices (``client.camera`` …), applies the
+call type's defaults where the user has not chosen, and connects a peer mesh. A peer
+connection that fails makes the call *rejoin* — a new participant session, so every peer
+starts over (aiortc has no ICE restart) — in state ``reconnecting``, with the delays of
+``ClientOptions.media_reconnect_policy``; when those run out the state is
+``reconnecting-failed`` and the devices are released.
 """
 
 from __future__ import annotations
@@ -28,8 +35,16 @@ from desktop_app.protocol.calls import CallResponse, MediaInfo, MemberResponse, 
 from desktop_app.protocol.events import CALL_EVENT_TYPES
 
 from .call_state import CallingState, CallState, Participant
-from .devices import InputDeviceManager
-from .errors import CallStateError, Conflict
+from .device_managers import InputDeviceManager, SpeakerManager
+from .errors import (
+    CallEnded,
+    CallStateError,
+    Conflict,
+    DeviceError,
+    NotAllowed,
+    NotFound,
+    ParleyError,
+)
 from .levels import audio_level, loudest, smooth
 from .rtc import PeerMesh
 
@@ -55,7 +70,11 @@ class Call:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.camera = InputDeviceManager(client.devices, "camera")
         self.microphone = InputDeviceManager(client.devices, "microphone")
+        self.speaker = SpeakerManager(client.devices)
         self.mesh: PeerMesh | None = None
+        #: Rejoins since a peer connection last came up (bounded by the media policy).
+        self._media_attempts = 0
+        self._rejoining = False
         self._relay = MediaRelay()
         #: Signals that arrived before our mesh existed (a peer may offer the moment our
         #: join is committed, before its answer has reached us).
@@ -134,7 +153,7 @@ class Call:
         """Join (accepting too when this call is ringing us: the two requests are
         independent on the server, so they travel together)."""
         async with self._lock:
-            if self.state.calling_state is CallingState.JOINED:
+            if self.state.calling_state in (CallingState.JOINED, CallingState.RECONNECTING):
                 raise CallStateError("You are already in this call.")
             accepting = self.state.calling_state is CallingState.RINGING and not self._outgoing_ring
             previous = self.state.calling_state
@@ -153,11 +172,15 @@ class Call:
             except Exception:
                 self.state.set_calling_state(previous)
                 raise
-            self.media = MediaInfo.model_validate(answer["media"])
-            self.state.local_session_id = self.media.session_id
-            self._apply(answer)
-            self.state.set_calling_state(CallingState.JOINED)
+            self._joined(answer)
+            self._media_attempts = 0
             await self._start_media()
+
+    def _joined(self, answer: dict[str, Any]) -> None:
+        self.media = MediaInfo.model_validate(answer["media"])
+        self.state.local_session_id = self.media.session_id
+        self._apply(answer)
+        self.state.set_calling_state(CallingState.JOINED)
 
     async def leave(self, *, reject: bool = False, reason: str = "decline") -> None:
         """Leave the call; with ``reject``, also reject (or, as caller, cancel) its ring."""
@@ -174,6 +197,8 @@ class Call:
                         "POST", "/leave", {"session_id": self.state.local_session_id}
                     )
                     self._apply(answer)
+            elif self.state.calling_state is CallingState.RECONNECTING:
+                await self._leave_session_quietly()
             await self._stop_media()
             self.state.local_session_id = None
             self.media = None
@@ -278,33 +303,50 @@ class Call:
 
     # --- media ----------------------------------------------------------------------------------
 
-    async def _start_media(self) -> None:
-        """Devices on as the call type says (unless the user chose), then connect peers."""
-        assert self.media is not None and self.state.local_session_id is not None
+    @property
+    def _video(self) -> bool:
         settings = self.state.settings
-        video = bool(
+        return bool(
             self.state.call and self.state.call.video and settings and settings.video.enabled
         )
+
+    async def _start_media(self) -> None:
+        """The lobby's devices, the call type's defaults where the user has not chosen, the
+        speaker, then the peers."""
+        settings = self.state.settings
+        self.camera.take_over(self.client.camera)
+        self.microphone.take_over(self.client.microphone)
+        self.speaker.take_over(self.client.speaker)
         for manager, default in (
             (self.microphone, bool(settings and settings.audio.mic_default_on)),
-            (self.camera, video and bool(settings and settings.video.camera_default_on)),
+            (self.camera, self._video and bool(settings and settings.video.camera_default_on)),
         ):
             try:
-                manager.apply_default(default)
-            except LookupError:
-                log.info("%s: no %s to turn on", self.cid, manager.kind)
-        tracks = [self.microphone.track] + ([self.camera.track] if video else [])
-        self.mesh = PeerMesh(
-            self.state.local_session_id,
-            self.media.ice_servers,
-            tracks,
-            self._send_signal,
-            self._remote_track,
-        )
+                await manager.apply_default(default)
+            except DeviceError as error:
+                log.info("%s: %s", self.cid, error.message)
+        try:
+            await self.speaker.start()
+        except DeviceError as error:
+            log.info("%s: %s", self.cid, error.message)
         for manager in (self.camera, self.microphone):
             self._unsubscribe.append(
                 manager.status.subscribe(lambda _: self._spawn(self._publish_state()))
             )
+        await self._connect_peers()
+
+    async def _connect_peers(self) -> None:
+        assert self.media is not None and self.state.local_session_id is not None
+        sources = [self.microphone.subscribe] + ([self.camera.subscribe] if self._video else [])
+        self.mesh = PeerMesh(
+            self.state.local_session_id,
+            self.media.ice_servers,
+            sources,
+            self._send_signal,
+            self._remote_track,
+            on_state=self._peer_state,
+            prefer_h264=self.client.options.prefer_h264,
+        )
         await self._publish_state()
         early, self._early_signals = self._early_signals, []
         for event in early:
@@ -317,11 +359,90 @@ class Call:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        if self.mesh is not None:
-            await self.mesh.close()
-            self.mesh = None
+        await self._close_mesh()
         self.camera.release()
         self.microphone.release()
+        self.speaker.stop()
+
+    async def _close_mesh(self) -> None:
+        if self.mesh is not None:
+            mesh, self.mesh = self.mesh, None
+            await mesh.close()
+        for participant in self.state.participants:
+            if not participant.is_local:
+                participant.video_track = participant.audio_track = None
+                participant.audio_level = 0.0
+                participant.connection_state = "new"
+
+    # --- rejoining after a media failure -------------------------------------------------------
+
+    def _peer_state(self, remote: str, state: str) -> None:
+        participant = next((p for p in self.state.participants if p.session_id == remote), None)
+        if participant is not None:
+            participant.connection_state = state
+            self.state.participants_.notify()
+        if state == "connected":
+            self._media_attempts = 0
+        elif (
+            state in ("failed", "closed")
+            and participant is not None
+            and self.state.calling_state is CallingState.JOINED
+            and not self._rejoining
+        ):
+            log.info("%s: media to %s %s; rejoining", self.cid, remote, state)
+            self._rejoining = True
+            self._spawn(self._rejoin())
+
+    async def _leave_session_quietly(self) -> None:
+        session = self.state.local_session_id
+        if session is None:
+            return
+        try:
+            await self._request("POST", "/leave", {"session_id": session})
+        except Conflict:
+            pass  # gone already
+        except ParleyError as error:
+            log.info("%s: could not leave session %s: %s", self.cid, session, error.message)
+            return
+        self.state.local_session_id = None
+
+    def _reconnecting(self) -> bool:
+        return self.state.calling_state is CallingState.RECONNECTING
+
+    async def _rejoin(self) -> None:
+        """Join again as a new participant session (every peer starts over), retrying with
+        the media policy's delays; give up with ``reconnecting-failed``."""
+        policy = self.client.options.media_reconnect_policy
+        try:
+            async with self._lock:
+                if self.state.calling_state is not CallingState.JOINED:
+                    return
+                self.state.set_calling_state(CallingState.RECONNECTING)
+                await self._close_mesh()
+            while (delay := policy.delay(self._media_attempts)) is not None:
+                self._media_attempts += 1
+                await asyncio.sleep(delay)
+                async with self._lock:
+                    if not self._reconnecting():
+                        return  # left (or ended) meanwhile
+                    try:
+                        await self._leave_session_quietly()
+                        answer = await self._request("POST", "/join", {}, watch=True)
+                    except (CallEnded, NotAllowed, NotFound) as error:
+                        log.info("%s: cannot rejoin: %s", self.cid, error.message)
+                        break
+                    except ParleyError as error:
+                        log.info("%s: rejoin attempt failed: %s", self.cid, error.message)
+                        continue
+                    self._joined(answer)
+                    await self._connect_peers()
+                    return
+            async with self._lock:
+                if self._reconnecting():
+                    self.state.set_calling_state(CallingState.RECONNECTING_FAILED)
+                    await self._stop_media()
+        finally:
+            self._rejoining = False
 
     async def _publish_state(self) -> None:
         if self.state.local_session_id is None:
@@ -369,6 +490,7 @@ class Call:
                     level = 0.0 if muted else smooth(participant.audio_level, audio_level(frame))
                     participant.audio_level = level
                     self._update_speaker()
+                    self.speaker.play(participant.session_id, frame)
         except MediaStreamError:
             participant.audio_level = 0.0
 
@@ -437,7 +559,12 @@ class Call:
         self._outgoing_ring = False
         self.state.local_session_id = None
         self.state.set_calling_state(CallingState.LEFT)
-        if self.mesh is not None or self.camera.enabled or self.microphone.enabled:
+        if (
+            self.mesh is not None
+            or self.camera.enabled
+            or self.microphone.enabled
+            or self.speaker.playing
+        ):
             self._spawn(self._stop_media())
 
     # --- events ---------------------------------------------------------------------------------
@@ -521,6 +648,7 @@ class Call:
         participant = event.get("participant") or {}
         if self.mesh is not None and isinstance(participant.get("session_id"), str):
             self._spawn(self.mesh.drop(participant["session_id"]))
+            self.speaker.forget(participant["session_id"])
         if (
             participant.get("session_id") == self.state.local_session_id
             and self.state.calling_state is CallingState.JOINED

@@ -47,6 +47,8 @@ class Participant:
     video_track: Any = None
     audio_track: Any = None
     audio_level: float = 0.0
+    #: Our peer connection to this participant: new, connecting, connected, failed, closed.
+    connection_state: str = "new"
 
 
 class CallState:

@@ -11,6 +11,7 @@ from desktop_app.protocol.users import UserResponse
 from .call import Call
 from .call_state import CallingState
 from .connection import ConnectionState, CoordinatorConnection, ReconnectPolicy, TokenProvider
+from .device_managers import InputDeviceManager, SpeakerManager
 from .devices import DeviceBackend, NoDevices
 from .observable import Observable
 
@@ -21,6 +22,13 @@ class ClientOptions:
     reject_call_when_busy: bool = False
     #: How the event connection retries after it drops.
     reconnect_policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    #: How a call rejoins after its media failed (a peer connection broke): a few quick
+    #: tries, then ``reconnecting-failed``.
+    media_reconnect_policy: ReconnectPolicy = field(
+        default_factory=lambda: ReconnectPolicy(delays=(0.0, 0.5, 1.5, 3.0), max_attempts=4)
+    )
+    #: Send H.264 video to peers that prefer it too (VP8 otherwise).
+    prefer_h264: bool = False
 
 
 class ClientState:
@@ -51,6 +59,10 @@ class VideoClient:
         self.connection.listeners.append(self._on_event)
         self.connection.reconnect_listeners.append(self._on_reconnected)
         self.state = ClientState(self.connection)
+        #: The lobby's devices, before any call; a call takes over their choices on join.
+        self.camera = InputDeviceManager(self.devices, "camera")
+        self.microphone = InputDeviceManager(self.devices, "microphone")
+        self.speaker = SpeakerManager(self.devices)
         #: One Call object per cid, made on first mention (by the app or by an event), so
         #: that answers and events always reach the same object.
         self._objects: dict[str, Call] = {}
@@ -66,8 +78,13 @@ class VideoClient:
 
     async def disconnect(self) -> None:
         for call in list(self._calls.values()):
-            if call.state.calling_state is CallingState.JOINED:
+            if call.state.calling_state in (CallingState.JOINED, CallingState.RECONNECTING):
                 await call.leave()
+        for manager in (self.camera, self.microphone, self.speaker):
+            manager.close()
+        for call in self._objects.values():
+            for manager in (call.camera, call.microphone, call.speaker):
+                manager.close()
         await self.connection.close()
 
     def call(self, call_type: str, call_id: str = "") -> Call:
@@ -85,8 +102,9 @@ class VideoClient:
             self.state.calls.set(list(self._calls.values()))
 
     def in_another_call(self, call: Call) -> bool:
+        busy = (CallingState.JOINED, CallingState.RECONNECTING)
         return any(
-            other is not call and other.state.calling_state is CallingState.JOINED
+            other is not call and other.state.calling_state in busy
             for other in self._calls.values()
         )
 

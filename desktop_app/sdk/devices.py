@@ -1,26 +1,33 @@
-"""Devices: a small backend interface, the synthetic backend, and the managers behind
-``call.camera`` / ``call.microphone`` (usable in a lobby before any call, too).
+"""Devices: the small interface a platform's devices are reached through, and the
+synthetic backend (tests, bots, machines with nothing plugged in).
 
-A manager hands out one :class:`GatedTrack` for the whole call. Disabling the device
-closes the gate — the track then yields nothing, so a muted camera sends no frames — and
-stops the source; enabling opens the selected device again behind the same track, so
-peer connections never need renegotiating.
+A backend lists devices, opens a camera or a microphone as an aiortc track (``async``:
+opening real hardware takes a while, and a Qt backend must do it on its own thread),
+plays a pulled audio track on a speaker, and tells listeners when devices come and go.
+The SDK ships :class:`SyntheticDevices` and :class:`~desktop_app.sdk.capture.CaptureDevices`
+(PyAV); the desktop app supplies a Qt Multimedia one. The managers that use a backend —
+``call.camera`` and friends — live in :mod:`desktop_app.sdk.device_managers`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal, Protocol
 
+import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from desktop_app.media.synthetic import SyntheticAudioTrack, SyntheticVideoTrack
 
-from .observable import Observable
+from .errors import DeviceError
 
 DeviceKind = Literal["camera", "microphone", "speaker"]
+Unwatch = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -28,16 +35,38 @@ class Device:
     id: str
     label: str
     kind: DeviceKind
+    #: The system's default of its kind (what to fall back to when a device goes away).
+    is_default: bool = False
+
+
+def default_device(devices: list[Device]) -> Device | None:
+    return next((d for d in devices if d.is_default), devices[0] if devices else None)
+
+
+class AudioOutput(Protocol):
+    """A speaker playing a track; closing it stops the sound."""
+
+    def close(self) -> None: ...
 
 
 class DeviceBackend(Protocol):
-    """What the SDK needs from a platform's devices (the UI supplies a Qt one)."""
+    """What the SDK needs from a platform's devices."""
 
     def list_devices(self, kind: DeviceKind) -> list[Device]: ...
 
-    def open_camera(self, device_id: str) -> MediaStreamTrack: ...
+    async def open_camera(self, device_id: str) -> MediaStreamTrack:
+        """A live video track, or :class:`DeviceError` saying why not."""
+        ...
 
-    def open_microphone(self, device_id: str) -> MediaStreamTrack: ...
+    async def open_microphone(self, device_id: str) -> MediaStreamTrack: ...
+
+    async def open_speaker(self, device_id: str, sound: MediaStreamTrack) -> AudioOutput:
+        """Start pulling ``sound`` and playing it on the device."""
+        ...
+
+    def watch(self, listener: Callable[[], None]) -> Unwatch:
+        """Call ``listener`` whenever a device is plugged in or out."""
+        ...
 
 
 class NoDevices:
@@ -46,15 +75,61 @@ class NoDevices:
     def list_devices(self, kind: DeviceKind) -> list[Device]:
         return []
 
-    def open_camera(self, device_id: str) -> MediaStreamTrack:
-        raise LookupError("There is no camera.")
+    async def open_camera(self, device_id: str) -> MediaStreamTrack:
+        raise DeviceError("There is no camera.")
 
-    def open_microphone(self, device_id: str) -> MediaStreamTrack:
-        raise LookupError("There is no microphone.")
+    async def open_microphone(self, device_id: str) -> MediaStreamTrack:
+        raise DeviceError("There is no microphone.")
+
+    async def open_speaker(self, device_id: str, sound: MediaStreamTrack) -> AudioOutput:
+        raise DeviceError("There is no speaker.")
+
+    def watch(self, listener: Callable[[], None]) -> Unwatch:
+        return lambda: None
+
+
+class SyntheticSpeaker:
+    """A speaker that plays into memory: it keeps the last second it was given, so a test
+    can hear what a person would have heard."""
+
+    KEEP_SECONDS = 1.0
+
+    def __init__(self, device_id: str, sound: MediaStreamTrack) -> None:
+        self.device_id = device_id
+        self.rate = 48_000
+        self.frames_played = 0
+        self._recent: collections.deque[np.ndarray] = collections.deque(
+            maxlen=int(self.KEEP_SECONDS / 0.02)
+        )
+        self._sound = sound
+        self._task = asyncio.get_running_loop().create_task(self._play())
+        self.closed = False
+
+    async def _play(self) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await self._sound.recv()
+                assert isinstance(frame, av.AudioFrame)
+                channels = len(frame.layout.channels)
+                samples = frame.to_ndarray().reshape(-1, channels).mean(axis=1)
+                self.rate = frame.sample_rate
+                self._recent.append(samples)
+                self.frames_played += 1
+
+    def heard(self, seconds: float = 0.5) -> np.ndarray:
+        """The last ``seconds`` of sound played (mono, as floats in int16 units)."""
+        if not self._recent:
+            return np.zeros(0)
+        return np.concatenate(list(self._recent))[-int(seconds * self.rate) :]
+
+    def close(self) -> None:
+        self.closed = True
+        self._task.cancel()
 
 
 class SyntheticDevices:
-    """A test-pattern camera and a tone microphone; nothing to plug in, same on every host."""
+    """A test-pattern camera, a tone microphone and a speaker that records; more can be
+    plugged in and pulled out, as a person does with a USB headset."""
 
     def __init__(
         self,
@@ -67,141 +142,71 @@ class SyntheticDevices:
         self.width, self.height, self.fps, self.tone_hz = width, height, fps, tone_hz
         #: Shared with every camera opened, for latency measurements (see synthetic.py).
         self.captured_at = captured_at
+        self._devices: dict[str, Device] = {}
+        self._tones: dict[str, float] = {}
+        self._open: dict[str, list[MediaStreamTrack]] = {}
+        self._watchers: list[Callable[[], None]] = []
+        #: Every speaker output opened, newest last (tests listen to them).
+        self.speakers: list[SyntheticSpeaker] = []
+        self.plug(Device("synthetic-camera", "Test pattern", "camera", is_default=True))
+        self.plug(
+            Device("synthetic-microphone", f"{tone_hz:g} Hz tone", "microphone", is_default=True)
+        )
+        self.plug(Device("synthetic-speaker", "Test speaker", "speaker", is_default=True))
+
+    def plug(self, device: Device, tone_hz: float | None = None) -> None:
+        self._devices[device.id] = device
+        if tone_hz is not None:
+            self._tones[device.id] = tone_hz
+        self._changed()
+
+    def unplug(self, device_id: str) -> None:
+        """Take a device away; whatever is reading it sees its track end, as with a real
+        unplug, and watchers hear of the change."""
+        self._devices.pop(device_id, None)
+        for track in self._open.pop(device_id, []):
+            track.stop()
+        for speaker in self.speakers:
+            if speaker.device_id == device_id:
+                speaker.close()
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in list(self._watchers):
+            listener()
 
     def list_devices(self, kind: DeviceKind) -> list[Device]:
-        labels = {
-            "camera": "Test pattern",
-            "microphone": f"{self.tone_hz:g} Hz tone",
-            "speaker": "Nowhere",
-        }
-        return [Device(f"synthetic-{kind}", labels[kind], kind)]
+        return [d for d in self._devices.values() if d.kind == kind]
 
-    def open_camera(self, device_id: str) -> MediaStreamTrack:
+    def _check(self, device_id: str, kind: DeviceKind) -> None:
+        device = self._devices.get(device_id)
+        if device is None or device.kind != kind:
+            raise DeviceError(f"The {kind} {device_id!r} is not connected.")
+
+    async def open_camera(self, device_id: str) -> MediaStreamTrack:
+        self._check(device_id, "camera")
         camera = SyntheticVideoTrack(self.width, self.height, self.fps)
         camera.captured_at = self.captured_at
+        self._open.setdefault(device_id, []).append(camera)
         return camera
 
-    def open_microphone(self, device_id: str) -> MediaStreamTrack:
-        return SyntheticAudioTrack(self.tone_hz)
+    async def open_microphone(self, device_id: str) -> MediaStreamTrack:
+        self._check(device_id, "microphone")
+        microphone = SyntheticAudioTrack(self._tones.get(device_id, self.tone_hz))
+        self._open.setdefault(device_id, []).append(microphone)
+        return microphone
 
+    async def open_speaker(self, device_id: str, sound: MediaStreamTrack) -> AudioOutput:
+        self._check(device_id, "speaker")
+        speaker = SyntheticSpeaker(device_id, sound)
+        self.speakers.append(speaker)
+        return speaker
 
-class DeviceStatus(StrEnum):
-    ENABLED = "enabled"
-    DISABLED = "disabled"
+    def watch(self, listener: Callable[[], None]) -> Unwatch:
+        self._watchers.append(listener)
 
+        def unwatch() -> None:
+            if listener in self._watchers:
+                self._watchers.remove(listener)
 
-class GatedTrack(MediaStreamTrack):
-    """A track that passes on its source's frames while open and yields nothing while
-    closed (``recv`` waits)."""
-
-    def __init__(self, kind: Literal["audio", "video"]) -> None:
-        super().__init__()
-        self.kind = kind
-        self._source: MediaStreamTrack | None = None
-        self._open = asyncio.Event()
-
-    @property
-    def source(self) -> MediaStreamTrack | None:
-        return self._source
-
-    def attach(self, source: MediaStreamTrack | None) -> None:
-        if self._source is not None and self._source is not source:
-            self._source.stop()
-        self._source = source
-        if source is None:
-            self._open.clear()
-        else:
-            self._open.set()
-
-    async def recv(self):  # type: ignore[no-untyped-def]  # aiortc's signature is untyped
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            await self._open.wait()
-            source = self._source
-            if source is None:
-                continue
-            try:
-                return await source.recv()
-            except MediaStreamError:
-                if self._source is source:  # the source ended by itself
-                    self.attach(None)
-
-    def stop(self) -> None:
-        self.attach(None)
-        super().stop()
-
-
-class InputDeviceManager:
-    """``call.camera`` or ``call.microphone``: enable, disable, toggle, select, list."""
-
-    def __init__(self, backend: DeviceBackend, kind: Literal["camera", "microphone"]) -> None:
-        self.backend = backend
-        self.kind = kind
-        self.status: Observable[DeviceStatus] = Observable(DeviceStatus.DISABLED)
-        self.selected: Observable[Device | None] = Observable(None)
-        #: True once the user (not a call type default) said on or off.
-        self.user_chose = False
-        self.track = GatedTrack("video" if kind == "camera" else "audio")
-
-    def list_devices(self) -> list[Device]:
-        return self.backend.list_devices(self.kind)
-
-    def _device(self) -> Device | None:
-        if self.selected.value is not None:
-            return self.selected.value
-        devices = self.list_devices()
-        return devices[0] if devices else None
-
-    def _open(self) -> None:
-        device = self._device()
-        if device is None:
-            raise LookupError(f"There is no {self.kind} to use.")
-        self.selected.set(device)
-        opener = self.backend.open_camera if self.kind == "camera" else self.backend.open_microphone
-        self.track.attach(opener(device.id))
-
-    async def enable(self) -> None:
-        self.user_chose = True
-        self._set(True)
-
-    async def disable(self) -> None:
-        self.user_chose = True
-        self._set(False)
-
-    async def toggle(self) -> None:
-        await (self.disable() if self.enabled else self.enable())
-
-    async def select(self, device_id: str) -> None:
-        device = next((d for d in self.list_devices() if d.id == device_id), None)
-        if device is None:
-            raise LookupError(f"There is no {self.kind} {device_id!r}.")
-        self.selected.set(device)
-        if self.enabled:
-            self._open()
-
-    def use_track(self, track: MediaStreamTrack) -> None:
-        """Send ``track`` instead of a device (the echo bot sends what it receives)."""
-        self.track.attach(track)
-        self.status.set(DeviceStatus.ENABLED)
-
-    def apply_default(self, on: bool) -> None:
-        """The call type's default, unless the user already chose."""
-        if not self.user_chose:
-            self._set(on)
-
-    def _set(self, on: bool) -> None:
-        if on and not self.enabled:
-            self._open()
-        elif not on:
-            self.track.attach(None)
-        self.status.set(DeviceStatus.ENABLED if on else DeviceStatus.DISABLED)
-
-    @property
-    def enabled(self) -> bool:
-        return self.status.value is DeviceStatus.ENABLED
-
-    def release(self) -> None:
-        """Close the device (leaving a call releases every device)."""
-        self.track.attach(None)
-        self.status.set(DeviceStatus.DISABLED)
+        return unwatch

@@ -15,7 +15,9 @@
      │    ├── PayloadTooLarge        payload_too_large, unsupported_media_type
      │    ├── RateLimited            rate_limited
      │    └── ServerError            internal, and anything unknown
-     └── CallStateError              the SDK was asked something the call's state forbids
+     ├── CallStateError              the SDK was asked something the call's state forbids
+     ├── DeviceError                 a camera, microphone or speaker cannot be used
+     └── MediaFailed                 the call's media broke and rejoining did not help
 
 Every error has ``message``: the coordinator's ``detail``, a sentence a person can read.
 """
@@ -36,6 +38,14 @@ class ConnectionFailed(ParleyError):
 
 
 class CallStateError(ParleyError):
+    pass
+
+
+class DeviceError(ParleyError):
+    """Missing, unplugged or busy: ``message`` says which device and what happened."""
+
+
+class MediaFailed(ParleyError):
     pass
 
 

@@ -11,6 +11,13 @@
 * **Loopback.** aioice leaves 127.0.0.1 out of its host candidates, so two clients on a
   host whose only interface is loopback would never connect; :func:`allow_loopback`
   adds it back.
+* **One branch per peer.** Each peer connection gets its own branch of every local track
+  (two senders reading one track would take turns at its frames).
+* **Codecs.** Opus, and VP8 — or H.264 when *both* sides prefer it: a side that prefers
+  H.264 lists it first with VP8 after it, a side that does not lists only VP8, so the
+  common choice is H.264 exactly when both asked for it.
+* **Failure.** Each peer connection's state goes to ``on_state`` — a ``failed`` one (or
+  one ``closed`` by anything but us) too; aiortc has no ICE restart, so the call rejoins.
 """
 
 from __future__ import annotations
@@ -21,7 +28,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 
 from desktop_app.protocol.calls import IceServer
@@ -30,6 +44,10 @@ log = logging.getLogger(__name__)
 
 SignalSender = Callable[[str, dict[str, Any]], Awaitable[None]]
 TrackListener = Callable[[str, MediaStreamTrack], None]
+#: (remote session, connection state) of each of our peer connections as it changes.
+StateListener = Callable[[str, str], None]
+#: Makes a fresh branch of one local track for one peer connection.
+TrackSource = Callable[[], MediaStreamTrack]
 
 _original_host_addresses = aioice.ice.get_host_addresses
 
@@ -46,6 +64,15 @@ def allow_loopback() -> None:
     aioice.ice.get_host_addresses = _host_addresses_with_loopback
 
 
+def video_codec_preferences(prefer_h264: bool) -> list[RTCRtpCodecCapability]:
+    """VP8 (with its retransmission codec), and H.264 in front of it when preferred."""
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    vp8 = [c for c in codecs if c.mimeType == "video/VP8"]
+    h264 = [c for c in codecs if c.mimeType == "video/H264"]
+    rtx = [c for c in codecs if c.mimeType == "video/rtx"]
+    return (h264 if prefer_h264 else []) + vp8 + rtx
+
+
 def rtc_configuration(ice_servers: list[IceServer]) -> RTCConfiguration:
     return RTCConfiguration(
         iceServers=[
@@ -60,17 +87,22 @@ class PeerMesh:
         self,
         local_session_id: str,
         ice_servers: list[IceServer],
-        tracks: Sequence[MediaStreamTrack],
+        sources: Sequence[TrackSource],
         send_signal: SignalSender,
         on_track: TrackListener,
+        on_state: StateListener | None = None,
+        prefer_h264: bool = False,
     ) -> None:
         allow_loopback()
         self.local_session_id = local_session_id
         self.ice_servers = ice_servers
-        self.tracks = tracks
+        self.sources = sources
         self.send_signal = send_signal
         self.on_track = on_track
+        self.on_state = on_state
+        self.prefer_h264 = prefer_h264
         self.peers: dict[str, RTCPeerConnection] = {}
+        self._branches: dict[str, list[MediaStreamTrack]] = {}
         self._lock = asyncio.Lock()
 
     def _peer(self, remote: str) -> RTCPeerConnection:
@@ -78,8 +110,12 @@ class PeerMesh:
         if peer is not None:
             return peer
         peer = RTCPeerConnection(rtc_configuration(self.ice_servers))
-        for track in self.tracks:
+        branches = self._branches[remote] = [source() for source in self.sources]
+        for track in branches:
             peer.addTrack(track)
+        for transceiver in peer.getTransceivers():
+            if transceiver.kind == "video":
+                transceiver.setCodecPreferences(video_codec_preferences(self.prefer_h264))
 
         @peer.on("track")
         def _track(track: MediaStreamTrack) -> None:
@@ -87,10 +123,22 @@ class PeerMesh:
 
         @peer.on("connectionstatechange")
         async def _state() -> None:
-            log.debug("peer %s: %s", remote, peer.connectionState)
+            state = peer.connectionState
+            log.debug("peer %s: %s", remote, state)
+            if self.peers.get(remote) is peer and self.on_state is not None:
+                self.on_state(remote, state)
 
         self.peers[remote] = peer
         return peer
+
+    def video_codec(self, remote: str) -> str | None:
+        """The video codec sent to ``remote`` (``video/VP8``, ``video/H264``), once agreed."""
+        peer = self.peers.get(remote)
+        for transceiver in peer.getTransceivers() if peer else []:
+            codecs = transceiver._codecs  # aiortc keeps the negotiated list here only
+            if transceiver.kind == "video" and codecs:
+                return str(codecs[0].mimeType)
+        return None
 
     async def seen(self, remote: str) -> None:
         """A participant session is in the call: connect if it is ours to offer."""
@@ -113,9 +161,7 @@ class PeerMesh:
             return
         async with self._lock:
             if kind == "offer":
-                old = self.peers.pop(remote, None)
-                if old is not None:  # the other side started over (rejoin)
-                    await old.close()
+                await self._close(remote)  # the other side started over (it rejoined)
                 peer = self._peer(remote)
                 await peer.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
                 await peer.setLocalDescription(await peer.createAnswer())
@@ -128,10 +174,15 @@ class PeerMesh:
                 return
         await self.send_signal(remote, answer)
 
-    async def drop(self, remote: str) -> None:
+    async def _close(self, remote: str) -> None:
         peer = self.peers.pop(remote, None)
+        for branch in self._branches.pop(remote, []):
+            branch.stop()
         if peer is not None:
             await peer.close()
+
+    async def drop(self, remote: str) -> None:
+        await self._close(remote)
 
     async def close(self) -> None:
         for remote in list(self.peers):
