@@ -26,7 +26,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
@@ -75,6 +75,8 @@ class Call:
         #: Rejoins since a peer connection last came up (bounded by the media policy).
         self._media_attempts = 0
         self._rejoining = False
+        #: Which lobby devices were running when this call took them over.
+        self._lobby_was_on: set[str] = set()
         self._relay = MediaRelay()
         #: Signals that arrived before our mesh existed (a peer may offer the moment our
         #: join is committed, before its answer has reached us).
@@ -164,15 +166,23 @@ class Call:
                 body["data"] = data
             if video is not None:
                 body["video"] = video
-            try:
-                answer, _ = await asyncio.gather(
-                    self._request("POST", "/join", body, watch=True),
-                    self._accept_quietly() if accepting else asyncio.sleep(0),
-                )
-            except Exception:
+            # What the call type says about devices is known already for a call we have
+            # loaded (a ring): open them while the request travels.
+            early_devices = self.state.settings is not None and data is None and video is None
+            results = await asyncio.gather(
+                self._request("POST", "/join", body, watch=True),
+                self._accept_quietly() if accepting else asyncio.sleep(0),
+                self._open_devices() if early_devices else asyncio.sleep(0),
+                return_exceptions=True,
+            )
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            if failure is not None:
+                if early_devices:
+                    self._return_devices()
                 self.state.set_calling_state(previous)
-                raise
-            self._joined(answer)
+                raise failure
+            self._lobby_was_on.clear()
+            self._joined(cast(dict[str, Any], results[0]))
             self._media_attempts = 0
             await self._start_media()
 
@@ -310,10 +320,13 @@ class Call:
             self.state.call and self.state.call.video and settings and settings.video.enabled
         )
 
-    async def _start_media(self) -> None:
-        """The lobby's devices, the call type's defaults where the user has not chosen, the
-        speaker, then the peers."""
+    async def _open_devices(self) -> None:
+        """The lobby's devices and choices, then the call type's defaults where the user has
+        not chosen (again after the join answer: it may change the call's video)."""
         settings = self.state.settings
+        for lobby in (self.client.camera, self.client.microphone):
+            if lobby.enabled:
+                self._lobby_was_on.add(lobby.kind)
         self.camera.take_over(self.client.camera)
         self.microphone.take_over(self.client.microphone)
         self.speaker.take_over(self.client.speaker)
@@ -325,6 +338,22 @@ class Call:
                 await manager.apply_default(default)
             except DeviceError as error:
                 log.info("%s: %s", self.cid, error.message)
+
+    def _return_devices(self) -> None:
+        """Joining failed: a running lobby preview gets its device back; the rest closes."""
+        for lobby, mine in (
+            (self.client.camera, self.camera),
+            (self.client.microphone, self.microphone),
+        ):
+            if lobby.kind in self._lobby_was_on:
+                lobby.take_over(mine)
+            else:
+                mine.release()
+        self._lobby_was_on.clear()
+
+    async def _start_media(self) -> None:
+        """Devices, the speaker, then the peers."""
+        await self._open_devices()
         try:
             await self.speaker.start()
         except DeviceError as error:

@@ -14,6 +14,7 @@ from .connection import ConnectionState, CoordinatorConnection, ReconnectPolicy,
 from .device_managers import InputDeviceManager, SpeakerManager
 from .devices import DeviceBackend, NoDevices
 from .observable import Observable
+from .realtime import quiet_garbage_collector
 
 
 @dataclass
@@ -74,7 +75,9 @@ class VideoClient:
         return str(self.user["id"])
 
     async def connect(self) -> UserResponse:
-        return await self.connection.open()
+        answer = await self.connection.open()
+        quiet_garbage_collector()
+        return answer
 
     async def disconnect(self) -> None:
         for call in list(self._calls.values()):

@@ -16,6 +16,8 @@
 * **Codecs.** Opus, and VP8 — or H.264 when *both* sides prefer it: a side that prefers
   H.264 lists it first with VP8 after it, a side that does not lists only VP8, so the
   common choice is H.264 exactly when both asked for it.
+* **Prompt video.** Each video receiver gets :class:`~desktop_app.sdk.jitter.PromptJitterBuffer`
+  (a frame is decoded when its last packet is in, not one frame later).
 * **Failure.** Each peer connection's state goes to ``on_state`` — a ``failed`` one (or
   one ``closed`` by anything but us) too; aiortc has no ICE restart, so the call rejoins.
 """
@@ -39,6 +41,8 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 
 from desktop_app.protocol.calls import IceServer
+
+from . import jitter
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +120,13 @@ class PeerMesh:
         for transceiver in peer.getTransceivers():
             if transceiver.kind == "video":
                 transceiver.setCodecPreferences(video_codec_preferences(self.prefer_h264))
+                jitter.install(transceiver.receiver)
 
         @peer.on("track")
         def _track(track: MediaStreamTrack) -> None:
+            for transceiver in peer.getTransceivers():  # made by the offer, if any
+                if transceiver.kind == "video":
+                    jitter.install(transceiver.receiver)
             self.on_track(remote, track)
 
         @peer.on("connectionstatechange")

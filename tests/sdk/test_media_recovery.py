@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from desktop_app.media.synthetic import dominant_frequency, read_frame_counter
-from desktop_app.sdk import CallingState, ClientOptions, ReconnectPolicy
+from desktop_app.sdk import CallEnded, CallingState, ClientOptions, ReconnectPolicy
 from desktop_app.sdk.call import Call
 from desktop_app.sdk.devices import SyntheticDevices
 from tests.sdk.conftest import ClientFactory
@@ -171,3 +173,17 @@ async def test_the_remote_sound_reaches_our_speaker(connect: ClientFactory) -> N
     assert not output.heard(0.4).any(), "speaker off: silence"
     await call.leave()
     assert output.closed and not call.speaker.playing
+
+
+async def test_a_failed_join_gives_the_lobby_its_camera_back(connect: ClientFactory) -> None:
+    alice = await connect("alice", devices=SyntheticDevices())
+    call = alice.call("default", unique())
+    await call.get_or_create(data=MEMBERS)
+    await call.end_call()
+    await alice.camera.enable()
+    preview = alice.camera.track.source
+    with pytest.raises(CallEnded):
+        await call.join()
+    assert alice.camera.enabled and alice.camera.track.source is preview, "preview goes on"
+    assert not call.camera.enabled and not call.microphone.enabled, "nothing else stays open"
+    assert call.state.calling_state is CallingState.LEFT
