@@ -83,6 +83,16 @@ class Call:
         self._early_signals: list[dict[str, Any]] = []
         self._unsubscribe: list[Callable[[], None]] = []
 
+    @property
+    def is_outgoing_ring(self) -> bool:
+        """Whether this device is ringing others (vs. being rung) in this call."""
+        return self._outgoing_ring
+
+    @property
+    def is_ringing_me(self) -> bool:
+        """An incoming ring is waiting for an answer on this device."""
+        return self.state.calling_state is CallingState.RINGING and not self._outgoing_ring
+
     def __repr__(self) -> str:
         return f"<Call {self.cid} {self.state.calling_state.value}>"
 
@@ -684,6 +694,11 @@ class Call:
         ):
             self._finished()  # removed by the server (disconnected too long)
 
+    def _on_notification(self, event: dict[str, Any]) -> None:
+        if self._user_of(event) != self.client.user_id:
+            self.client.state.notified_call.set(None)  # the same call may be announced again
+            self.client.state.notified_call.set(self)
+
     def _ignore(self, event: dict[str, Any]) -> None:
         """The event's ``call`` (applied already) is all this event means to the SDK."""
 
@@ -698,7 +713,7 @@ EVENT_HANDLERS: dict[str, Callable[[Call, dict[str, Any]], None]] = {
     "call.member_updated": Call._on_members_added,
     "call.member_removed": Call._on_members_removed,
     "call.ring": Call._on_ring,
-    "call.notification": Call._ignore,
+    "call.notification": Call._on_notification,
     "call.accepted": Call._on_accepted,
     "call.rejected": Call._on_rejected_or_missed,
     "call.missed": Call._on_rejected_or_missed,

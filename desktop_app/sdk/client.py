@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_app.protocol.users import UserResponse
+from desktop_app.protocol.calls import QueryCallsResponse
+from desktop_app.protocol.users import UserResponse, UsersResponse
 
 from .call import Call
 from .call_state import CallingState
@@ -38,6 +39,8 @@ class ClientState:
         self.calls: Observable[list[Call]] = Observable([])
         self.connected_user: Observable[UserResponse | None] = connection.user
         self.connection_state: Observable[ConnectionState] = connection.state
+        #: The newest call someone announced to us with ``notify`` (a "Join" prompt).
+        self.notified_call: Observable[Call | None] = Observable(None)
 
 
 class VideoClient:
@@ -98,6 +101,47 @@ class VideoClient:
         if call is None:
             call = self._objects[cid] = Call(self, call_type, call_id)
         return call
+
+    async def query_calls(
+        self,
+        *,
+        filter: dict[str, Any] | None = None,
+        sort: list[dict[str, Any]] | None = None,
+        limit: int = 25,
+        next: str | None = None,
+        watch: bool = False,
+    ) -> tuple[list[Call], str | None]:
+        """Calls we created or are a member of (newest first unless ``sort`` says), as the
+        same Call objects the rest of the client uses; and the cursor of the next page."""
+        body: dict[str, Any] = {
+            "filter": filter or {},
+            "sort": sort or [{"field": "created_at", "direction": -1}],
+            "limit": limit,
+            "watch": watch,
+        }
+        if next is not None:
+            body["next"] = next
+        params = {"connection_id": self.connection.connection_id} if watch else None
+        answer = QueryCallsResponse.model_validate(
+            await self.connection.request("POST", "/v1/calls/query", json_body=body, params=params)
+        )
+        found = []
+        for entry in answer.calls:
+            call = self.call(entry.call.type, entry.call.id)
+            call._apply(entry.model_dump(mode="json"))
+            found.append(call)
+        return found, answer.next
+
+    async def query_users(
+        self, *, ids: list[str] | None = None, limit: int = 100, next: str | None = None
+    ) -> tuple[list[UserResponse], str | None]:
+        """People on this coordinator (who have signed in), for picking whom to ring."""
+        answer = UsersResponse.model_validate(
+            await self.connection.request(
+                "GET", "/v1/users", params={"id": ids or None, "limit": limit, "next": next}
+            )
+        )
+        return answer.users, answer.next
 
     def _remember(self, call: Call) -> None:
         if call.cid not in self._calls:

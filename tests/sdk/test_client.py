@@ -210,3 +210,24 @@ async def test_a_dropped_socket_reconnects_and_keeps_the_call(connect: ClientFac
     await eventually(lambda: call.state.custom == {"after": "reconnect"})
     assert call.state.calling_state is CallingState.JOINED
     await asyncio.sleep(0)
+
+
+async def test_recent_calls_people_and_notify(connect: ClientFactory) -> None:
+    alice = await connect("alice")
+    bob = await connect("bob")
+    first = alice.call("default", unique())
+    await first.get_or_create(data={"members": [{"user_id": "bob"}]})
+    second = alice.call("default", unique())
+    await second.get_or_create(data={"members": [{"user_id": "bob"}]}, notify=True)
+
+    calls, _ = await bob.query_calls()
+    assert [c.cid for c in calls[:2]] == [second.cid, first.cid], "newest first"
+    assert calls[0] is bob.call(second.type, second.id), "the client's own Call objects"
+    assert calls[0].state.call is not None and calls[0].state.members
+
+    people, _ = await bob.query_users()
+    assert {"alice", "bob"} <= {u.id for u in people}
+
+    notified = await eventually(lambda: bob.state.notified_call.value, what="a notify")
+    assert notified.cid == second.cid
+    assert alice.state.notified_call.value is None, "not for our own notify"
