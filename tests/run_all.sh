@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite on a fresh machine:
-#   Debian packages (PostgreSQL) → .venv with the project and its dev tools →
+#   Debian packages (PostgreSQL; Qt's runtime libraries and Xvfb) → .venv with the project and its dev tools →
 #   a throwaway PostgreSQL cluster → ruff → mypy --strict → pytest (SQLite and PostgreSQL).
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -19,6 +19,21 @@ if [ -z "$(find_pg_bin)" ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
     || echo "could not install PostgreSQL; its tests will be skipped (CI fails instead)"
 fi
+
+# Qt (PySide6 wheels) needs these system libraries; QtMultimedia needs libpulse0 even with
+# no sound server; Xvfb and the xcb libraries serve the screenshot script.
+QT_PACKAGES="libpulse0 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+  xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0
+  libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core"
+missing=$(for p in $QT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ]; then
+  log "installing Qt's system libraries and Xvfb from Debian's packages"
+  as_root apt-get update -qq || true
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null \
+    || echo "could not install: $missing (the Qt tests will fail)"
+fi
+export QT_QPA_PLATFORM=offscreen
 
 log "python environment (.venv)"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi

@@ -3,7 +3,10 @@
     parley-bot --server http://127.0.0.1:3000 --user echo --token $TOKEN --answer accept --echo
     parley-bot --user helper --sign-up --join default:standup
 
-It answers rings (``--answer accept|reject|ignore``) or joins one call by id (``--join``).
+It answers rings (``--answer accept|reject|ignore``), joins one call by id (``--join``),
+or rings people itself (``--ring alice,bob``; it joins when the first accepts).
+``--no-camera`` joins with the camera off. It prints ``receiving video from USER`` when a
+participant's picture first arrives (scripts and tests wait for that line).
 With ``--echo`` it sends back the video and audio it receives from the first other
 participant (the desktop app's echo test call); otherwise it sends its test pattern and
 tone. It leaves a call when it is the last one in it, and runs until stopped.
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 
 import httpx
 from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
 
 from .call import Call
 from .call_state import CallingState, Participant
@@ -33,10 +37,13 @@ log = logging.getLogger("parley-bot")
 
 
 class Bot:
-    def __init__(self, client: VideoClient, answer: str, echo: bool) -> None:
+    def __init__(self, client: VideoClient, answer: str, echo: bool, camera: bool = True) -> None:
         self.client = client
         self.answer = answer
         self.echo = echo
+        self.camera = camera
+        #: Participants whose video has arrived (announced once on stdout).
+        self._seeing: set[str] = set()
         self.relay = MediaRelay()
         self._handled: set[str] = set()
         #: Calls in which someone else has been with the bot (it leaves when they all go).
@@ -55,7 +62,7 @@ class Bot:
                 )
 
     def _state_changed(self, call: Call, state: CallingState) -> None:
-        if state is CallingState.RINGING and not call.state.is_created_by_me:
+        if state is CallingState.RINGING and call.is_ringing_me:
             if self.answer == "accept":
                 self._spawn(self.join(call))
             elif self.answer == "reject":
@@ -65,6 +72,10 @@ class Bot:
 
     def _participants_changed(self, call: Call, participants: list[Participant]) -> None:
         others = [p for p in participants if not p.is_local]
+        for other in others:
+            if other.video_track is not None and other.session_id not in self._seeing:
+                self._seeing.add(other.session_id)
+                self._spawn(self._announce_video(other))
         if others:
             self._company.add(call.cid)
         elif call.cid in self._company and call.state.calling_state is CallingState.JOINED:
@@ -78,7 +89,28 @@ class Bot:
             if source.audio_track is not None and call.microphone.track.source is None:
                 call.microphone.use_track(self.relay.subscribe(source.audio_track))
 
+    async def _announce_video(self, participant: Participant) -> None:
+        """Say on stdout when someone's picture arrives (tests and scripts wait for it)."""
+        branch = self.relay.subscribe(participant.video_track)
+        try:
+            await branch.recv()
+            print(f"parley-bot: receiving video from {participant.user.id}", flush=True)
+        except MediaStreamError:
+            pass
+        finally:
+            branch.stop()
+
+    async def ring(self, user_ids: list[str]) -> Call:
+        """Ring these users (the SDK joins by itself on the first accept)."""
+        call = self.client.call("default", "")
+        members = [{"user_id": self.client.user_id}] + [{"user_id": u} for u in user_ids]
+        await call.get_or_create(data={"members": members}, ring=True)
+        print(f"parley-bot: ringing {','.join(user_ids)} in {call.cid}", flush=True)
+        return call
+
     async def join(self, call: Call) -> None:
+        if not self.camera:
+            await call.camera.disable()
         await call.join()
         if self.echo:  # send nothing of its own: the echo replaces the devices
             await call.camera.disable()
@@ -122,12 +154,14 @@ async def run(args: argparse.Namespace) -> None:
         devices=SyntheticDevices(tone_hz=args.tone),
     )
     await client.connect()
-    bot = Bot(client, args.answer, args.echo)
+    bot = Bot(client, args.answer, args.echo, camera=not args.no_camera)
     bot.start()
     if args.join:
         call_type, _, call_id = args.join.partition(":")
         await bot.join(client.call(call_type, call_id))
     print(f"parley-bot: {args.user} is ready", flush=True)
+    if args.ring:
+        await bot.ring([u for u in args.ring.split(",") if u])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -149,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--answer", choices=["accept", "reject", "ignore"], default="accept")
     parser.add_argument("--join", metavar="TYPE:ID", help="join this call at start")
     parser.add_argument("--echo", action="store_true", help="send back what the others send")
+    parser.add_argument("--ring", metavar="USER[,USER]", help="ring these users at start")
+    parser.add_argument("--no-camera", action="store_true", help="join with the camera off")
     parser.add_argument(
         "--tone", type=float, default=440.0, help="the synthetic microphone's tone (Hz)"
     )

@@ -81,6 +81,8 @@ class Call:
         #: Signals that arrived before our mesh existed (a peer may offer the moment our
         #: join is committed, before its answer has reached us).
         self._early_signals: list[dict[str, Any]] = []
+        #: Remote tracks that arrived before their participant was known, by session.
+        self._unclaimed: dict[str, list[Any]] = {}
         self._unsubscribe: list[Callable[[], None]] = []
 
     @property
@@ -377,6 +379,7 @@ class Call:
     async def _connect_peers(self) -> None:
         assert self.media is not None and self.state.local_session_id is not None
         sources = [self.microphone.subscribe] + ([self.camera.subscribe] if self._video else [])
+        self._unsubscribe.append(self.state.participants_.subscribe(self._claim_tracks))
         self.mesh = PeerMesh(
             self.state.local_session_id,
             self.media.ice_servers,
@@ -395,6 +398,7 @@ class Call:
 
     async def _stop_media(self) -> None:
         self._early_signals.clear()
+        self._unclaimed.clear()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -511,6 +515,9 @@ class Call:
         the SDK drains the track itself (measuring audio levels on the way)."""
         participant = next((p for p in self.state.participants if p.session_id == remote), None)
         if participant is None:
+            # Media can outrun the event that announces its participant: keep the track
+            # until the participant appears (see _claim_tracks).
+            self._unclaimed.setdefault(remote, []).append(track)
             return
         branch = self._relay.subscribe(track, buffered=False)
         if track.kind == "video":
@@ -519,6 +526,11 @@ class Call:
             participant.audio_track = branch
         self._spawn(self._drain(participant, self._relay.subscribe(track), track.kind == "audio"))
         self.state.participants_.notify()
+
+    def _claim_tracks(self, participants: list[Participant]) -> None:
+        for participant in participants:
+            for track in self._unclaimed.pop(participant.session_id, []):
+                self._remote_track(participant.session_id, track)
 
     async def _drain(self, participant: Participant, track: Any, audio: bool) -> None:
         try:

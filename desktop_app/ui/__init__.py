@@ -1,0 +1,1 @@
+"""The desktop app: Qt views bound to the SDK through controllers (no call logic here)."""

@@ -1,0 +1,243 @@
+"""The signed-in user, for the views: signing in (to this computer's own server or to a
+served one), the ``VideoClient``, and the rings and notifications that reach it, re-emitted
+as Qt signals. Calls themselves are the SDK's; nothing here decides what a call does."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PySide6.QtCore import QObject, Signal
+
+from desktop_app.protocol.ids import ID_PATTERN
+from desktop_app.sdk import Call, CallingState, ClientOptions, ParleyError, VideoClient
+from desktop_app.sdk.errors import ConnectionFailed, InvalidInput, NotAllowed
+
+from .local_server import ECHO_USER, LocalServer, LocalServerError
+from .preferences import Preferences, save_preferences
+
+log = logging.getLogger(__name__)
+
+
+class SignInProblem(ParleyError):
+    """Something the person typed (or the server's sign-up) is not right."""
+
+
+async def sign_up(base_url: str, user_id: str, name: str) -> str:
+    """A user token from the server's open sign-up."""
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+            response = await http.post("/v1/auth/sign-up", json={"user_id": user_id, "name": name})
+    except httpx.HTTPError:
+        raise ConnectionFailed(f"The server at {base_url} can't be reached.") from None
+    if response.status_code in (200, 201):
+        return str(response.json()["token"])
+    try:
+        detail = str(response.json().get("detail") or "")
+    except ValueError:
+        detail = ""
+    raise SignInProblem(detail or "This server does not let people sign up by themselves.")
+
+
+class Session(QObject):
+    signed_in = Signal()
+    signed_out = Signal()
+    #: A call is ringing us (the incoming popup shows it).
+    incoming_ring = Signal(object)
+    #: Someone announced a call to us with ``notify`` ("Join" notification).
+    notified = Signal(object)
+    connection_changed = Signal(str)
+
+    def __init__(
+        self,
+        preferences: Preferences,
+        devices: Any,
+        *,
+        data_dir: Path | None = None,
+        persist: bool = True,
+        local_server: LocalServer | None = None,
+    ) -> None:
+        super().__init__()
+        self.preferences = preferences
+        self.devices = devices
+        self.data_dir = data_dir
+        self.persist = persist
+        self.local: LocalServer | None = local_server
+        self.echo_ready = False
+        self.client: VideoClient | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._watched: set[str] = set()
+
+    @property
+    def is_local(self) -> bool:
+        return self.preferences.server_mode == "local"
+
+    @property
+    def server_label(self) -> str:
+        if self.is_local:
+            return "This computer"
+        return self.preferences.server_url
+
+    def save(self) -> None:
+        if self.persist:
+            save_preferences(self.preferences)
+
+    # --- signing in and out -------------------------------------------------------------
+
+    async def start_local_server(self) -> LocalServer:
+        if self.local is None:
+            local = LocalServer(self.data_dir)
+            try:
+                await local.start()
+            except LocalServerError as error:
+                await local.stop()
+                raise SignInProblem(
+                    f"Parley could not start its server on this computer. {error}"
+                ) from None
+            self.local = local
+            try:
+                await local.start_echo_bot()
+                self.echo_ready = True
+            except (LocalServerError, TimeoutError, OSError) as error:
+                log.warning("no echo bot: %s", error)
+        return self.local
+
+    async def sign_in(
+        self, mode: str, server_url: str, user_id: str, name: str, token: str = ""
+    ) -> None:
+        user_id, name, server_url, token = (
+            user_id.strip(),
+            name.strip(),
+            server_url.strip().rstrip("/"),
+            token.strip(),
+        )
+        if not re.match(ID_PATTERN, user_id):
+            raise SignInProblem("A user id is 1 to 64 letters, digits, '-' or '_' (no spaces).")
+        name = name or user_id
+        if mode == "local":
+            local = await self.start_local_server()
+            base_url = local.base_url
+            remembered = self.preferences.token if self.preferences.user_id == user_id else ""
+            if not (remembered and self.preferences.server_mode == "local"):
+                try:
+                    token = await sign_up(base_url, user_id, name)
+                except SignInProblem:  # the id is ours from an earlier run: mint its token
+                    token = await local.token(user_id)
+            else:
+                token = remembered
+        else:
+            if not server_url.startswith(("http://", "https://")):
+                raise SignInProblem("A server address starts with http:// or https://.")
+            base_url = server_url
+            if not token:
+                token = await sign_up(base_url, user_id, name)
+        client = VideoClient(
+            {"id": user_id, "name": name},
+            token=token,
+            base_url=base_url,
+            devices=self.devices,
+            options=ClientOptions(reject_call_when_busy=False),
+        )
+        try:
+            await client.connect()
+        except ParleyError:
+            await client.disconnect()
+            raise
+        self.client = client
+        self.preferences = self.preferences.model_copy(
+            update={
+                "server_mode": mode,
+                "server_url": server_url if mode == "remote" else self.preferences.server_url,
+                "user_id": user_id,
+                "name": name,
+                "token": token,
+            }
+        )
+        self.save()
+        self._bind(client)
+        self.signed_in.emit()
+
+    async def sign_out(self) -> None:
+        await self._drop_client()
+        self.preferences = self.preferences.model_copy(update={"token": ""})
+        self.save()
+        self.signed_out.emit()
+
+    async def shutdown(self) -> None:
+        await self._drop_client()
+        if self.local is not None:
+            await self.local.stop()
+            self.local = None
+
+    async def _drop_client(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self._watched.clear()
+        if self.client is not None:
+            client, self.client = self.client, None
+            await client.disconnect()
+
+    # --- what reaches the client ------------------------------------------------------------
+
+    def _bind(self, client: VideoClient) -> None:
+        self._unsubscribe.append(client.state.calls.subscribe(self._calls_changed, now=True))
+        self._unsubscribe.append(client.state.notified_call.subscribe(self._notified))
+        self._unsubscribe.append(
+            client.state.connection_state.subscribe(
+                lambda state: self.connection_changed.emit(str(state.value))
+            )
+        )
+
+    def _calls_changed(self, calls: list[Call]) -> None:
+        for call in calls:
+            if call.cid in self._watched:
+                continue
+            self._watched.add(call.cid)
+            self._unsubscribe.append(
+                call.state.calling_state_.subscribe(self._ring_watcher(call), now=True)
+            )
+
+    def _ring_watcher(self, call: Call) -> Callable[[CallingState], None]:
+        def changed(state: CallingState) -> None:
+            if state is CallingState.RINGING and call.is_ringing_me:
+                self.incoming_ring.emit(call)
+
+        return changed
+
+    def _notified(self, call: Call | None) -> None:
+        if call is not None:
+            self.notified.emit(call)
+
+    # --- starting calls ---------------------------------------------------------------------
+
+    def new_call(self) -> Call:
+        assert self.client is not None
+        return self.client.call("default", "")
+
+    async def ring(self, call: Call, user_ids: list[str], video: bool) -> None:
+        assert self.client is not None
+        me = self.client.user_id
+        members = [{"user_id": me}] + [{"user_id": u} for u in user_ids if u != me]
+        if len(members) < 2:
+            raise InvalidInput("Pick at least one person to ring.", "invalid_input", 400)
+        await call.get_or_create(data={"members": members, "video": video}, ring=True, video=video)
+
+    async def ring_echo(self, call: Call) -> None:
+        if not (self.is_local and self.echo_ready):
+            raise NotAllowed("The echo test needs the server on this computer.", "not_allowed", 403)
+        await self.ring(call, [ECHO_USER], video=True)
+
+    def call_by_id(self, text: str) -> Call:
+        """``type:id`` or a bare id (of the default type)."""
+        assert self.client is not None
+        text = text.strip()
+        call_type, _, call_id = text.rpartition(":")
+        call_type = call_type or "default"
+        if not (re.match(ID_PATTERN, call_type) and re.match(ID_PATTERN, call_id)):
+            raise SignInProblem("A call id is letters, digits, '-' or '_' (like standup-42).")
+        return self.client.call(call_type, call_id)

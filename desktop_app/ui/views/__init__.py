@@ -1,0 +1,1 @@
+"""The app's screens; each binds to the SDK's observables and calls its verbs."""

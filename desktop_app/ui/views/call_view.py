@@ -1,0 +1,392 @@
+"""The call: a grid of tiles (1 to 16 a page, more on further pages), the controls, the
+participants panel, and banners for backstage, reconnecting and a call that ended.
+
+Everything shown comes from the call's observable state; every button calls an SDK verb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QRect, QSize, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QListWidget,
+    QMenu,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.protocol.permissions import Permission
+from desktop_app.sdk import Call, CallingState, Participant
+
+from ..resources import icon
+from ..tasks import Runner
+from ..theme import colors
+from ..widgets.video_tile import VideoTile
+from .common import StatusRow, button, label
+from .lobby import show_toggle, toggle_button
+
+PAGE_SIZE = 16
+SPEAKING_LEVEL = 0.15
+
+
+def grid_shape(count: int, width: int, height: int) -> tuple[int, int]:
+    """Columns and rows for ``count`` tiles that keep them closest to 16:9."""
+    if count <= 0:
+        return 1, 1
+    best, best_score = (1, count), -1.0
+    for columns in range(1, count + 1):
+        rows = math.ceil(count / columns)
+        tile_w, tile_h = width / columns, height / rows
+        shown = min(tile_w, tile_h * 16 / 9)  # width of a 16:9 picture that fits
+        if shown >= best_score - 1e-9:  # a tie goes to more columns (screens are wide)
+            best, best_score = (columns, rows), shown
+    return best
+
+
+class TileGrid(QWidget):
+    page_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tiles: list[VideoTile] = []
+        self.page = 0
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(len(self.tiles) / PAGE_SIZE))
+
+    def set_tiles(self, tiles: list[VideoTile]) -> None:
+        self.tiles = tiles
+        for tile in tiles:
+            tile.setParent(self)
+        self.page = min(self.page, self.pages - 1)
+        self._place()
+
+    def turn(self, step: int) -> None:
+        self.page = max(0, min(self.pages - 1, self.page + step))
+        self._place()
+
+    def visible_tiles(self) -> list[VideoTile]:
+        return self.tiles[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._place()
+
+    def _place(self) -> None:
+        shown = self.visible_tiles()
+        for tile in self.tiles:
+            tile.setVisible(tile in shown)
+        columns, rows = grid_shape(len(shown), self.width(), self.height())
+        gap = 8
+        width = (self.width() - gap * (columns - 1)) / columns
+        height = (self.height() - gap * (rows - 1)) / rows
+        for index, tile in enumerate(shown):
+            row, column = divmod(index, columns)
+            in_row = min(columns, len(shown) - row * columns)
+            offset = (columns - in_row) * (width + gap) / 2  # centre a short last row
+            tile.setGeometry(
+                QRect(
+                    round(offset + column * (width + gap)),
+                    round(row * (height + gap)),
+                    round(width),
+                    round(height),
+                )
+            )
+        self.page_changed.emit()
+
+
+def control(
+    name: str, tip: str, on_click: Callable[[], None], role: str = "control"
+) -> QToolButton:
+    widget = QToolButton()
+    widget.setProperty("role", role)
+    widget.setIcon(icon(name, "#ffffff" if role == "danger" else colors().text))
+    widget.setIconSize(QSize(24, 24))
+    widget.setToolTip(tip)
+    widget.clicked.connect(on_click)
+    return widget
+
+
+class CallView(QWidget):
+    left = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = Runner(self)
+        self.call: Call | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self.tiles: dict[str, VideoTile] = {}
+        self._refresh_pending = False
+
+        self.title = label("", "title")
+        self.copy_id = control("copy", "Copy the call id", self._copy_id)
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addWidget(self.copy_id)
+        header.addStretch(1)
+        self.status = StatusRow(self.runner)
+        header.addWidget(self.status)
+
+        self.banner = QFrame()
+        self.banner.setProperty("role", "banner")
+        self.banner_text = label("", wrap=True)
+        self.go_live = button("Go live", "primary", self._go_live)
+        self.back_home = button("Back to home", on_click=self._back_home)
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.addWidget(self.banner_text, 1)
+        banner_layout.addWidget(self.go_live)
+        banner_layout.addWidget(self.back_home)
+
+        self.grid = TileGrid()
+        self.previous_page = button("‹", on_click=lambda: self.grid.turn(-1))
+        self.next_page = button("›", on_click=lambda: self.grid.turn(1))
+        self.page_label = label("", "muted")
+        self.grid.page_changed.connect(self._show_pages)
+        self.people = QListWidget()
+        self.people.setMaximumWidth(260)
+        self.people.hide()
+        middle = QHBoxLayout()
+        middle.addWidget(self.previous_page)
+        middle.addWidget(self.grid, 1)
+        middle.addWidget(self.next_page)
+        middle.addWidget(self.people)
+
+        self.mic = toggle_button("mic", "mic-off", "Microphone (Ctrl+D)")
+        self.mic.clicked.connect(self.toggle_microphone)
+        self.camera = toggle_button("camera", "camera-off", "Camera (Ctrl+E)")
+        self.camera.clicked.connect(self.toggle_camera)
+        self.devices = control("settings", "Devices", lambda: None)
+        self.devices.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.devices_menu = QMenu(self)
+        self.devices_menu.aboutToShow.connect(self._fill_devices_menu)
+        self.devices.setMenu(self.devices_menu)
+        self.participants = control("users", "Participants", self._toggle_people)
+        self.leave = control("hang-up", "Leave the call", self._leave, role="danger")
+        self.end = button("End for everyone", "danger", self._end)
+        controls = QHBoxLayout()
+        controls.addStretch(1)
+        for widget in (self.mic, self.camera, self.devices, self.participants, self.leave):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        controls.addWidget(self.end)
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        outer.addLayout(header)
+        outer.addWidget(self.banner)
+        outer.addLayout(middle, 1)
+        outer.addLayout(controls)
+
+        QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_microphone)
+        QShortcut(QKeySequence("Ctrl+E"), self, self.toggle_camera)
+        self._levels = QTimer(self)
+        self._levels.setInterval(100)
+        self._levels.timeout.connect(self._show_levels)
+
+    # --- binding ------------------------------------------------------------------------------
+
+    def bind(self, call: Call) -> None:
+        self.unbind()
+        self.call = call
+        self.title.setText(call.id)
+        state = call.state
+        for observable in (
+            state.participants_,
+            state.call_,
+            state.calling_state_,
+            state.own_capabilities_,
+        ):
+            self._unsubscribe.append(observable.subscribe(lambda _: self._refresh_soon()))
+        for manager in (call.camera, call.microphone):
+            self._unsubscribe.append(manager.status.subscribe(lambda _: self._refresh_soon()))
+        self._levels.start()
+        self.refresh()
+
+    def unbind(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self._levels.stop()
+        for tile in self.tiles.values():
+            tile.stop()
+            tile.deleteLater()
+        self.tiles.clear()
+        self.grid.set_tiles([])
+        self.call = None
+
+    # --- showing state -------------------------------------------------------------------------
+
+    def _refresh_soon(self) -> None:
+        """Once, after the SDK has finished applying what arrived (a call and its participants
+        change in one step; several changes make one repaint)."""
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            asyncio.get_running_loop().call_soon(self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        self._refresh_pending = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        call = self.call
+        if call is None:
+            return
+        state = call.state
+        participants = state.participants
+        seen = {p.session_id for p in participants}
+        for session_id in list(self.tiles):
+            if session_id not in seen:
+                tile = self.tiles.pop(session_id)
+                tile.stop()
+                tile.deleteLater()
+        ordered = sorted(participants, key=lambda p: (not p.is_local, p.joined_at))
+        for participant in ordered:
+            known = self.tiles.get(participant.session_id)
+            if known is None:
+                known = self.tiles[participant.session_id] = VideoTile()
+                known.mirrored = participant.is_local
+            self._show_participant(known, participant)
+        self.grid.set_tiles([self.tiles[p.session_id] for p in ordered])
+
+        show_toggle(self.mic, call.microphone.enabled)
+        show_toggle(self.camera, call.camera.enabled)
+        self.end.setVisible(Permission.END_CALL in state.own_capabilities)
+        self._show_banner()
+        self._show_people()
+
+    def _show_participant(self, tile: VideoTile, participant: Participant) -> None:
+        call = self.call
+        assert call is not None
+        tile.set_name(participant.user.name or participant.user.id)
+        if participant.is_local:
+            tile.set_name(f"{participant.user.name or participant.user.id} (you)")
+            tile.set_muted(not call.microphone.enabled)
+            if call.camera.enabled and tile.track is None:
+                tile.set_track(call.camera.subscribe())
+            elif not call.camera.enabled and tile.track is not None:
+                tile.track.stop()
+                tile.set_track(None)
+            tile.set_video_off(not call.camera.enabled)
+            tile.set_state("")
+            return
+        tile.set_muted(participant.published.get("audio") is False)
+        video_off = participant.published.get("video") is False or participant.video_track is None
+        tile.set_track(participant.video_track)
+        tile.set_video_off(video_off)
+        state = participant.connection_state
+        tile.set_state("" if state in ("connected", "new") else state)
+
+    def _show_levels(self) -> None:
+        call = self.call
+        if call is None:
+            return
+        for participant in call.state.participants:
+            tile = self.tiles.get(participant.session_id)
+            if tile is not None and not participant.is_local:
+                tile.set_speaking(participant.audio_level > SPEAKING_LEVEL)
+
+    def _show_banner(self) -> None:
+        call = self.call
+        assert call is not None
+        state = call.state
+        calling = state.calling_state
+        text, go_live, home = "", False, False
+        if state.ended_at is not None or (
+            calling is CallingState.LEFT and state.call is not None and state.call.ended_at
+        ):
+            text, home = "This call has ended.", True
+        elif calling is CallingState.RECONNECTING:
+            text = "Reconnecting… the connection to the others was lost."
+        elif calling is CallingState.RECONNECTING_FAILED:
+            text, home = "The connection could not be restored.", True
+        elif state.backstage:
+            text = "The call is backstage: only hosts see and hear each other until it goes live."
+            go_live = Permission.UPDATE_CALL in state.own_capabilities
+        self.banner_text.setText(text)
+        self.go_live.setVisible(go_live)
+        self.back_home.setVisible(home)
+        self.banner.setVisible(bool(text))
+        for widget in (self.mic, self.camera, self.devices, self.leave):
+            widget.setEnabled(not home)
+
+    def _show_people(self) -> None:
+        call = self.call
+        assert call is not None
+        self.people.clear()
+        in_call = {p.user.id for p in call.state.participants}
+        for member in call.state.members:
+            mark = "●" if member.user_id in in_call else "○"
+            self.people.addItem(f"{mark} {member.user.name or member.user_id} — {member.role}")
+
+    def _show_pages(self) -> None:
+        many = self.grid.pages > 1
+        self.previous_page.setVisible(many)
+        self.next_page.setVisible(many)
+        self.previous_page.setEnabled(self.grid.page > 0)
+        self.next_page.setEnabled(self.grid.page < self.grid.pages - 1)
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def toggle_microphone(self) -> None:
+        if self.call is not None:
+            self.runner.run(self.call.microphone.toggle())
+
+    def toggle_camera(self) -> None:
+        if self.call is not None:
+            self.runner.run(self.call.camera.toggle())
+
+    def _toggle_people(self) -> None:
+        self.people.setVisible(not self.people.isVisible())
+
+    def _copy_id(self) -> None:
+        if self.call is not None:
+            clipboard = QGuiApplication.clipboard()
+            clipboard.setText(self.call.cid)
+            self.status.show_error("")
+            self.copy_id.setToolTip(f"Copied {self.call.cid}")
+
+    def _go_live(self) -> None:
+        if self.call is not None:
+            self.runner.run(self.call.go_live())
+
+    def _leave(self) -> None:
+        if self.call is not None:
+            self.runner.run(self.call.leave(), on_done=lambda _: self._back_home())
+
+    def _end(self) -> None:
+        if self.call is not None:
+            self.runner.run(self.call.end_call(), on_done=lambda _: self._back_home())
+
+    def _back_home(self) -> None:
+        self.unbind()
+        self.left.emit()
+
+    def _fill_devices_menu(self) -> None:
+        call = self.call
+        self.devices_menu.clear()
+        if call is None:
+            return
+        for title, manager in (
+            ("Camera", call.camera),
+            ("Microphone", call.microphone),
+            ("Speaker", call.speaker),
+        ):
+            section = self.devices_menu.addSection(title)
+            section.setEnabled(False)
+            selected = manager.selected.value
+            for device in manager.list_devices():
+                action = self.devices_menu.addAction(device.label)
+                action.setCheckable(True)
+                action.setChecked(selected is not None and selected.id == device.id)
+                action.triggered.connect(lambda _=False, m=manager, d=device.id: self._select(m, d))
+
+    def _select(self, manager: Any, device_id: str) -> None:
+        self.runner.run(manager.select(device_id))

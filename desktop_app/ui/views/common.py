@@ -1,0 +1,75 @@
+"""Small pieces every view uses: a title, an error line, a spinner row, card frames."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ..tasks import Runner
+from ..widgets.spinner import Spinner
+
+
+def label(text: str, role: str = "", wrap: bool = False) -> QLabel:
+    widget = QLabel(text)
+    if role:
+        widget.setProperty("role", role)
+    widget.setWordWrap(wrap)
+    return widget
+
+
+def button(text: str, role: str = "", on_click: Callable[[], None] | None = None) -> QPushButton:
+    widget = QPushButton(text)
+    if role:
+        widget.setProperty("role", role)
+    if on_click is not None:
+        widget.clicked.connect(on_click)
+    return widget
+
+
+def card(*children: QWidget, title: str = "") -> QFrame:
+    frame = QFrame()
+    frame.setProperty("role", "card")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(16, 14, 16, 14)
+    layout.setSpacing(8)
+    if title:
+        layout.addWidget(label(title, "title"))
+    for child in children:
+        layout.addWidget(child)
+    layout.addStretch(1)
+    return frame
+
+
+class StatusRow(QWidget):
+    """A spinner and an error sentence, driven by a :class:`Runner`."""
+
+    def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.spinner = Spinner(self)
+        self.error = label("", "error", wrap=True)
+        self.error.hide()
+        layout.addWidget(self.spinner)
+        layout.addWidget(self.error, 1)
+        runner.busy.connect(self.spinner.set_busy)
+        runner.failed.connect(self.show_error)
+        runner.busy.connect(self._busy)
+
+    def _busy(self, busy: bool) -> None:
+        if busy:
+            self.clear()
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+    def clear(self) -> None:
+        self.show_error("")
+
+
+def keep_alive(owner: QObject, unsubscribe: Callable[[], None]) -> None:
+    """Unsubscribe from an SDK observable when ``owner`` goes away."""
+    owner.destroyed.connect(lambda *_: unsubscribe())

@@ -1,0 +1,302 @@
+"""The lobby, before every join: camera preview, microphone level, speaker test, device
+pickers that follow hot-plug, and camera / microphone toggles.
+
+The toggles start from what the user chose last time (remembered), or else from the call
+type's ``camera_default_on`` / ``mic_default_on``. Everything here drives the client's own
+device managers (``client.camera`` …), which the call takes over when it joins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamError
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.sdk import Call
+from desktop_app.sdk.device_managers import InputDeviceManager, SpeakerManager
+from desktop_app.sdk.devices import Device
+from desktop_app.sdk.levels import audio_level
+
+from ..resources import icon
+from ..session import Session
+from ..tasks import Runner
+from ..theme import colors
+from ..widgets.level_meter import LevelMeter
+from ..widgets.video_tile import VideoTile
+from .common import StatusRow, button, card, label
+
+
+def toggle_button(on_icon: str, off_icon: str, tip: str) -> QToolButton:
+    widget = QToolButton()
+    widget.setCheckable(True)  # checked = off (red)
+    widget.setProperty("role", "control")
+    widget.setIconSize(QSize(24, 24))
+    widget.setToolTip(tip)
+    widget.setProperty("icons", (on_icon, off_icon))
+    return widget
+
+
+def show_toggle(widget: QToolButton, on: bool) -> None:
+    on_icon, off_icon = widget.property("icons")
+    widget.setChecked(not on)
+    widget.setIcon(icon(on_icon if on else off_icon, "#ffffff" if not on else colors().text))
+
+
+class LobbyView(QWidget):
+    join_clicked = Signal()
+    cancelled = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.runner = Runner(self)
+        self.call: Call | None = None
+        self.title = label("Ready to join?", "title")
+        self.subtitle = label("", "muted")
+        self.preview = VideoTile()
+        self.preview.mirrored = True
+        self.preview.setMinimumSize(QSize(400, 225))
+        self.camera_toggle = toggle_button("camera", "camera-off", "Camera (on / off)")
+        self.mic_toggle = toggle_button("mic", "mic-off", "Microphone (on / off)")
+        self.camera_toggle.clicked.connect(self._toggle_camera)
+        self.mic_toggle.clicked.connect(self._toggle_microphone)
+        self.meter = LevelMeter()
+        self.speaker_test = button("Test speaker", on_click=self._test_speaker)
+        self.speaker_test.setIcon(icon("speaker", colors().text))
+        controls = QHBoxLayout()
+        controls.addWidget(self.camera_toggle)
+        controls.addWidget(self.mic_toggle)
+        controls.addWidget(self.meter, 1)
+        controls.addWidget(self.speaker_test)
+
+        self.cameras = QComboBox()
+        self.microphones = QComboBox()
+        self.speakers = QComboBox()
+        self.cameras.activated.connect(lambda _: self._picked(self.cameras, "camera"))
+        self.microphones.activated.connect(lambda _: self._picked(self.microphones, "microphone"))
+        self.speakers.activated.connect(lambda _: self._picked(self.speakers, "speaker"))
+        pickers = QFormLayout()
+        pickers.addRow("Camera", self.cameras)
+        pickers.addRow("Microphone", self.microphones)
+        pickers.addRow("Speaker", self.speakers)
+        picker_box = QWidget()
+        picker_box.setLayout(pickers)
+
+        self.no_devices = label(
+            "No camera or microphone was found on this computer.", "muted", wrap=True
+        )
+        self.use_test = button("Use test devices", on_click=self._use_test_devices)
+        self.skip = QCheckBox("Skip this screen next time")
+        self.skip.setChecked(session.preferences.skip_lobby)
+        self.skip.toggled.connect(self._skip_changed)
+        self.join = button("Join", "primary", self.join_clicked.emit)
+        self.join.setDefault(True)
+        cancel = button("Cancel", on_click=self.cancelled.emit)
+        actions = QHBoxLayout()
+        actions.addWidget(self.skip)
+        actions.addStretch(1)
+        actions.addWidget(cancel)
+        actions.addWidget(self.join)
+        actions_box = QWidget()
+        actions_box.setLayout(actions)
+        controls_box = QWidget()
+        controls_box.setLayout(controls)
+        self.status = StatusRow(self.runner)
+        box = card(
+            self.subtitle,
+            self.preview,
+            controls_box,
+            picker_box,
+            self.no_devices,
+            self.use_test,
+            self.status,
+            actions_box,
+        )
+        box.setMaximumWidth(640)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.title, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addWidget(box, 1, Qt.AlignmentFlag.AlignHCenter)
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._level_task: asyncio.Task[None] | None = None
+        self._branches: list[Any] = []
+
+    # --- managers --------------------------------------------------------------------------
+
+    @property
+    def camera(self) -> InputDeviceManager:
+        assert self.session.client is not None
+        return self.session.client.camera
+
+    @property
+    def microphone(self) -> InputDeviceManager:
+        assert self.session.client is not None
+        return self.session.client.microphone
+
+    @property
+    def speaker(self) -> SpeakerManager:
+        assert self.session.client is not None
+        return self.session.client.speaker
+
+    # --- opening and closing ----------------------------------------------------------------
+
+    def open_for(self, call: Call | None, subtitle: str) -> None:
+        """Show the lobby for ``call`` (None: a call about to be made)."""
+        self.close_devices()
+        self.call = call
+        self.subtitle.setText(subtitle)
+        prefs = self.session.preferences
+        settings = call.state.settings if call is not None else None
+        camera_default = settings.video.camera_default_on if settings else True
+        mic_default = settings.audio.mic_default_on if settings else True
+        for manager, combo, chosen_id in (
+            (self.camera, self.cameras, prefs.camera_id),
+            (self.microphone, self.microphones, prefs.microphone_id),
+            (self.speaker, self.speakers, prefs.speaker_id),
+        ):
+            self._unsubscribe.append(
+                manager.devices.subscribe(self._lister(manager, combo), now=True)
+            )
+            self._unsubscribe.append(manager.selected.subscribe(self._refiller(manager, combo)))
+            if chosen_id and any(d.id == chosen_id for d in manager.devices.value):
+                self.runner.run(manager.select(chosen_id))
+        self._unsubscribe.append(
+            self.camera.status.subscribe(lambda _: self._show_states(), now=True)
+        )
+        self._unsubscribe.append(self.microphone.status.subscribe(lambda _: self._show_states()))
+        self._start(self.camera, prefs.camera_on, camera_default)
+        self._start(self.microphone, prefs.microphone_on, mic_default)
+        branch = self.camera.subscribe()
+        self._branches.append(branch)
+        self.preview.set_track(branch)
+        self._level_task = asyncio.ensure_future(self._levels(self.microphone.subscribe()))
+        self._devices_present()
+
+    def _start(self, manager: InputDeviceManager, remembered: bool | None, default: bool) -> None:
+        if not manager.list_devices():
+            return  # the notice says so, and offers the test devices
+        if remembered is None:
+            self.runner.run(manager.apply_default(default))
+        else:
+            self.runner.run(manager.enable() if remembered else manager.disable())
+
+    def close_devices(self, release: bool = False) -> None:
+        """Stop the preview and meter (``release``: close the devices too — on cancel)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self.preview.set_track(None)
+        if self._level_task is not None:
+            self._level_task.cancel()
+            self._level_task = None
+        for branch in self._branches:
+            branch.stop()
+        self._branches.clear()
+        self.meter.set_level(0)
+        if release and self.session.client is not None:
+            self.camera.release()
+            self.microphone.release()
+            self.speaker.stop()
+
+    async def _levels(self, branch: Any) -> None:
+        self._branches.append(branch)
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await branch.recv()
+                self.meter.set_level(audio_level(frame) if self.microphone.enabled else 0.0)
+
+    # --- what the person does ----------------------------------------------------------------
+
+    def _toggle_camera(self) -> None:
+        on = not self.camera.enabled
+        self.session.preferences.camera_on = on
+        self.session.save()
+        self.runner.run(self.camera.enable() if on else self.camera.disable())
+
+    def _toggle_microphone(self) -> None:
+        on = not self.microphone.enabled
+        self.session.preferences.microphone_on = on
+        self.session.save()
+        self.runner.run(self.microphone.enable() if on else self.microphone.disable())
+
+    def _test_speaker(self) -> None:
+        self.runner.run(self.speaker.play_test_sound())
+
+    def _picked(self, combo: QComboBox, kind: str) -> None:
+        device_id = combo.currentData()
+        if not isinstance(device_id, str):
+            return
+        manager: Any = {
+            "camera": self.camera,
+            "microphone": self.microphone,
+            "speaker": self.speaker,
+        }[kind]
+        setattr(self.session.preferences, f"{kind}_id", device_id)
+        self.session.save()
+        self.runner.run(manager.select(device_id))
+
+    def _skip_changed(self, skip: bool) -> None:
+        self.session.preferences.skip_lobby = skip
+        self.session.save()
+
+    def _use_test_devices(self) -> None:
+        self.session.preferences.use_test_devices = True
+        self.session.save()
+        self.status.clear()
+        switch = getattr(self.session.devices, "switch", None)
+        if switch is not None:
+            switch(True)
+        prefs = self.session.preferences
+        self._start(self.camera, prefs.camera_on, True)
+        self._start(self.microphone, prefs.microphone_on, True)
+        self._devices_present()
+
+    # --- showing state ---------------------------------------------------------------------------
+
+    def _lister(self, manager: Any, combo: QComboBox) -> Callable[[list[Device]], None]:
+        def listed(_devices: list[Device]) -> None:
+            self._fill(manager, combo)
+            self._devices_present()
+
+        return listed
+
+    def _refiller(self, manager: Any, combo: QComboBox) -> Callable[[Device | None], None]:
+        return lambda _selected: self._fill(manager, combo)
+
+    def _fill(self, manager: Any, combo: QComboBox) -> None:
+        combo.clear()
+        devices: list[Device] = manager.devices.value
+        for device in devices:
+            combo.addItem(device.label + ("  (default)" if device.is_default else ""), device.id)
+        selected = manager.selected.value
+        if selected is not None:
+            combo.setCurrentIndex(max(0, combo.findData(selected.id)))
+        combo.setEnabled(bool(devices))
+        if not devices:
+            combo.addItem("None found")
+
+    def _devices_present(self) -> None:
+        if self.session.client is None:
+            return
+        none = not self.camera.devices.value and not self.microphone.devices.value
+        self.no_devices.setVisible(none)
+        self.use_test.setVisible(none)
+
+    def _show_states(self) -> None:
+        show_toggle(self.camera_toggle, self.camera.enabled)
+        show_toggle(self.mic_toggle, self.microphone.enabled)
+        self.preview.set_video_off(not self.camera.enabled)
+        self.preview.set_muted(not self.microphone.enabled)
+        self.preview.set_name(self.session.preferences.name or self.session.preferences.user_id)

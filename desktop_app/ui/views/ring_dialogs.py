@@ -1,0 +1,166 @@
+"""The ring dialogs.
+
+* **Incoming**: who calls, audio or video; Accept (with video, or audio only) and Reject; a
+  looping ringtone. It closes itself as soon as the call stops ringing on this device —
+  the caller cancelled, it timed out, or the user answered or rejected on another device
+  (the SDK's calling state says so).
+* **Outgoing**: the callees and their state (ringing / accepted / rejected / missed) and
+  Cancel; it closes when the call is joined (first accept) or over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QVBoxLayout, QWidget
+
+from desktop_app.sdk import Call, CallingState
+
+from ..resources import icon, resource
+from ..tasks import Runner
+from ..widgets.video_tile import VideoTile
+from .common import StatusRow, button, label
+
+
+def ringtone() -> object | None:
+    """A looping ``QSoundEffect``, or None where Qt Multimedia cannot load (no sound)."""
+    try:
+        from PySide6.QtMultimedia import QSoundEffect
+    except ImportError:
+        return None
+    effect = QSoundEffect()
+    effect.setSource(QUrl.fromLocalFile(str(resource("ringtone.wav"))))
+    effect.setLoopCount(QSoundEffect.Loop.Infinite.value)
+    effect.setVolume(0.6)
+    return effect
+
+
+class IncomingRingDialog(QDialog):
+    accepted_with = Signal(bool)  # video?
+    rejected_ring = Signal()
+
+    def __init__(self, call: Call, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.call = call
+        self.runner = Runner(self)
+        self.setWindowTitle("Incoming call")
+        self.setModal(False)
+        caller = call.state.created_by
+        name = (caller.name or caller.id) if caller else "Someone"
+        video = bool(call.state.call and call.state.call.video)
+        self.avatar = VideoTile()
+        self.avatar.set_name(name)
+        self.avatar.setFixedSize(QSize(220, 124))
+        self.who = label(f"{name} is calling", "title")
+        self.kind = label("Video call" if video else "Audio call", "muted")
+        self.accept_video = button("Accept", "primary", lambda: self._accept(True))
+        self.accept_video.setIcon(icon("camera", "#ffffff"))
+        self.accept_audio = button("Audio only", on_click=lambda: self._accept(False))
+        self.accept_audio.setIcon(icon("mic"))
+        self.reject_button = button("Reject", "danger", self._reject)
+        self.reject_button.setIcon(icon("hang-up", "#ffffff"))
+        self.accept_video.setVisible(video)
+        if not video:
+            self.accept_audio.setText("Accept")
+            self.accept_audio.setProperty("role", "primary")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reject_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.accept_audio)
+        buttons.addWidget(self.accept_video)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.avatar, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.who, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.kind, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(StatusRow(self.runner))
+        layout.addLayout(buttons)
+        self.sound = ringtone()
+        if self.sound is not None:
+            self.sound.play()  # type: ignore[attr-defined]
+        self._unsubscribe: Callable[[], None] = call.state.calling_state_.subscribe(
+            self._state_changed
+        )
+
+    def _state_changed(self, state: CallingState) -> None:
+        if state is not CallingState.RINGING and state is not CallingState.JOINING:
+            self.close()  # cancelled, timed out, or answered elsewhere
+
+    def _accept(self, video: bool) -> None:
+        self.accepted_with.emit(video)
+        self.close()
+
+    def _reject(self) -> None:
+        self.runner.run(self.call.leave(reject=True, reason="decline"))
+        self.rejected_ring.emit()
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._unsubscribe()
+        if self.sound is not None:
+            self.sound.stop()  # type: ignore[attr-defined]
+        super().closeEvent(event)
+
+
+class OutgoingRingDialog(QDialog):
+    def __init__(self, call: Call, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.call = call
+        self.runner = Runner(self)
+        self.setWindowTitle("Calling…")
+        self.setModal(False)
+        self.title = label("Calling…", "title")
+        self.callees = QListWidget()
+        self.callees.setMinimumSize(QSize(280, 120))
+        self.cancel = button("Cancel", "danger", self._cancel)
+        self.cancel.setIcon(icon("hang-up", "#ffffff"))
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.callees)
+        layout.addWidget(StatusRow(self.runner))
+        layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignRight)
+        self._unsubscribe = [
+            call.state.call_.subscribe(lambda _: self.refresh()),
+            call.state.members_.subscribe(lambda _: self.refresh()),
+            call.state.calling_state_.subscribe(self._state_changed),
+        ]
+        self.refresh()
+
+    def callee_states(self) -> list[tuple[str, str]]:
+        state = self.call.state
+        session = state.session
+        own = state.own_user_id
+        result = []
+        for member in state.members:
+            if member.user_id == own:
+                continue
+            if session and member.user_id in session.accepted_by:
+                what = "accepted"
+            elif session and member.user_id in session.rejected_by:
+                what = "rejected"
+            elif session and member.user_id in session.missed_by:
+                what = "missed"
+            else:
+                what = "ringing"
+            result.append((member.user.name or member.user_id, what))
+        return result
+
+    def refresh(self) -> None:
+        self.callees.clear()
+        for name, what in self.callee_states():
+            self.callees.addItem(f"{name} — {what}")
+
+    def _state_changed(self, state: CallingState) -> None:
+        if state in (CallingState.JOINED, CallingState.LEFT, CallingState.IDLE):
+            self.close()
+
+    def _cancel(self) -> None:
+        self.runner.run(self.call.leave(reject=True, reason="cancel"))
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        super().closeEvent(event)

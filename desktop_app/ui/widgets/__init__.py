@@ -1,0 +1,1 @@
+"""Widgets that know nothing of calls: video tiles, meters, spinners."""

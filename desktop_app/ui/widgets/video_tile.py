@@ -1,0 +1,217 @@
+"""One participant's tile: the picture, or an avatar with initials when the camera is off;
+the name, a muted-microphone mark, a green edge while speaking, and the connection state.
+
+Frames are pulled from an aiortc track by a task on the GUI loop (qasync) and converted
+once, at the size they are shown: ``reformat(w, h, "bgra")`` straight into a ``QImage``
+(``Format_RGB32``) over the frame's own buffer — no copy, no PIL — kept alive with the
+frame until the next one (DESIGN.md §6: ~210 µs at 720p). Painting is then 1:1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import av
+from aiortc.mediastreams import MediaStreamError
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ..resources import icon
+from ..theme import colors
+
+log = logging.getLogger(__name__)
+
+
+def initials(name: str) -> str:
+    parts = [p for p in name.replace("_", " ").replace(".", " ").split() if p]
+    if not parts:
+        return "?"
+    if len(parts) == 1:
+        return parts[0][:2].upper()
+    return (parts[0][0] + parts[-1][0]).upper()
+
+
+def fit(width: int, height: int, box: QSize) -> QSize:
+    """The largest size of ``width``:``height`` inside ``box`` (even numbers for yuv)."""
+    if width <= 0 or height <= 0 or box.width() <= 0 or box.height() <= 0:
+        return QSize(0, 0)
+    scale = min(box.width() / width, box.height() / height)
+    return QSize(max(2, int(width * scale) & ~1), max(2, int(height * scale) & ~1))
+
+
+def frame_to_image(frame: av.VideoFrame, size: QSize) -> tuple[QImage, av.VideoFrame]:
+    """``frame`` at ``size`` as an RGB32 QImage over the converted frame's buffer; keep the
+    returned frame alive as long as the image."""
+    converted = frame.reformat(width=size.width(), height=size.height(), format="bgra")
+    plane = converted.planes[0]
+    image = QImage(
+        memoryview(plane),
+        size.width(),
+        size.height(),
+        plane.line_size,
+        QImage.Format.Format_RGB32,
+    )
+    return image, converted
+
+
+class VideoTile(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(QSize(160, 90))
+        self.name = ""
+        self.muted = False
+        self.video_off = True
+        self.speaking = False
+        self.state = ""
+        self.mirrored = False
+        self._image: QImage | None = None
+        self._keep: av.VideoFrame | None = None
+        self._track: Any = None
+        self._pump: asyncio.Task[None] | None = None
+        #: Frames converted and frames painted (tests and the UI benchmark read these).
+        self.frames_shown = 0
+        self.frames_painted = 0
+
+    # --- what the tile shows ------------------------------------------------------------
+
+    def set_name(self, name: str) -> None:
+        if name != self.name:
+            self.name = name
+            self.update()
+
+    def set_muted(self, muted: bool) -> None:
+        if muted != self.muted:
+            self.muted = muted
+            self.update()
+
+    def set_speaking(self, speaking: bool) -> None:
+        if speaking != self.speaking:
+            self.speaking = speaking
+            self.update()
+
+    def set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def set_video_off(self, off: bool) -> None:
+        if off != self.video_off:
+            self.video_off = off
+            self._image = self._keep = None  # never show a stale picture
+            self.update()
+
+    @property
+    def track(self) -> Any:
+        return self._track
+
+    def set_track(self, track: Any) -> None:
+        """Show the frames of ``track`` (None: none); the previous pump stops."""
+        if track is self._track:
+            return
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+        self._track = track
+        if track is not None:
+            self._pump = asyncio.ensure_future(self._pull(track))
+
+    async def _pull(self, track: Any) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, av.VideoFrame):
+                    self.show_frame(frame)
+
+    def show_frame(self, frame: av.VideoFrame) -> None:
+        ratio = self.devicePixelRatioF()
+        box = QSize(round(self.width() * ratio), round(self.height() * ratio))
+        size = fit(frame.width, frame.height, box)
+        if size.isEmpty():
+            return
+        image, keep = frame_to_image(frame, size)
+        image.setDevicePixelRatio(ratio)
+        self._image, self._keep = image, keep
+        self.frames_shown += 1
+        if not self.video_off:  # a frame still in flight after "camera off" is not shown
+            self.update()
+
+    def stop(self) -> None:
+        self.set_track(None)
+
+    # --- painting -------------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        c = colors()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(c.tile))
+        painter.drawRoundedRect(rect, 10, 10)
+        if self._image is not None and not self.video_off:
+            logical = self._image.deviceIndependentSize()
+            x = (self.width() - logical.width()) / 2
+            y = (self.height() - logical.height()) / 2
+            if self.mirrored:
+                painter.save()
+                painter.translate(self.width(), 0)
+                painter.scale(-1, 1)
+                painter.drawImage(QPointF(x, y), self._image)
+                painter.restore()
+            else:
+                painter.drawImage(QPointF(x, y), self._image)
+            self.frames_painted += 1
+        else:
+            self._paint_avatar(painter)
+        self._paint_overlay(painter)
+        if self.speaking:
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(QColor(c.speaking), 3))
+            painter.drawRoundedRect(rect.adjusted(1.5, 1.5, -1.5, -1.5), 10, 10)
+
+    def _paint_avatar(self, painter: QPainter) -> None:
+        diameter = max(32, min(self.width(), self.height()) * 0.4)
+        circle = QRectF(
+            (self.width() - diameter) / 2, (self.height() - diameter) / 2, diameter, diameter
+        )
+        hue = sum(map(ord, self.name)) * 37 % 360
+        painter.setBrush(QColor.fromHsv(hue, 110, 190))
+        painter.drawEllipse(circle)
+        font = QFont(self.font())
+        font.setPixelSize(max(12, int(diameter * 0.38)))
+        font.setWeight(QFont.Weight.DemiBold)
+        painter.setFont(font)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(circle, Qt.AlignmentFlag.AlignCenter, initials(self.name))
+
+    def _paint_overlay(self, painter: QPainter) -> None:
+        font = QFont(self.font())
+        font.setPixelSize(13)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        text = self.name + (
+            "" if not self.state or self.state == "connected" else f" · {self.state}"
+        )
+        icon_size = 16 if self.muted else 0
+        width = metrics.horizontalAdvance(text) + 16 + (icon_size + 4 if self.muted else 0)
+        pill = QRectF(8, self.height() - 30, min(width, self.width() - 16), 22)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.drawRoundedRect(pill, 6, 6)
+        x = pill.x() + 8
+        if self.muted:
+            icon("mic-off", "#ff6b6b").paint(
+                painter, QRect(int(x), int(pill.y() + 3), icon_size, icon_size)
+            )
+            x += icon_size + 4
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(
+            QRectF(x, pill.y(), pill.right() - x - 4, pill.height()),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(pill.right() - x - 4)),
+        )

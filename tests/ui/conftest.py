@@ -1,0 +1,141 @@
+"""Qt tests: real widgets on the offscreen platform, async tests on qasync (asyncio on Qt's
+own loop, as the app runs), a real coordinator on an ephemeral port.
+
+Inside these async tests nothing may wait with ``qtbot.waitUntil`` / ``qWait`` (a nested Qt
+loop inside the running one hangs); they poll with ``eventually``."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytestqt.plugin
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.coordinator.auth import create_user_token
+from desktop_app.sdk import VideoClient
+from desktop_app.sdk.devices import SyntheticDevices
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.preferences import Preferences
+from desktop_app.ui.session import Session
+from desktop_app.ui.theme import apply_theme
+from tests.support.served import served
+
+# pytest-qt processes Qt events between a test and its fixtures' teardown. Here Qt's loop
+# *is* the asyncio loop (qasync): processing events there would step the calls' tasks with
+# no asyncio loop running. Teardown runs inside the loop instead, which is enough.
+pytestqt.plugin._process_events = lambda: None
+
+
+def _application() -> QApplication:
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    # Closing a test's last window must not quit Qt (and with it stop qasync's loop
+    # under the running test).
+    app.setQuitOnLastWindowClosed(False)
+    apply_theme(app, "light")
+    return app
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Callable[[], Any]]:
+    return {"qasync": lambda: qasync.QEventLoop(_application())}
+
+
+@pytest.fixture(autouse=True)
+def own_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config = tmp_path / "config"
+    monkeypatch.setenv("PARLEY_CONFIG_DIR", str(config))
+    return config
+
+
+SECRET = "ui-tests-secret-0123456789abcdef0123456789abcdef"
+
+
+@dataclass
+class UiCoordinator:
+    """The coordinator in a process of its own: its tasks must not share the app's Qt loop
+    (pytest steps fixtures outside that loop's run, where a server's tasks would break)."""
+
+    base_url: str
+
+    def user_token(self, user_id: str) -> str:
+        return create_user_token(SECRET, user_id)
+
+
+@pytest.fixture
+def coordinator(tmp_path: Path) -> Iterator[UiCoordinator]:
+    with served(tmp_path, "--secret", SECRET) as process:
+        yield UiCoordinator(process.base_url)
+
+
+SessionFactory = Callable[..., Awaitable[Session]]
+
+
+@pytest.fixture
+async def signed_in(coordinator: UiCoordinator) -> AsyncIterator[SessionFactory]:
+    """A signed-in app session (remote mode against the test coordinator)."""
+    sessions: list[Session] = []
+
+    async def factory(user_id: str = "alice", devices: Any = None, **prefs: Any) -> Session:
+        session = Session(Preferences(**prefs), devices or SyntheticDevices())
+        await session.sign_in(
+            "remote",
+            coordinator.base_url,
+            user_id,
+            user_id.title(),
+            coordinator.user_token(user_id),
+        )
+        sessions.append(session)
+        return session
+
+    yield factory
+    for session in sessions:
+        await session.shutdown()
+
+
+@pytest.fixture
+async def sdk_user(
+    coordinator: UiCoordinator,
+) -> AsyncIterator[Callable[..., Awaitable[VideoClient]]]:
+    """Another person, as a headless SDK client."""
+    clients: list[VideoClient] = []
+
+    async def factory(user_id: str, **kwargs: Any) -> VideoClient:
+        client = VideoClient(
+            {"id": user_id, "name": user_id.title()},
+            token=coordinator.user_token(user_id),
+            base_url=coordinator.base_url,
+            devices=kwargs.pop("devices", None) or SyntheticDevices(),
+            **kwargs,
+        )
+        await client.connect()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.disconnect()
+
+
+@pytest.fixture
+def window_for() -> Any:
+    windows: list[MainWindow] = []
+
+    def factory(session: Session) -> MainWindow:
+        window = MainWindow(session)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield factory
+    for window in windows:
+        window.close()
+        window.deleteLater()

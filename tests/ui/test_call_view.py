@@ -1,0 +1,133 @@
+"""The call view: tiles from the call's state, controls that call the SDK, "end for
+everyone" only with ``end-call``, banners, and a grid that re-flows and pages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from PySide6.QtGui import QKeySequence, QShortcut
+
+from desktop_app.protocol.permissions import Permission
+from desktop_app.sdk import CallingState, VideoClient
+from desktop_app.ui.views.call_view import PAGE_SIZE, CallView, TileGrid, grid_shape
+from desktop_app.ui.widgets.video_tile import VideoTile
+from tests.support.coordinator import unique
+from tests.ui.conftest import SessionFactory
+from tests.ui.support import eventually
+
+UserFactory = Callable[..., Awaitable[VideoClient]]
+
+
+def _shortcut(view: CallView, keys: str) -> QShortcut:
+    """The view's shortcut for ``keys`` (activated directly: a synthetic key press would
+    spin Qt's loop inside the running asyncio step)."""
+    wanted = QKeySequence(keys)
+    return next(s for s in view.findChildren(QShortcut) if s.key() == wanted)
+
+
+async def test_end_for_everyone_only_with_end_call(
+    signed_in: SessionFactory, sdk_user: UserFactory
+) -> None:
+    session = await signed_in("alice")
+    bob = await sdk_user("bob")
+    assert session.client is not None
+    call = session.client.call("default", unique())
+    await call.join(create=True, data={"members": [{"user_id": "alice"}, {"user_id": "bob"}]})
+    bobs = bob.call("default", call.id)
+    await bobs.join()
+    for own, allowed in ((call, True), (bobs, False)):
+        assert (Permission.END_CALL in own.state.own_capabilities) is allowed
+        view = CallView()
+        view.show()
+        view.bind(own)
+        assert view.end.isVisible() is allowed, f"end button for {own.client.user_id}"
+        view.unbind()
+        view.close()
+    await bobs.leave()
+    await call.leave()
+
+
+async def test_tiles_controls_and_shortcuts(
+    signed_in: SessionFactory, sdk_user: UserFactory
+) -> None:
+    session = await signed_in("alice")
+    bob = await sdk_user("bob")
+    assert session.client is not None
+    call = session.client.call("default", unique())
+    await call.join(create=True, data={"members": [{"user_id": "alice"}, {"user_id": "bob"}]})
+    await bob.call("default", call.id).join()
+    view = CallView()
+    view.resize(900, 600)
+    view.show()
+    view.bind(call)
+    await eventually(lambda: len(view.tiles) == 2, what="two tiles")
+    bobs_tile = next(t for t in view.tiles.values() if t.name == "Bob")
+    await eventually(
+        lambda: bobs_tile.frames_painted > 3 or bobs_tile.frames_shown > 3,
+        timeout=10,
+        what="bob's picture",
+    )
+
+    _shortcut(view, "Ctrl+D").activated.emit()
+    await eventually(lambda: not call.microphone.enabled, what="Ctrl+D mutes")
+    assert view.mic.isChecked()
+    _shortcut(view, "Ctrl+E").activated.emit()
+    await eventually(lambda: not call.camera.enabled, what="Ctrl+E turns the camera off")
+    own_tile = next(t for t in view.tiles.values() if t.name.endswith("(you)"))
+    await eventually(lambda: own_tile.video_off and own_tile.muted, what="own tile shows it")
+
+    bobs_call = bob.call("default", call.id)
+    await bobs_call.microphone.disable()
+    await eventually(lambda: bobs_tile.muted, what="bob's muted mark")
+
+    view.participants.click()
+    assert view.people.isVisible() and view.people.count() == 2
+
+    await call.end_call()
+    await eventually(
+        lambda: view.banner.isVisible() and "ended" in view.banner_text.text(), what="ended banner"
+    )
+    assert view.back_home.isVisible() and not view.leave.isEnabled()
+    view.back_home.click()
+    assert view.call is None
+    view.close()
+
+
+async def test_backstage_banner_offers_go_live_to_hosts(signed_in: SessionFactory) -> None:
+    session = await signed_in("alice")
+    assert session.client is not None
+    call = session.client.call("livestream", unique())
+    await call.join(create=True)
+    view = CallView()
+    view.show()
+    view.bind(call)
+    assert view.banner.isVisible() and "backstage" in view.banner_text.text()
+    assert view.go_live.isVisible()
+    view.go_live.click()
+    await eventually(lambda: not call.state.backstage, what="live")
+    await eventually(lambda: not view.banner.isVisible(), what="banner gone")
+    await call.leave()
+    view.unbind()
+    assert call.state.calling_state is CallingState.LEFT
+
+
+def test_the_grid_reflows_from_1_to_16_tiles_and_pages_beyond() -> None:
+    assert grid_shape(1, 1600, 900) == (1, 1)
+    assert grid_shape(2, 1600, 900) == (2, 1)
+    assert grid_shape(4, 1600, 900) == (2, 2)
+    assert grid_shape(6, 1600, 900) == (3, 2)
+    assert grid_shape(9, 1600, 900) == (3, 3)
+    assert grid_shape(16, 1600, 900) == (4, 4)
+    assert grid_shape(3, 600, 1200) == (1, 3), "a tall window stacks tiles"
+
+    grid = TileGrid()
+    grid.resize(1200, 800)
+    tiles = [VideoTile() for _ in range(20)]
+    grid.set_tiles(tiles)
+    assert grid.pages == 2 and len(grid.visible_tiles()) == PAGE_SIZE
+    assert [t.isVisibleTo(grid) for t in tiles] == [True] * 16 + [False] * 4
+    grid.turn(1)
+    assert grid.visible_tiles() == tiles[16:]
+    assert all(t.width() > 300 for t in tiles[16:]), "the last page re-flows for 4 tiles"
+    grid.set_tiles(tiles[:3])
+    assert grid.page == 0 and grid.pages == 1
