@@ -1,0 +1,222 @@
+"""Screenshots of every screen, under Xvfb (a real X server, the xcb platform), for people
+to look at: sign-in, home, lobby, outgoing dialog, call view with 2 and 6 participants,
+incoming popup, and home in the dark theme.
+
+    .venv/bin/python tests/ui/screenshots.py [--out build/screenshots] [--scale 2]
+
+Starts Xvfb itself when there is no DISPLAY, a coordinator in its own process, and the
+other participants as SDK clients with synthetic devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SECRET = "screenshots-secret-0123456789abcdef0123456789abcdef"
+
+
+def _start_xvfb() -> subprocess.Popen[bytes] | None:
+    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return None
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("Xvfb is not installed (Debian: apt-get install xvfb)")
+    display = ":97"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+    os.environ["DISPLAY"] = display
+    for _ in range(50):
+        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+            break
+        time.sleep(0.1)
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    return server
+
+
+async def _until(check: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("gave up waiting")
+        await asyncio.sleep(0.05)
+    return result
+
+
+async def take(out: Path, base_url: str) -> list[Path]:
+    import httpx
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.coordinator.auth import create_server_token, create_user_token
+    from desktop_app.sdk import VideoClient
+    from desktop_app.sdk.devices import SyntheticDevices
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.preferences import Preferences
+    from desktop_app.ui.session import Session
+    from desktop_app.ui.theme import apply_theme
+
+    saved: list[Path] = []
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+
+    def shot(widget: Any, name: str) -> None:
+        path = out / f"{name}.png"
+        widget.grab().save(str(path))
+        saved.append(path)
+
+    async with httpx.AsyncClient(base_url=base_url) as http:  # room for six in a mesh
+        await http.patch(
+            "/v1/app",
+            json={"max_mesh_participants": 6},
+            headers={"Authorization": f"Bearer {create_server_token(SECRET)}"},
+        )
+    people = {}
+    for user, name in (
+        ("bob", "Bob Stone"),
+        ("carol", "Carol Diaz"),
+        ("dan", "Dan Wu"),
+        ("erin", "Erin Moss"),
+        ("frank", "Frank Ode"),
+    ):
+        client = VideoClient(
+            {"id": user, "name": name},
+            create_user_token(SECRET, user),
+            base_url,
+            devices=SyntheticDevices(width=640, height=360),
+        )
+        await client.connect()
+        people[user] = client
+
+    session = Session(Preferences(), SyntheticDevices(width=640, height=360), persist=False)
+    window = MainWindow(session)
+    window.resize(1100, 720)
+    window.show()
+    window.start()
+    await asyncio.sleep(0.5)
+    window.sign_in.user_id.setText("alice")
+    window.sign_in.name.setText("Alice Martin")
+    shot(window, "1-sign-in")
+
+    await session.sign_in(
+        "remote", base_url, "alice", "Alice Martin", create_user_token(SECRET, "alice")
+    )
+    window.show_home()
+    await asyncio.sleep(1.0)
+    shot(window, "2-home")
+
+    window.home.ring_requested.emit(["bob"], True)
+    await _until(lambda: window.lobby.preview.frames_painted > 3)
+    shot(window, "3-lobby")
+
+    window.lobby.join.click()
+    dialog = await _until(
+        lambda: window.outgoing if window.outgoing and window.outgoing.isVisible() else None
+    )
+    await asyncio.sleep(0.3)
+    shot(dialog, "4-outgoing-dialog")
+    call = dialog.call
+    bobs = await _until(
+        lambda: (
+            people["bob"].call(call.type, call.id)
+            if people["bob"].call(call.type, call.id).is_ringing_me
+            else None
+        )
+    )
+    await bobs.join()
+    await _until(lambda: window.stack.currentWidget() is window.call_view)
+    await _until(
+        lambda: (
+            len(window.call_view.tiles) == 2
+            and all(t.frames_painted > 3 for t in window.call_view.tiles.values())
+        )
+    )
+    await asyncio.sleep(0.5)
+    shot(window, "5-call-2-participants")
+
+    for user in ("carol", "dan", "erin", "frank"):
+        other = people[user].call(call.type, call.id)
+        if user != "carol":
+            await other.camera.disable()
+        await other.join()
+    await _until(lambda: len(window.call_view.tiles) == 6, timeout=20)
+    await asyncio.sleep(2.0)
+    await people["dan"].call(call.type, call.id).microphone.disable()
+    await asyncio.sleep(0.5)
+    shot(window, "6-call-6-participants")
+    for user in ("bob", "carol", "dan", "erin", "frank"):
+        await people[user].call(call.type, call.id).leave()
+    window.call_view.leave.click()
+    await _until(lambda: window.stack.currentWidget() is window.home)
+
+    ring = people["bob"].call("default", "")
+    await ring.get_or_create(
+        data={"members": [{"user_id": "bob"}, {"user_id": "alice"}]}, ring=True
+    )
+    popup = await _until(
+        lambda: window.incoming if window.incoming and window.incoming.isVisible() else None
+    )
+    await asyncio.sleep(0.3)
+    shot(popup, "7-incoming-popup")
+    await ring.leave(reject=True, reason="cancel")
+
+    apply_theme(app, "dark")
+    window.home.refresh()
+    await asyncio.sleep(1.0)
+    shot(window, "8-home-dark")
+
+    for client in people.values():
+        await client.disconnect()
+    await session.shutdown()
+    window.close()
+    return saved
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "screenshots")
+    parser.add_argument("--scale", type=float, default=1.0, help="QT_SCALE_FACTOR (2 for high DPI)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.scale != 1.0:
+        os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    xvfb = _start_xvfb()
+    from tests.support.served import served
+
+    try:
+        import qasync
+        from PySide6.QtWidgets import QApplication
+
+        from desktop_app.ui.theme import apply_theme
+
+        app = QApplication([])
+        app.setQuitOnLastWindowClosed(False)
+        apply_theme(app, "light")
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        with (
+            tempfile.TemporaryDirectory() as data,
+            served(Path(data), "--secret", SECRET) as coordinator,
+        ):
+            os.environ["PARLEY_CONFIG_DIR"] = str(Path(data) / "config")
+            with loop:
+                saved = loop.run_until_complete(take(args.out, coordinator.base_url))
+        for path in saved:
+            print(path)
+        return 0
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""The screenshot script runs (under Xvfb when it is installed) and writes every screen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENS = [
+    "1-sign-in",
+    "2-home",
+    "3-lobby",
+    "4-outgoing-dialog",
+    "5-call-2-participants",
+    "6-call-6-participants",
+    "7-incoming-popup",
+    "8-home-dark",
+]
+
+
+def test_the_screenshot_script_writes_every_screen() -> None:
+    out = ROOT / "build" / "screenshots"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
+    if shutil.which("Xvfb") is None:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests/ui/screenshots.py"), "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in SCREENS:
+        image = QImage(str(out / f"{name}.png"))
+        assert not image.isNull() and image.width() > 200, name
+        colors = {
+            image.pixel(x, y)
+            for x in range(0, image.width(), 23)
+            for y in range(0, image.height(), 23)
+        }
+        assert len(colors) > 2, f"{name} is blank"
