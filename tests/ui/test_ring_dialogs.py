@@ -183,3 +183,26 @@ async def test_cancel_in_the_outgoing_dialog_stops_the_ring(
         lambda: bobs.state.calling_state is CallingState.IDLE, what="bob stops ringing"
     )
     assert not dialog.isVisible()
+
+
+async def test_a_notify_call_shows_a_notice_with_join(
+    signed_in: SessionFactory, sdk_user: UserFactory, window_for: Any
+) -> None:
+    window = window_for(await signed_in("alice", skip_lobby=True))
+    bob = await sdk_user("bob")
+    call = bob.call("default", unique())
+    await call.join(
+        create=True, data={"members": [{"user_id": "bob"}, {"user_id": "alice"}]}, notify=True
+    )
+    notice = await eventually(
+        lambda: window.notice if window.notice and window.notice.isVisible() else None,
+        timeout=5,
+        what="the notice",
+    )
+    assert "Bob started a call" in notice.text()
+    join = next(b for b in notice.buttons() if b.text() == "Join")
+    join.click()
+    await eventually(
+        lambda: window.stack.currentWidget() is window.call_view, timeout=10, what="joined"
+    )
+    assert window.call_view.call is not None and window.call_view.call.cid == call.cid
