@@ -126,10 +126,3 @@ class LocalServer:
                 except TimeoutError:
                     process.kill()
         self._bot = self._server = None
-
-    def stop_now(self) -> None:
-        """At interpreter exit, when no loop runs any more."""
-        for process in (self._bot, self._server):
-            if process is not None and process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.terminate()

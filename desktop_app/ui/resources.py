@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QGuiApplication, QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 
@@ -47,10 +47,6 @@ def icon(name: str, color: str = "#000000", size: int = 24) -> QIcon:
     for ratio in sorted(ratios):
         result.addPixmap(_render(svg, size, ratio))
     return result
-
-
-def colored_icon(name: str, color: QColor, size: int = 24) -> QIcon:
-    return icon(name, color.name(), size)
 
 
 @cache

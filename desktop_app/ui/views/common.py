@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..tasks import Runner
@@ -68,8 +67,3 @@ class StatusRow(QWidget):
 
     def clear(self) -> None:
         self.show_error("")
-
-
-def keep_alive(owner: QObject, unsubscribe: Callable[[], None]) -> None:
-    """Unsubscribe from an SDK observable when ``owner`` goes away."""
-    owner.destroyed.connect(lambda *_: unsubscribe())
