@@ -261,13 +261,17 @@ class QtSpeaker:
         self._task = asyncio.get_running_loop().create_task(self._play())
 
     async def _play(self) -> None:
+        # The sink takes 48 kHz stereo 16-bit; anything else is converted first (a mono
+        # frame written as is would play at twice its pitch).
+        resampler = av.AudioResampler(format="s16", layout="stereo", rate=RATE)
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await self._sound.recv()
                 assert isinstance(frame, av.AudioFrame)
-                data = frame.to_ndarray().tobytes()
-                if self._sink.bytesFree() >= len(data):
-                    self._io.write(data)
+                for converted in resampler.resample(frame):
+                    data = converted.to_ndarray().tobytes()
+                    if self._sink.bytesFree() >= len(data):
+                        self._io.write(data)
 
     def close(self) -> None:
         self._task.cancel()
