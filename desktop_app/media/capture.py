@@ -9,7 +9,8 @@ frames: a consumer that falls behind sees the newest picture, not a backlog.
 PyAV's wheel bundles its own libasound, which looks for its configuration where the wheel
 was built; on Debian it lives in ``/usr/share/alsa`` (with ``libasound2-plugins`` for
 PulseAudio/PipeWire devices), so :func:`configure_alsa` points ``ALSA_CONFIG_PATH`` there
-unless the environment already says otherwise.
+unless the environment already says otherwise, and ``ALSA_PLUGIN_DIR`` at the system's
+plugins (found when PulseAudio's ALSA plugins were installed: without it no device opens).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ DEBIAN_ALSA_CONFIG = Path("/usr/share/alsa/alsa.conf")
 def configure_alsa() -> None:
     if "ALSA_CONFIG_PATH" not in os.environ and DEBIAN_ALSA_CONFIG.exists():
         os.environ["ALSA_CONFIG_PATH"] = str(DEBIAN_ALSA_CONFIG)
+    # The configuration names plugins (PulseAudio's, with libasound2-plugins); the wheel's
+    # libasound looks for them under its build prefix, fails, and then opens no device at
+    # all ("Unknown PCM"), so point it at the system's plugin directory.
+    if "ALSA_PLUGIN_DIR" not in os.environ:
+        found = sorted(Path("/usr/lib").glob("*/alsa-lib"))
+        if found:
+            os.environ["ALSA_PLUGIN_DIR"] = str(found[0])
 
 
 async def open_input(url: str, format: str, options: dict[str, str]) -> av.container.InputContainer:
