@@ -11,6 +11,7 @@ from typing import Literal
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -24,6 +25,7 @@ from desktop_app.sdk import Call, CallingState
 from .resources import app_icon
 from .session import Session
 from .tasks import Runner
+from .theme import apply_theme
 from .views.call_view import CallView
 from .views.home import HomeView
 from .views.lobby import LobbyView
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
 
         self.sign_in.submitted.connect(self._sign_in)
         self.home.sign_out_requested.connect(self._sign_out)
+        self.home.theme_chosen.connect(self._theme_chosen)
         self.home.ring_requested.connect(
             lambda ids, video: self._prepare(Pending("ring", tuple(ids), video))
         )
@@ -129,6 +132,14 @@ class MainWindow(QMainWindow):
             self.server_note.setText(f"Server: {self.session.server_label}")
         self.stack.setCurrentWidget(self.home)
         self.home.refresh()
+
+    def _theme_chosen(self, name: str) -> None:
+        if name in ("light", "dark", "system"):
+            self.session.preferences.theme = name  # type: ignore[assignment]
+            self.session.save()
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                apply_theme(app, name)
 
     def _connection_changed(self, state: str) -> None:
         texts = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
@@ -10,7 +11,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QRadioButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +46,7 @@ class HomeView(QWidget):
     echo_requested = Signal()
     join_requested = Signal(str)  # "type:id"
     sign_out_requested = Signal()
+    theme_chosen = Signal(str)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,10 +55,35 @@ class HomeView(QWidget):
         self.greeting = label("", "title")
         self.server = label("", "muted")
         sign_out = button("Sign out", on_click=self.sign_out_requested.emit)
+        self.settings = QToolButton()
+        self.settings.setText("Settings")
+        self.settings.setIcon(icon("settings", colors().text))
+        self.settings.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.settings.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.settings_menu = QMenu(self)
+        self.settings.setMenu(self.settings_menu)
+        self.show_lobby = self.settings_menu.addAction("Check devices before each call")
+        self.show_lobby.setCheckable(True)
+        self.show_lobby.toggled.connect(self._lobby_setting)
+        themes = self.settings_menu.addMenu("Theme")
+        self.theme_actions = QActionGroup(self)
+        for name, label_text in (
+            ("system", "Like the system"),
+            ("light", "Light"),
+            ("dark", "Dark"),
+        ):
+            action = themes.addAction(label_text)
+            action.setCheckable(True)
+            action.setData(name)
+            self.theme_actions.addAction(action)
+        self.theme_actions.triggered.connect(
+            lambda action: self.theme_chosen.emit(str(action.data()))
+        )
         header = QHBoxLayout()
         header.addWidget(self.greeting)
         header.addWidget(self.server)
         header.addStretch(1)
+        header.addWidget(self.settings)
         header.addWidget(sign_out)
 
         self.people = QListWidget()
@@ -120,6 +149,9 @@ class HomeView(QWidget):
         if client is None:
             return
         prefs = self.session.preferences
+        self.show_lobby.setChecked(not prefs.skip_lobby)
+        for action in self.theme_actions.actions():
+            action.setChecked(action.data() == prefs.theme)
         self.greeting.setText(f"Hello, {prefs.name or prefs.user_id}")
         self.server.setText(f"· {self.session.server_label}")
         self.echo.setVisible(self.session.is_local)
@@ -179,6 +211,10 @@ class HomeView(QWidget):
             self.status.show_error("Type the id of the call to join.")
             return
         self.join_requested.emit(text)
+
+    def _lobby_setting(self, show: bool) -> None:
+        self.session.preferences.skip_lobby = not show
+        self.session.save()
 
     def _recent_chosen(self, item: QListWidgetItem) -> None:
         self.join_requested.emit(str(item.data(Qt.ItemDataRole.UserRole)))
