@@ -30,6 +30,8 @@ import av
 import av.container
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from .queued_track import QueuedTrack
+
 log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48_000
@@ -57,7 +59,7 @@ async def open_input(url: str, format: str, options: dict[str, str]) -> av.conta
     return container
 
 
-class CaptureTrack(MediaStreamTrack):
+class CaptureTrack(QueuedTrack):
     """The frames of one opened input device, read by a thread of its own."""
 
     def __init__(
@@ -66,15 +68,9 @@ class CaptureTrack(MediaStreamTrack):
         container: av.container.InputContainer,
         max_queued: int = 3,
     ) -> None:
-        super().__init__()
-        self.kind = kind
+        super().__init__(kind, keep=max_queued if kind == "video" else 25)
         self._container = container
         self._owner_loop = asyncio.get_running_loop()
-        self._frames: collections.deque[av.AudioFrame | av.VideoFrame] = collections.deque(
-            maxlen=max_queued if kind == "video" else 25
-        )
-        self._arrived = asyncio.Event()
-        self._ended = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._read, name=f"capture-{kind}", daemon=True)
         self._thread.start()
@@ -98,13 +94,13 @@ class CaptureTrack(MediaStreamTrack):
                     frame = decoded.reformat(format="yuv420p")
                     frame.pts = int((time.monotonic() - start) * VIDEO_CLOCK)
                     frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
-                    self._owner_loop.call_soon_threadsafe(self._deliver, frame)
+                    self._owner_loop.call_soon_threadsafe(self.push, frame)
                 elif isinstance(decoded, av.AudioFrame):
                     for chunk in resampler.resample(decoded):
                         chunk.pts = samples
                         chunk.time_base = fractions.Fraction(1, AUDIO_RATE)
                         samples += chunk.samples
-                        self._owner_loop.call_soon_threadsafe(self._deliver, chunk)
+                        self._owner_loop.call_soon_threadsafe(self.push, chunk)
         except Exception as error:  # unplugged, or the device broke: the track ends
             if not self._stopping.is_set():
                 log.warning("capture of %s ended: %s", self.kind, error)
@@ -112,27 +108,7 @@ class CaptureTrack(MediaStreamTrack):
             with contextlib.suppress(Exception):
                 self._container.close()
             with contextlib.suppress(RuntimeError):  # the loop may be closed already
-                self._owner_loop.call_soon_threadsafe(self._end)
-
-    def _deliver(self, frame: av.AudioFrame | av.VideoFrame) -> None:
-        self._frames.append(frame)
-        self._arrived.set()
-
-    def _end(self) -> None:
-        self._ended = True
-        self._arrived.set()
-
-    async def recv(self) -> av.AudioFrame | av.VideoFrame:
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            if self._frames:
-                return self._frames.popleft()
-            if self._ended:
-                self.stop()
-                raise MediaStreamError
-            self._arrived.clear()
-            await self._arrived.wait()
+                self._owner_loop.call_soon_threadsafe(self.end)
 
     def stop(self) -> None:
         self._stopping.set()

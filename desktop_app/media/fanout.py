@@ -12,12 +12,13 @@ audio branches keep up to half a second. Nobody subscribed → nobody reads the 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from .queued_track import QueuedTrack
 
 log = logging.getLogger(__name__)
 
@@ -43,37 +44,16 @@ def copy_frame(frame: av.AudioFrame | av.VideoFrame) -> av.AudioFrame | av.Video
     return copy
 
 
-class Branch(MediaStreamTrack):
+class Branch(QueuedTrack):
     def __init__(self, fanout: FanOut) -> None:
-        super().__init__()
-        self.kind = fanout.source.kind
-        self._fanout: FanOut | None = fanout
-        self._frames: collections.deque[av.AudioFrame | av.VideoFrame] = collections.deque(
-            maxlen=1 if self.kind == "video" else AUDIO_KEEP
+        super().__init__(
+            fanout.source.kind, keep=1 if fanout.source.kind == "video" else AUDIO_KEEP
         )
-        self._arrived = asyncio.Event()
-        self._ended = False
+        self._fanout: FanOut | None = fanout
 
-    def put(self, frame: av.AudioFrame | av.VideoFrame | None) -> None:
-        if frame is None:
-            self._ended = True
-        else:
-            self._frames.append(frame)
-        self._arrived.set()
-
-    async def recv(self) -> av.AudioFrame | av.VideoFrame:
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            if self._frames:
-                return self._frames.popleft()
-            if self._ended:
-                self.stop()
-                raise MediaStreamError
-            if self._fanout is not None:
-                self._fanout.start()
-            self._arrived.clear()
-            await self._arrived.wait()
+    def _before_waiting(self) -> None:
+        if self._fanout is not None:
+            self._fanout.start()
 
     def stop(self) -> None:
         super().stop()
@@ -115,12 +95,12 @@ class FanOut:
                 assert isinstance(frame, av.AudioFrame | av.VideoFrame)
             except MediaStreamError:
                 for branch in list(self._branches):
-                    branch.put(None)
+                    branch.end()
                 return
             branches = list(self._branches)
             copies = [copy_frame(frame) for _ in branches[1:]]  # before anyone sees it
             for branch, own in zip(branches, [frame, *copies], strict=True):
-                branch.put(own)
+                branch.push(own)
 
     def close(self) -> None:
         for branch in list(self._branches):

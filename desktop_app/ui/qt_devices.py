@@ -15,7 +15,6 @@ nothing, and the lobby offers the synthetic devices instead.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import fractions
 import logging
@@ -41,6 +40,7 @@ from PySide6.QtMultimedia import (
     QVideoSink,
 )
 
+from desktop_app.media.queued_track import QueuedTrack
 from desktop_app.sdk.devices import AudioOutput, Device, DeviceKind
 from desktop_app.sdk.errors import DeviceError
 
@@ -63,36 +63,12 @@ def _audio_format(channels: int) -> QAudioFormat:
     return audio_format
 
 
-class _PushedTrack(MediaStreamTrack):
-    """Frames pushed in from Qt signals, pulled out by aiortc."""
+class _PushedTrack(QueuedTrack):
+    """Frames pushed in from Qt signals; stopping it closes the Qt device."""
 
     def __init__(self, kind: str, keep: int) -> None:
-        super().__init__()
-        self.kind = kind
-        self._frames: collections.deque[Any] = collections.deque(maxlen=keep)
-        self._arrived = asyncio.Event()
-        self._ended = False
+        super().__init__(kind, keep)
         self.on_stop: Callable[[], None] | None = None
-
-    def push(self, frame: Any) -> None:
-        self._frames.append(frame)
-        self._arrived.set()
-
-    def end(self) -> None:
-        self._ended = True
-        self._arrived.set()
-
-    async def recv(self) -> Any:
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            if self._frames:
-                return self._frames.popleft()
-            if self._ended:
-                self.stop()
-                raise MediaStreamError
-            self._arrived.clear()
-            await self._arrived.wait()
 
     def stop(self) -> None:
         super().stop()
