@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from desktop_app.media.capture import CaptureTrack, SpeakerOutput, configure_alsa, open_input
 
-from .devices import AudioOutput, Device, DeviceKind, Unwatch
+from .devices import AudioOutput, Device, DeviceKind, Listeners, Unwatch
 from .errors import DeviceError
 
 CAMERA_OPTIONS = {"framerate": "30", "video_size": "640x480"}
@@ -104,7 +104,7 @@ class CaptureDevices:
     def __init__(self, poll_seconds: float = 2.0, platform: str = sys.platform) -> None:
         self.platform = platform
         self.poll_seconds = poll_seconds
-        self._watchers: list[Callable[[], None]] = []
+        self._listeners = Listeners()
         self._poller: asyncio.Task[None] | None = None
         if platform.startswith("linux"):
             configure_alsa()
@@ -178,15 +178,14 @@ class CaptureDevices:
     # --- hot-plug ---------------------------------------------------------------------------
 
     def watch(self, listener: Callable[[], None]) -> Unwatch:
-        self._watchers.append(listener)
+        unwatch_listener = self._listeners.watch(listener)
         if self._poller is None:
             with contextlib.suppress(RuntimeError):  # no loop yet: a later watch starts it
                 self._poller = asyncio.get_running_loop().create_task(self._poll())
 
         def unwatch() -> None:
-            if listener in self._watchers:
-                self._watchers.remove(listener)
-            if not self._watchers and self._poller is not None:
+            unwatch_listener()
+            if not self._listeners and self._poller is not None:
                 self._poller.cancel()
                 self._poller = None
 
@@ -202,5 +201,4 @@ class CaptureDevices:
             now = await asyncio.to_thread(self._snapshot)
             if now != seen:
                 seen = now
-                for listener in list(self._watchers):
-                    listener()
+                self._listeners.notify()

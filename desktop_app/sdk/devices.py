@@ -39,6 +39,29 @@ class Device:
     is_default: bool = False
 
 
+class Listeners:
+    """Who to tell when devices come and go: ``watch`` for a backend, ``notify`` on change."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._listeners)
+
+    def watch(self, listener: Callable[[], None]) -> Unwatch:
+        self._listeners.append(listener)
+
+        def unwatch() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unwatch
+
+    def notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
 def default_device(devices: list[Device]) -> Device | None:
     return next((d for d in devices if d.is_default), devices[0] if devices else None)
 
@@ -145,7 +168,7 @@ class SyntheticDevices:
         self._devices: dict[str, Device] = {}
         self._tones: dict[str, float] = {}
         self._open: dict[str, list[MediaStreamTrack]] = {}
-        self._watchers: list[Callable[[], None]] = []
+        self._listeners = Listeners()
         #: Every speaker output opened, newest last (tests listen to them).
         self.speakers: list[SyntheticSpeaker] = []
         self.plug(Device("synthetic-camera", "Test pattern", "camera", is_default=True))
@@ -172,8 +195,7 @@ class SyntheticDevices:
         self._changed()
 
     def _changed(self) -> None:
-        for listener in list(self._watchers):
-            listener()
+        self._listeners.notify()
 
     def list_devices(self, kind: DeviceKind) -> list[Device]:
         return [d for d in self._devices.values() if d.kind == kind]
@@ -203,10 +225,4 @@ class SyntheticDevices:
         return speaker
 
     def watch(self, listener: Callable[[], None]) -> Unwatch:
-        self._watchers.append(listener)
-
-        def unwatch() -> None:
-            if listener in self._watchers:
-                self._watchers.remove(listener)
-
-        return unwatch
+        return self._listeners.watch(listener)

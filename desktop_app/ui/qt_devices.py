@@ -41,7 +41,7 @@ from PySide6.QtMultimedia import (
 )
 
 from desktop_app.media.queued_track import QueuedTrack
-from desktop_app.sdk.devices import AudioOutput, Device, DeviceKind
+from desktop_app.sdk.devices import AudioOutput, Device, DeviceKind, Listeners
 from desktop_app.sdk.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class QtDevices(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._media = QMediaDevices(self)
-        self._watchers: list[Callable[[], None]] = []
+        self._listeners = Listeners()
         for signal in (
             self._media.videoInputsChanged,
             self._media.audioInputsChanged,
@@ -105,17 +105,10 @@ class QtDevices(QObject):
         self._keep: set[Any] = set()  # Qt objects alive while their device is open
 
     def _changed(self) -> None:
-        for listener in list(self._watchers):
-            listener()
+        self._listeners.notify()
 
     def watch(self, listener: Callable[[], None]) -> Callable[[], None]:
-        self._watchers.append(listener)
-
-        def unwatch() -> None:
-            if listener in self._watchers:
-                self._watchers.remove(listener)
-
-        return unwatch
+        return self._listeners.watch(listener)
 
     def list_devices(self, kind: DeviceKind) -> list[Device]:
         found: list[QCameraDevice] | list[QAudioDevice]
@@ -262,7 +255,7 @@ class SwitchableDevices:
     def __init__(self, real: Any, test: Any, use_test: bool = False) -> None:
         self.real, self.test = real, test
         self.use_test = use_test
-        self._watchers: list[Callable[[], None]] = []
+        self._listeners = Listeners()
         for backend in (real, test):
             backend.watch(self._changed)
 
@@ -276,17 +269,10 @@ class SwitchableDevices:
             self._changed()
 
     def _changed(self) -> None:
-        for listener in list(self._watchers):
-            listener()
+        self._listeners.notify()
 
     def watch(self, listener: Callable[[], None]) -> Callable[[], None]:
-        self._watchers.append(listener)
-
-        def unwatch() -> None:
-            if listener in self._watchers:
-                self._watchers.remove(listener)
-
-        return unwatch
+        return self._listeners.watch(listener)
 
     def list_devices(self, kind: DeviceKind) -> list[Device]:
         return list(self.current.list_devices(kind))
