@@ -42,7 +42,7 @@ def _start_xvfb() -> subprocess.Popen[bytes] | None:
     return server
 
 
-async def _until(check: Any, timeout: float = 15.0) -> Any:
+async def _until(check: Any, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (result := check()):
         if time.monotonic() > deadline:
@@ -146,7 +146,7 @@ async def take(out: Path, base_url: str) -> list[Path]:
         if user != "carol":
             await other.camera.disable()
         await other.join()
-    await _until(lambda: len(window.call_view.tiles) == 6, timeout=20)
+    await _until(lambda: len(window.call_view.tiles) == 6, timeout=60)
     await asyncio.sleep(2.0)
     await people["dan"].call(call.type, call.id).microphone.disable()
     await asyncio.sleep(0.5)
@@ -219,4 +219,15 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        code = main()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # aiortc's decoder threads are not daemons: after a failure they would keep the process
+    # alive for ever and hide the error behind a timeout.
+    os._exit(code)

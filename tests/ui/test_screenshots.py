@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtGui import QImage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,7 @@ SCREENS = [
 ]
 
 
+@pytest.mark.timeout(300)
 def test_the_screenshot_script_writes_every_screen() -> None:
     out = ROOT / "build" / "screenshots"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
