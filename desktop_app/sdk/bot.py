@@ -51,7 +51,16 @@ class Bot:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
+        self.client.state.incoming_call.subscribe(self._rung, now=True)
         self.client.state.calls.subscribe(self._calls_changed, now=True)
+
+    def _rung(self, call: Call | None) -> None:
+        if call is None:
+            return
+        if self.answer == "accept":
+            self._spawn(self.join(call))
+        elif self.answer == "reject":
+            self._spawn(call.reject("decline"))
 
     def _calls_changed(self, calls: list[Call]) -> None:
         for call in calls:
@@ -62,11 +71,6 @@ class Bot:
                 )
 
     def _state_changed(self, call: Call, state: CallingState) -> None:
-        if state is CallingState.RINGING and call.is_ringing_me:
-            if self.answer == "accept":
-                self._spawn(self.join(call))
-            elif self.answer == "reject":
-                self._spawn(call.leave(reject=True, reason="decline"))
         if state is CallingState.JOINED:
             call.state.participants_.subscribe(functools.partial(self._participants_changed, call))
 

@@ -7,10 +7,11 @@ every event carries the whole call — so it never drifts from the server's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from desktop_app.protocol.calls import CallResponse, CallSessionResponse, MemberResponse
 from desktop_app.protocol.permissions import Permission
@@ -31,6 +32,36 @@ class CallingState(StrEnum):
     MIGRATING = "migrating"
     RECONNECTING_FAILED = "reconnecting-failed"
     OFFLINE = "offline"
+
+
+class RingDirection(StrEnum):
+    INCOMING = "incoming"  # someone rang us
+    OUTGOING = "outgoing"  # we rang
+
+
+AnswerStatus = Literal["ringing", "accepted", "rejected", "missed"]
+
+
+@dataclass(frozen=True)
+class CalleeAnswer:
+    status: AnswerStatus
+    #: Why a callee rejected: ``decline``, ``busy``, ``timeout`` or ``cancel``.
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RingContext:
+    direction: RingDirection
+    #: The call session the ring belongs to.
+    session_id: str | None
+    #: Who rang: the ring event's ``user`` (incoming), ourselves (outgoing).
+    caller: UserResponse | None
+    #: Whether the ring asked for video (the ring's own flag, not the call's).
+    video: bool
+    #: Each callee's answer so far (outgoing rings; by user id).
+    answers: Mapping[str, CalleeAnswer] = field(default_factory=dict)
+    #: Whether the ring is still on (the server's view, from the newest call seen).
+    active: bool = True
 
 
 @dataclass
@@ -60,6 +91,8 @@ class CallState:
         self.participants_: Observable[list[Participant]] = Observable([])
         self.own_capabilities_: Observable[list[Permission]] = Observable([])
         self.dominant_speaker_: Observable[Participant | None] = Observable(None)
+        #: The ring that concerns this device (see ``call_machine.RingContext``).
+        self.ring_: Observable[RingContext | None] = Observable(None)
         #: This device's participant session, once joined.
         self.local_session_id: str | None = None
 
@@ -120,6 +153,10 @@ class CallState:
     @property
     def session(self) -> CallSessionResponse | None:
         return self.call.session if self.call else None
+
+    @property
+    def ring(self) -> RingContext | None:
+        return self.ring_.value
 
     @property
     def ringing(self) -> bool:

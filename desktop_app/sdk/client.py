@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from desktop_app.protocol.calls import QueryCallsResponse
 from desktop_app.protocol.users import UserResponse, UsersResponse
 
-from .call import Call
+from .call import Call, CallContext
 from .call_state import CallingState
-from .connection import ConnectionState, CoordinatorConnection, ReconnectPolicy, TokenProvider
+from .connection import ConnectionState, CoordinatorConnection, TokenProvider
 from .device_managers import InputDeviceManager, SpeakerManager
 from .devices import DeviceBackend, NoDevices
 from .observable import Observable
+from .options import ClientOptions
 from .realtime import quiet_garbage_collector
 
+__all__ = ["ClientOptions", "ClientState", "VideoClient"]
 
-@dataclass
-class ClientOptions:
-    #: Reject an incoming ring with ``busy`` while another call is joined.
-    reject_call_when_busy: bool = False
-    #: How the event connection retries after it drops.
-    reconnect_policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
-    #: How a call rejoins after its media failed (a peer connection broke): a few quick
-    #: tries, then ``reconnecting-failed``.
-    media_reconnect_policy: ReconnectPolicy = field(
-        default_factory=lambda: ReconnectPolicy(delays=(0.0, 0.5, 1.5, 3.0), max_attempts=4)
-    )
-    #: Send H.264 video to peers that prefer it too (VP8 otherwise).
-    prefer_h264: bool = False
+log = logging.getLogger(__name__)
 
 
 class ClientState:
@@ -41,6 +31,9 @@ class ClientState:
         self.connection_state: Observable[ConnectionState] = connection.state
         #: The newest call someone announced to us with ``notify`` (a "Join" prompt).
         self.notified_call: Observable[Call | None] = Observable(None)
+        #: The call ringing this device now (the incoming popup), if any: who rang and
+        #: with audio or video are in its ``ring``.
+        self.incoming_call: Observable[Call | None] = Observable(None)
 
 
 class VideoClient:
@@ -63,7 +56,7 @@ class VideoClient:
         self.connection.listeners.append(self._on_event)
         self.connection.reconnect_listeners.append(self._on_reconnected)
         self.state = ClientState(self.connection)
-        #: The lobby's devices, before any call; a call takes over their choices on join.
+        #: The devices, in the lobby and in every call (``call.camera is client.camera``).
         self.camera = InputDeviceManager(self.devices, "camera")
         self.microphone = InputDeviceManager(self.devices, "microphone")
         self.speaker = SpeakerManager(self.devices)
@@ -88,9 +81,6 @@ class VideoClient:
                 await call.leave()
         for manager in (self.camera, self.microphone, self.speaker):
             manager.close()
-        for call in self._objects.values():
-            for manager in (call.camera, call.microphone, call.speaker):
-                manager.close()
         await self.connection.close()
 
     def call(self, call_type: str, call_id: str = "") -> Call:
@@ -99,7 +89,16 @@ class VideoClient:
         cid = f"{call_type}:{call_id}"
         call = self._objects.get(cid)
         if call is None:
-            call = self._objects[cid] = Call(self, call_type, call_id)
+            context = CallContext(
+                self.connection,
+                self.user_id,
+                self.options,
+                self.camera,
+                self.microphone,
+                self.speaker,
+                self,
+            )
+            call = self._objects[cid] = Call(context, call_type, call_id)
         return call
 
     async def query_calls(
@@ -128,7 +127,7 @@ class VideoClient:
         found = []
         for entry in answer.calls:
             call = self.call(entry.call.type, entry.call.id)
-            call._apply(entry.model_dump(mode="json"))
+            call._apply(entry.model_dump(mode="json"))  # the same answer a get would give
             found.append(call)
         return found, answer.next
 
@@ -143,10 +142,25 @@ class VideoClient:
         )
         return answer.users, answer.next
 
-    def _remember(self, call: Call) -> None:
+    # --- what calls tell the client (``CallListener``) -----------------------------------
+
+    def call_known(self, call: Call) -> None:
         if call.cid not in self._calls:
             self._calls[call.cid] = call
             self.state.calls.set(list(self._calls.values()))
+
+    def ring_changed(self, call: Call) -> None:
+        current = self.state.incoming_call.value
+        if call.is_ringing_me:
+            if current is not call:
+                self.state.incoming_call.set(call)
+        elif current is call:
+            others = [c for c in self._calls.values() if c.is_ringing_me]
+            self.state.incoming_call.set(others[-1] if others else None)
+
+    def notified(self, call: Call) -> None:
+        self.state.notified_call.set(None)  # the same call may be announced again
+        self.state.notified_call.set(call)
 
     def in_another_call(self, call: Call) -> bool:
         busy = (CallingState.JOINED, CallingState.RECONNECTING)
@@ -161,15 +175,17 @@ class VideoClient:
             return
         call_type, _, call_id = cid.partition(":")
         call = self.call(call_type, call_id)
-        self._remember(call)
+        self.call_known(call)
         call.handle_event(event)
 
     async def _on_reconnected(self, resumed: bool) -> None:
-        """Resync every known call (and watch it again when the connection is new)."""
+        """Resync every call we are in or being rung by: rebuild its state from the server
+        (and watch it again when the connection is new); the machine rejoins a call whose
+        participant session the server forgot."""
         for call in list(self._calls.values()):
             if call.state.calling_state in (CallingState.LEFT, CallingState.UNKNOWN):
                 continue
             try:
-                await call.get()
-            except Exception:  # a call may have been deleted meanwhile
-                call.state.set_calling_state(CallingState.LEFT)
+                await call.resync()
+            except Exception:
+                log.exception("%s: resync failed", call.cid)

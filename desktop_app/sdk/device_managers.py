@@ -12,8 +12,10 @@ same on the client (``client.camera`` … for a lobby before any call).
   leaving a call closes the devices without forgetting what the user said.
 * Hot-plug: when the selected device goes away, the manager falls back to the system's
   default device (or turns off, and comes back on by itself when a device returns).
-* A call takes over the lobby's choices and its open device (no second open of a camera
-  that is already running).
+* The managers belong to the client: the lobby and every call use the same ones.
+* Whatever feeds a gated track — one device after another, a switched device, the echo
+  bot's relayed frames — its frames leave with the track's own monotonic timestamps
+  (:mod:`desktop_app.media.timeline`), so no encoder ever sees time go backwards.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from desktop_app.media.fanout import FanOut
 from desktop_app.media.mixer import RATE, AudioMixer
+from desktop_app.media.timeline import Timeline
 
 from .devices import AudioOutput, Device, DeviceBackend, default_device
 from .errors import DeviceError
@@ -47,13 +50,14 @@ class DeviceStatus(StrEnum):
 
 class GatedTrack(MediaStreamTrack):
     """A track that passes on its source's frames while open and yields nothing while
-    closed (``recv`` waits)."""
+    closed (``recv`` waits); every frame leaves stamped by the track's own timeline."""
 
     def __init__(self, kind: Literal["audio", "video"]) -> None:
         super().__init__()
         self.kind = kind
         self._source: MediaStreamTrack | None = None
         self._open = asyncio.Event()
+        self._timeline = Timeline()
 
     @property
     def source(self) -> MediaStreamTrack | None:
@@ -84,10 +88,16 @@ class GatedTrack(MediaStreamTrack):
             if source is None:
                 continue
             try:
-                return await source.recv()
+                frame = await source.recv()
             except MediaStreamError:
                 if self._source is source:  # the source ended by itself (unplugged)
                     self.attach(None)
+                continue
+            if self._source is not source:
+                continue  # switched or closed while the frame was on its way
+            if isinstance(frame, av.AudioFrame | av.VideoFrame):
+                self._timeline.stamp(frame)
+            return frame
 
     def stop(self) -> None:
         self.attach(None)
@@ -192,24 +202,6 @@ class InputDeviceManager(_DeviceChoice):
         """Send ``track`` instead of a device (the echo bot sends what it receives)."""
         self.track.attach(track)
         self.status.set(DeviceStatus.ENABLED)
-
-    def take_over(self, lobby: InputDeviceManager) -> None:
-        """Carry the lobby's choices into this call, and its running device with them."""
-        if self.chosen is None:
-            self.chosen = lobby.chosen
-        if self.selected.value is None:
-            self.selected.set(lobby.selected.value)
-        if (
-            lobby.enabled
-            and not self.enabled
-            and self.chosen is not False
-            and lobby.selected.value == self.selected.value
-        ):
-            source = lobby.track.detach()
-            if source is not None:
-                self.track.attach(source)
-                self.status.set(DeviceStatus.ENABLED)
-        lobby.release()
 
     def release(self) -> None:
         """Close the device (leaving a call releases every device); the user's choice stays."""
@@ -360,15 +352,6 @@ class SpeakerManager(_DeviceChoice):
         self.mixer.push(TEST_SOUND, frame, keep_all=True)
         if started_here:
             self._test_timer = asyncio.get_running_loop().call_later(seconds + 0.2, self.stop)
-
-    def take_over(self, lobby: SpeakerManager) -> None:
-        if self.selected.value is None:
-            self.selected.set(lobby.selected.value)
-        self.mixer.muted = lobby.mixer.muted
-        self.mixer.volume = lobby.mixer.volume
-        self.status.set(lobby.status.value)
-        self.volume.set(lobby.volume.value)
-        lobby.stop()
 
     async def _reopen(self) -> None:
         device = self._device()

@@ -14,7 +14,7 @@ import httpx
 from PySide6.QtCore import QObject, Signal
 
 from desktop_app.protocol.ids import ID_PATTERN
-from desktop_app.sdk import Call, CallingState, ClientOptions, ParleyError, VideoClient
+from desktop_app.sdk import Call, ClientOptions, ParleyError, VideoClient
 from desktop_app.sdk.errors import ConnectionFailed, InvalidInput, NotAllowed
 
 from .local_server import ECHO_USER, LocalServer, LocalServerError
@@ -70,7 +70,6 @@ class Session(QObject):
         self.echo_ready = False
         self.client: VideoClient | None = None
         self._unsubscribe: list[Callable[[], None]] = []
-        self._watched: set[str] = set()
 
     @property
     def is_local(self) -> bool:
@@ -177,7 +176,6 @@ class Session(QObject):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        self._watched.clear()
         if self.client is not None:
             client, self.client = self.client, None
             await client.disconnect()
@@ -185,7 +183,7 @@ class Session(QObject):
     # --- what reaches the client ------------------------------------------------------------
 
     def _bind(self, client: VideoClient) -> None:
-        self._unsubscribe.append(client.state.calls.subscribe(self._calls_changed, now=True))
+        self._unsubscribe.append(client.state.incoming_call.subscribe(self._ringing, now=True))
         self._unsubscribe.append(client.state.notified_call.subscribe(self._notified))
         self._unsubscribe.append(
             client.state.connection_state.subscribe(
@@ -193,21 +191,9 @@ class Session(QObject):
             )
         )
 
-    def _calls_changed(self, calls: list[Call]) -> None:
-        for call in calls:
-            if call.cid in self._watched:
-                continue
-            self._watched.add(call.cid)
-            self._unsubscribe.append(
-                call.state.calling_state_.subscribe(self._ring_watcher(call), now=True)
-            )
-
-    def _ring_watcher(self, call: Call) -> Callable[[CallingState], None]:
-        def changed(state: CallingState) -> None:
-            if state is CallingState.RINGING and call.is_ringing_me:
-                self.incoming_ring.emit(call)
-
-        return changed
+    def _ringing(self, call: Call | None) -> None:
+        if call is not None:
+            self.incoming_ring.emit(call)
 
     def _notified(self, call: Call | None) -> None:
         if call is not None:

@@ -126,7 +126,7 @@ async def test_three_clients_form_a_mesh(connect: ClientFactory) -> None:
     for call in calls[1:]:
         await call.join()
     for call in calls:
-        others = {"ann", "ben", "cat"} - {call.client.user_id}
+        others = {"ann", "ben", "cat"} - {call.context.user_id}
         await eventually(
             lambda c=call, o=others: all((p := _remote(c, u)) and p.video_track for u in o),
             timeout=15,
@@ -139,6 +139,6 @@ async def test_three_clients_form_a_mesh(connect: ClientFactory) -> None:
             numbers = await _frames(participant.video_track, 8)
             steps = sorted(b - a for a, b in itertools.pairwise(numbers))
             # every frame reaches every peer (senders do not take turns at one camera)
-            assert steps[len(steps) // 2] == 1, f"{user} → {call.client.user_id}: {numbers}"
+            assert steps[len(steps) // 2] == 1, f"{user} → {call.context.user_id}: {numbers}"
     for call in calls:
         await call.leave()

@@ -40,7 +40,7 @@ async def test_end_for_everyone_only_with_end_call(
         view = CallView()
         view.show()
         view.bind(own)
-        assert view.end.isVisible() is allowed, f"end button for {own.client.user_id}"
+        assert view.end.isVisible() is allowed, f"end button for {own.context.user_id}"
         view.unbind()
         view.close()
     await bobs.leave()

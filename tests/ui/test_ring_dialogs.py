@@ -145,7 +145,7 @@ async def test_the_outgoing_dialog_follows_callees_and_turns_into_the_call(
     )
     await carols.reject("decline")
     await eventually(
-        lambda: ("Carol", "rejected") in dialog.callee_states(), what="carol rejected shown"
+        lambda: ("Carol", "declined") in dialog.callee_states(), what="carol declined shown"
     )
     bobs = await eventually(
         lambda: (

@@ -47,9 +47,10 @@ class IncomingRingDialog(QDialog):
         self.runner = Runner(self)
         self.setWindowTitle("Incoming call")
         self.setModal(False)
-        caller = call.state.created_by
+        ring = call.state.ring  # who rang and how: the ring's own, not the call's creator
+        caller = ring.caller if ring is not None else None
         name = (caller.name or caller.id) if caller else "Someone"
-        video = bool(call.state.call and call.state.call.video)
+        video = ring.video if ring is not None else bool(call.state.call and call.state.call.video)
         self.avatar = VideoTile()
         self.avatar.set_name(name)
         self.avatar.setFixedSize(QSize(220, 124))
@@ -121,29 +122,24 @@ class OutgoingRingDialog(QDialog):
         layout.addWidget(StatusRow(self.runner))
         layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignRight)
         self._unsubscribe = [
-            call.state.call_.subscribe(lambda _: self.refresh()),
+            call.state.ring_.subscribe(lambda _: self.refresh()),
             call.state.members_.subscribe(lambda _: self.refresh()),
             call.state.calling_state_.subscribe(self._state_changed),
         ]
         self.refresh()
 
     def callee_states(self) -> list[tuple[str, str]]:
-        state = self.call.state
-        session = state.session
-        own = state.own_user_id
+        """Each callee and their answer so far (from the call's ring context)."""
+        ring = self.call.state.ring
+        if ring is None:
+            return []
+        names = {m.user_id: m.user.name or m.user_id for m in self.call.state.members}
         result = []
-        for member in state.members:
-            if member.user_id == own:
-                continue
-            if session and member.user_id in session.accepted_by:
-                what = "accepted"
-            elif session and member.user_id in session.rejected_by:
-                what = "rejected"
-            elif session and member.user_id in session.missed_by:
-                what = "missed"
-            else:
-                what = "ringing"
-            result.append((member.user.name or member.user_id, what))
+        for user_id, answer in ring.answers.items():
+            what: str = answer.status
+            if answer.status == "rejected":
+                what = {"busy": "busy", "timeout": "no answer"}.get(answer.reason or "", "declined")
+            result.append((names.get(user_id, user_id), what))
         return result
 
     def refresh(self) -> None:

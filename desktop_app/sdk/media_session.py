@@ -1,0 +1,245 @@
+"""A joined call's media: what connects us to the others and what arrives from them.
+
+:class:`MediaSession` is the interface a call's media sits behind; :class:`MeshSession`
+is the peer-to-peer kind (one aiortc connection per other participant, see
+:mod:`desktop_app.sdk.rtc`). A second kind — an SFU session — implements the same
+interface. A session
+
+* sends what the call's devices capture (each peer connection takes its own branch);
+* hands every remote track to its participant (``participant.video_track`` …), reading it
+  itself so nothing queues up, measuring audio levels on the way and keeping the dominant
+  speaker; the app gets a branch that always holds the newest frame;
+* keeps signals and tracks that outrun the join answer or the participant's event, until
+  they can be placed;
+* reports whether its connections came up or failed (``on_report``); the call's state
+  machine decides what follows (a rejoin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, Protocol
+
+import av
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from desktop_app.protocol.calls import MediaInfo
+from desktop_app.protocol.events import CallSignalEvent
+
+from .call_state import CallState, Participant
+from .device_managers import InputDeviceManager, SpeakerManager
+from .levels import audio_level, loudest, smooth
+from .rtc import PeerMesh
+
+log = logging.getLogger(__name__)
+
+MediaReport = Literal["connected", "failed"]
+SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class MediaSession(Protocol):
+    """What a call needs from its media, whatever carries it."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def expect(self) -> None:
+        """A join is on its way: keep early signals for it."""
+
+    async def connect(self, media: MediaInfo, video: bool) -> None:
+        """Connect as the participant session of ``media`` (the join answer's)."""
+
+    async def sync(self) -> None:
+        """Connect to every participant we are not connected to yet."""
+
+    def signal(self, event: CallSignalEvent) -> None: ...
+
+    def participant_joined(self, session_id: str) -> None: ...
+
+    def participant_left(self, session_id: str) -> None: ...
+
+    async def close(self) -> None:
+        """Close every connection (the devices stay as they are)."""
+
+
+class MeshSession:
+    def __init__(
+        self,
+        state: CallState,
+        camera: InputDeviceManager,
+        microphone: InputDeviceManager,
+        speaker: SpeakerManager,
+        send: SendMessage,
+        on_report: Callable[[MediaReport], None],
+        *,
+        prefer_h264: bool = False,
+    ) -> None:
+        self.state = state
+        self.camera = camera
+        self.microphone = microphone
+        self.speaker = speaker
+        self._send = send
+        self._on_report = on_report
+        self.prefer_h264 = prefer_h264
+        self.mesh: PeerMesh | None = None
+        self.media: MediaInfo | None = None
+        self._relay = MediaRelay()
+        self._expecting = False
+        #: Signals that arrived before our mesh existed (a peer may offer the moment our
+        #: join is committed, before its answer has reached us).
+        self._early_signals: list[CallSignalEvent] = []
+        #: Remote tracks that arrived before their participant was known, by session.
+        self._unclaimed: dict[str, list[MediaStreamTrack]] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def connected(self) -> bool:
+        return self.mesh is not None
+
+    def expect(self) -> None:
+        self._expecting = True
+
+    async def connect(self, media: MediaInfo, video: bool) -> None:
+        await self.close()
+        self.media = media
+        sources = [self.microphone.subscribe] + ([self.camera.subscribe] if video else [])
+        self._unsubscribe = self.state.participants_.subscribe(self._claim_tracks)
+        self.mesh = PeerMesh(
+            media.session_id,
+            media.ice_servers,
+            sources,
+            self._send_signal,
+            self._remote_track,
+            on_state=self._peer_state,
+            prefer_h264=self.prefer_h264,
+        )
+        early, self._early_signals = self._early_signals, []
+        self._expecting = False
+        for event in early:
+            self.signal(event)
+        await self.sync()
+
+    async def sync(self) -> None:
+        if self.mesh is None:
+            return
+        for participant in self.state.participants:
+            await self.mesh.seen(participant.session_id)
+
+    def signal(self, event: CallSignalEvent) -> None:
+        if self.mesh is None:
+            if self._expecting:
+                self._early_signals.append(event)
+            return
+        if event.to_session_id == self.mesh.local_session_id:
+            self._spawn(self.mesh.signal(event.from_session_id, event.signal))
+
+    def participant_joined(self, session_id: str) -> None:
+        if self.mesh is not None:
+            self._spawn(self.mesh.seen(session_id))
+
+    def participant_left(self, session_id: str) -> None:
+        if self.mesh is not None:
+            self._spawn(self.mesh.drop(session_id))
+        self.speaker.forget(session_id)
+
+    def video_codec(self, remote: str) -> str | None:
+        return self.mesh.video_codec(remote) if self.mesh is not None else None
+
+    async def close(self) -> None:
+        self._expecting = False
+        self._early_signals.clear()
+        self._unclaimed.clear()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.mesh is not None:
+            mesh, self.mesh = self.mesh, None
+            await mesh.close()
+        for participant in self.state.participants:
+            if not participant.is_local:
+                participant.video_track = participant.audio_track = None
+                participant.audio_level = 0.0
+                participant.connection_state = "new"
+
+    # --- inside ------------------------------------------------------------------------
+
+    async def _send_signal(self, remote: str, signal: dict[str, Any]) -> None:
+        assert self.media is not None
+        await self._send(
+            {
+                "type": "call.signal",
+                "call_cid": self.state.call.cid if self.state.call else "",
+                "from_session_id": self.media.session_id,
+                "to_session_id": remote,
+                "signal": signal,
+            }
+        )
+
+    def _peer_state(self, remote: str, state: str) -> None:
+        participant = self._participant(remote)
+        if participant is not None:
+            participant.connection_state = state
+            self.state.participants_.notify()
+        if state == "connected":
+            self._on_report("connected")
+        elif state in ("failed", "closed") and participant is not None:
+            log.info("media to %s %s", remote, state)
+            self._on_report("failed")
+
+    def _participant(self, session_id: str) -> Participant | None:
+        return next((p for p in self.state.participants if p.session_id == session_id), None)
+
+    def _remote_track(self, remote: str, track: MediaStreamTrack) -> None:
+        participant = self._participant(remote)
+        if participant is None:
+            # Media can outrun the event that announces its participant: keep the track
+            # until the participant appears (see _claim_tracks).
+            self._unclaimed.setdefault(remote, []).append(track)
+            return
+        branch = self._relay.subscribe(track, buffered=False)
+        if track.kind == "video":
+            participant.video_track = branch
+        else:
+            participant.audio_track = branch
+        self._spawn(self._drain(participant, self._relay.subscribe(track), track.kind == "audio"))
+        self.state.participants_.notify()
+
+    def _claim_tracks(self, participants: list[Participant]) -> None:
+        for participant in participants:
+            for track in self._unclaimed.pop(participant.session_id, []):
+                self._remote_track(participant.session_id, track)
+
+    async def _drain(self, participant: Participant, track: MediaStreamTrack, audio: bool) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                if audio and isinstance(frame, av.AudioFrame):
+                    muted = participant.published.get("audio") is False  # frames still in flight
+                    level = 0.0 if muted else smooth(participant.audio_level, audio_level(frame))
+                    participant.audio_level = level
+                    self._update_speaker()
+                    self.speaker.play(participant.session_id, frame)
+        except MediaStreamError:
+            participant.audio_level = 0.0
+
+    def _update_speaker(self) -> None:
+        levels = {p.session_id: p.audio_level for p in self.state.participants if not p.is_local}
+        current = self.state.dominant_speaker
+        chosen = loudest(levels, current.session_id if current else None)
+        speaker = self._participant(chosen) if chosen is not None else None
+        if speaker is not current:
+            self.state.dominant_speaker_.set(speaker)
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("media step failed: %s", task.exception())

@@ -1,0 +1,22 @@
+"""How a client behaves: the options a ``VideoClient`` and its calls share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .connection import ReconnectPolicy
+
+
+@dataclass
+class ClientOptions:
+    #: Reject an incoming ring with ``busy`` while another call is joined.
+    reject_call_when_busy: bool = False
+    #: How the event connection retries after it drops.
+    reconnect_policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    #: How a call rejoins after its media failed (a peer connection broke): a few quick
+    #: tries, then ``reconnecting-failed``.
+    media_reconnect_policy: ReconnectPolicy = field(
+        default_factory=lambda: ReconnectPolicy(delays=(0.0, 0.5, 1.5, 3.0), max_attempts=4)
+    )
+    #: Send H.264 video to peers that prefer it too (VP8 otherwise).
+    prefer_h264: bool = False
