@@ -813,6 +813,20 @@ class CallService:
         self.publish(outbox)
         self.hub.forget(connection_id)
 
+    async def adopt_orphans(self, connection_id: str, user_id: str) -> bool:
+        """After a restart, a client resumes a connection this process never knew: when
+        participant sessions of that connection are still stored and waiting out their
+        grace period, and every one is this user's, the new connection takes them over
+        (the client's call goes on; only its watches are gone, which it renews)."""
+        if not self.scheduler.pending(f"grace:{connection_id}"):
+            return False
+        async with self.store.transaction() as repo:
+            orphans = await repo.participants_of_connection(connection_id)
+        if not orphans or any(p.user_id != user_id for p in orphans):
+            return False
+        self.scheduler.cancel(f"grace:{connection_id}")
+        return True
+
     async def restore_timers(self) -> None:
         """After a restart: re-arm duration limits, and give orphaned participants (whose
         connections died with the old process) one grace period to come back."""

@@ -81,6 +81,14 @@ class EventHub:
         connection.attached = True
         return connection
 
+    def adopt(self, connection_id: str, user_id: str) -> Connection:
+        """Make a connection under an id this process has never seen (the id of one that
+        died with a previous process, whose participant sessions are still stored)."""
+        connection = Connection(id=connection_id, user_id=user_id)
+        self._connections[connection.id] = connection
+        self._by_user.setdefault(user_id, set()).add(connection.id)
+        return connection
+
     def forget(self, connection_id: str) -> None:
         connection = self._connections.pop(connection_id, None)
         if connection is None:

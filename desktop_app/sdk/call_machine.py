@@ -153,8 +153,8 @@ class Resynced:
 
 @dataclass(frozen=True)
 class ResyncFailed:
-    """The event connection came back, but the call could not be loaded (deleted, or we
-    lost access)."""
+    """The event connection came back, but the call could not be loaded (the server lost
+    it — a coordinator that came back with an empty database — or we lost access)."""
 
 
 Input = (
@@ -373,7 +373,9 @@ class CallMachine:
             case Resynced(call):
                 return self._resynced(call)
             case ResyncFailed():
-                return self._finished() if self.calling_state in _IN_CALL else []
+                # The server no longer has the call (or lets us in): try to rejoin, which
+                # ends in ``reconnecting-failed`` with the devices released if it cannot.
+                return self._media_failed()
         raise AssertionError(f"unhandled input {given!r}")  # pragma: no cover
 
     # --- what answers and events say -------------------------------------------------

@@ -150,13 +150,11 @@ class PeerMesh:
 
     async def seen(self, remote: str) -> None:
         """A participant session is in the call: connect if it is ours to offer."""
-        if (
-            remote == self.local_session_id
-            or remote in self.peers
-            or self.local_session_id < remote
-        ):
+        if remote == self.local_session_id or self.local_session_id < remote:
             return
         async with self._lock:
+            if remote in self.peers:  # checked under the lock: the join answer and the
+                return  # participant's event may both announce the same session
             peer = self._peer(remote)
             await peer.setLocalDescription(await peer.createOffer())
         await self.send_signal(remote, {"type": "offer", "sdp": peer.localDescription.sdp})

@@ -5,6 +5,10 @@ close). After that the server only pushes events; the client may send ``{"type":
 and gets ``{"type": "pong"}``. WebSocket-level pings from the server detect dead peers
 (uvicorn's ``ws_ping_interval`` / ``ws_ping_timeout``). When the socket closes, the
 connection stays resumable for the grace period, then its participant sessions leave.
+A coordinator that restarted knows no connection, but its stored participant sessions
+wait one grace period: a client resuming the connection they belong to takes them back
+(``resumed`` is false — the watches died with the old process — and the client renews
+them by loading its calls again).
 """
 
 from __future__ import annotations
@@ -88,6 +92,13 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
         if connection is not None:
             state.scheduler.cancel(f"grace:{connection.id}")
     resumed = connection is not None
+    if (
+        connection is None
+        and message.resume_connection_id
+        and state.hub.get(message.resume_connection_id) is None
+        and await state.calls.adopt_orphans(message.resume_connection_id, user.id)
+    ):
+        connection = state.hub.adopt(message.resume_connection_id, user.id)
     if connection is None:
         connection = state.hub.connect(user.id)
     ok = ConnectionOkEvent(connection_id=connection.id, user=user_response(user), resumed=resumed)
