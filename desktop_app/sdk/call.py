@@ -199,7 +199,9 @@ class Call:
         async with self._lock:
             await self._run(commands)
 
-    async def _run(self, commands: list[m.Command], join_body: dict[str, Any] | None = None) -> None:
+    async def _run(
+        self, commands: list[m.Command], join_body: dict[str, Any] | None = None
+    ) -> None:
         accepting = any(isinstance(c, m.SendAccept) for c in commands) and any(
             isinstance(c, m.SendJoin) for c in commands
         )
@@ -475,8 +477,8 @@ class Call:
         self.media_session.expect()
         # What the call type says about devices is known already for a call we have
         # loaded (a ring): open them while the request travels.
-        early_devices = self.state.settings is not None and "data" not in body and (
-            "video" not in body
+        early_devices = (
+            self.state.settings is not None and "data" not in body and ("video" not in body)
         )
         results = await asyncio.gather(
             self._request("POST", "/join", body, watch=True),
@@ -636,7 +638,6 @@ class Call:
         EVENT_HANDLERS[event.type](self, event)
         busy = self.context.listener.in_another_call(self)
         self._dispatch(self._feed(m.EventReceived(event, busy, fresh)))
-
 
 
 # --- what each event means to the call's state (the machine decides the rest) -------------
