@@ -3,7 +3,8 @@
     parley-bot --server http://127.0.0.1:3000 --user echo --token $TOKEN --answer accept --echo
     parley-bot --user helper --sign-up --join default:standup
 
-It answers rings (``--answer accept|reject|ignore``), joins one call by id (``--join``),
+It answers rings (``--answer accept|reject|ignore``, after ``--answer-after`` seconds, as
+a person takes a moment), joins one call by id (``--join``),
 or rings people itself (``--ring alice,bob``; it joins when the first accepts).
 ``--no-camera`` joins with the camera off. It prints ``receiving video from USER`` when a
 participant's picture first arrives (scripts and tests wait for that line).
@@ -37,9 +38,17 @@ log = logging.getLogger("parley-bot")
 
 
 class Bot:
-    def __init__(self, client: VideoClient, answer: str, echo: bool, camera: bool = True) -> None:
+    def __init__(
+        self,
+        client: VideoClient,
+        answer: str,
+        echo: bool,
+        camera: bool = True,
+        answer_after: float = 0.0,
+    ) -> None:
         self.client = client
         self.answer = answer
+        self.answer_after = answer_after
         self.echo = echo
         self.camera = camera
         #: Participants whose video has arrived (announced once on stdout).
@@ -55,12 +64,17 @@ class Bot:
         self.client.state.calls.subscribe(self._calls_changed, now=True)
 
     def _rung(self, call: Call | None) -> None:
-        if call is None:
-            return
+        if call is not None and self.answer != "ignore":
+            self._spawn(self._answer(call))
+
+    async def _answer(self, call: Call) -> None:
+        await asyncio.sleep(self.answer_after)
+        if not call.is_ringing_me:
+            return  # cancelled or over meanwhile
         if self.answer == "accept":
-            self._spawn(self.join(call))
-        elif self.answer == "reject":
-            self._spawn(call.reject("decline"))
+            await self.join(call)
+        else:
+            await call.reject("decline")
 
     def _calls_changed(self, calls: list[Call]) -> None:
         for call in calls:
@@ -158,7 +172,9 @@ async def run(args: argparse.Namespace) -> None:
         devices=SyntheticDevices(tone_hz=args.tone),
     )
     await client.connect()
-    bot = Bot(client, args.answer, args.echo, camera=not args.no_camera)
+    bot = Bot(
+        client, args.answer, args.echo, camera=not args.no_camera, answer_after=args.answer_after
+    )
     bot.start()
     if args.join:
         call_type, _, call_id = args.join.partition(":")
@@ -185,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", help="a user token for --user")
     parser.add_argument("--sign-up", action="store_true", help="get a token through open sign-up")
     parser.add_argument("--answer", choices=["accept", "reject", "ignore"], default="accept")
+    parser.add_argument(
+        "--answer-after", type=float, default=0.0, help="seconds before answering a ring"
+    )
     parser.add_argument("--join", metavar="TYPE:ID", help="join this call at start")
     parser.add_argument("--echo", action="store_true", help="send back what the others send")
     parser.add_argument("--ring", metavar="USER[,USER]", help="ring these users at start")

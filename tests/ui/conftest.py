@@ -10,6 +10,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.session import Session
 from desktop_app.ui.theme import apply_theme
 from tests.support.served import served
+from tests.ui.support import bot_line
 
 # pytest-qt processes Qt events between a test and its fixtures' teardown. Here Qt's loop
 # *is* the asyncio loop (qasync): processing events there would step the calls' tasks with
@@ -139,3 +142,38 @@ def window_for() -> Any:
     for window in windows:
         window.close()
         window.deleteLater()
+
+
+BotFactory = Callable[..., Awaitable[asyncio.subprocess.Process]]
+
+
+@pytest.fixture
+async def bot(coordinator: UiCoordinator) -> AsyncIterator[BotFactory]:
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def start(user: str, *args: str) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "desktop_app.sdk.bot",
+            "--server",
+            coordinator.base_url,
+            "--user",
+            user,
+            "--name",
+            user.title(),
+            "--token",
+            coordinator.user_token(user),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        processes.append(process)
+        await bot_line(process, "is ready")
+        return process
+
+    yield start
+    for process in processes:
+        if process.returncode is None:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), 10)

@@ -5,62 +5,14 @@ popup is accepted with a click, and both sides see each other."""
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import pytest
 from PySide6.QtGui import QImage
 
 from desktop_app.sdk import CallingState
 from desktop_app.ui.widgets.video_tile import VideoTile
-from tests.ui.conftest import SessionFactory, UiCoordinator
-from tests.ui.support import eventually
-
-BotFactory = Callable[..., Awaitable[asyncio.subprocess.Process]]
-
-
-@pytest.fixture
-async def bot(coordinator: UiCoordinator) -> AsyncIterator[BotFactory]:
-    processes: list[asyncio.subprocess.Process] = []
-
-    async def start(user: str, *args: str) -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "desktop_app.sdk.bot",
-            "--server",
-            coordinator.base_url,
-            "--user",
-            user,
-            "--name",
-            user.title(),
-            "--token",
-            coordinator.user_token(user),
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        processes.append(process)
-        await _line(process, "is ready")
-        return process
-
-    yield start
-    for process in processes:
-        if process.returncode is None:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), 10)
-
-
-async def _line(process: asyncio.subprocess.Process, text: str, timeout: float = 30) -> str:
-    assert process.stdout is not None
-    async with asyncio.timeout(timeout):
-        while True:
-            line = (await process.stdout.readline()).decode()
-            if not line:
-                raise AssertionError(f"the bot ended before saying {text!r}")
-            if text in line:
-                return line
+from tests.ui.conftest import BotFactory, SessionFactory
+from tests.ui.support import bot_line, eventually
 
 
 def _pixels(tile: VideoTile) -> QImage:
@@ -94,7 +46,7 @@ async def test_the_app_rings_a_bot_and_a_bot_rings_the_app(
         what="robin's tile",
     )
     await _moving_picture(robins_tile)
-    await _line(answering, "receiving video from alice")
+    await bot_line(answering, "receiving video from alice")
     call = window.call_view.call
     window.call_view.leave.click()
     await eventually(lambda: call.state.calling_state is CallingState.LEFT, what="left")
@@ -117,6 +69,6 @@ async def test_the_app_rings_a_bot_and_a_bot_rings_the_app(
         what="sam's tile",
     )
     await _moving_picture(sams_tile)
-    await _line(ringing, "receiving video from alice")
+    await bot_line(ringing, "receiving video from alice")
     window.call_view.leave.click()
     await eventually(lambda: window.stack.currentWidget() is window.home, what="home at the end")
