@@ -21,11 +21,10 @@ from .auth import TokenVerifier
 from .body_limit import BodyLimitMiddleware
 from .call_type_cache import CallTypeCache, seed_builtin_call_types
 from .calls import CallService
+from .clock import Clock, SystemClock
 from .config import CoordinatorConfig
-from .context import Clock
 from .docs_page import render_docs
 from .hub import EventHub
-from .media_relay import MediaRelay
 from .problems import install_problem_handlers
 from .read_cache import CallCache
 from .ringing import RingService
@@ -33,10 +32,10 @@ from .routes import admin as admin_routes
 from .routes import calls as call_routes
 from .routes import ws as ws_routes
 from .scheduler import Scheduler
+from .signalling import SignalRelay
 from .state import CoordinatorState
 from .store import Store
 from .store.engine import is_sqlite
-from .store.types import utcnow
 from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -54,14 +53,15 @@ def package_version() -> str:
         return "0+unknown"
 
 
-async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> CoordinatorState:
+async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> CoordinatorState:
+    clock = clock or SystemClock()
     store = Store(config.database_url)
     await store.migrate()
     store.start()
     async with store.transaction() as repo:
         await seed_builtin_call_types(repo, clock())
     hub = EventHub()
-    scheduler = Scheduler()
+    scheduler = Scheduler(clock)
     call_types = CallTypeCache()
     # Snapshots are only safe while this process is the database's one writer: always true
     # of SQLite; PostgreSQL deployments may run several nodes, so they read through.
@@ -84,11 +84,11 @@ async def build_state(config: CoordinatorConfig, clock: Clock = utcnow) -> Coord
     )
     rings = RingService(calls)
     tokens = TokenVerifier(config.secret)
-    media = MediaRelay(calls)
-    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens, rings, media)
+    signalling = SignalRelay(calls)
+    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens, rings, signalling)
 
 
-def create_app(config: CoordinatorConfig, clock: Clock = utcnow) -> FastAPI:
+def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await build_state(config, clock)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from desktop_app.protocol.events import CallEventBase
 from desktop_app.protocol.permissions import Role
 
 from .auth import Principal
+from .clock import Clock
 from .store.rows import UserRow
 
 
@@ -62,4 +62,4 @@ class Outbox:
         self.touched.add(cid)
 
 
-Clock = Callable[[], datetime]
+__all__ = ["Actor", "Clock", "Outbox"]

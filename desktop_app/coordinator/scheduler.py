@@ -1,7 +1,8 @@
 """Named one-shot timers on the event loop (participant grace periods, call duration limits).
 
 Deadlines themselves live in the database; these timers are only the wake-up calls, and
-they are re-armed from stored state when the coordinator starts.
+they are re-armed from stored state when the coordinator starts. They wait on the
+coordinator's clock (:mod:`desktop_app.coordinator.clock`), so a test's clock moves them.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from .clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def schedule(
@@ -22,10 +27,11 @@ class Scheduler:
     ) -> None:
         """Run ``action`` after ``delay_seconds``; replaces any timer with the same key."""
         self.cancel(key)
+        deadline = self.clock() + timedelta(seconds=max(0.0, delay_seconds))
 
         async def run() -> None:
             try:
-                await asyncio.sleep(max(0.0, delay_seconds))
+                await self.clock.sleep_until(deadline)
                 self._tasks.pop(key, None)
                 await action()
             except asyncio.CancelledError:

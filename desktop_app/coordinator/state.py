@@ -9,9 +9,9 @@ from .auth import TokenVerifier
 from .calls import CallService
 from .config import CoordinatorConfig
 from .hub import EventHub
-from .media_relay import MediaRelay
 from .ringing import RingService
 from .scheduler import Scheduler
+from .signalling import SignalRelay
 from .store import Store
 
 
@@ -25,4 +25,4 @@ class CoordinatorState:
     calls: CallService
     tokens: TokenVerifier
     rings: RingService
-    media: MediaRelay
+    signalling: SignalRelay

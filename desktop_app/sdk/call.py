@@ -17,13 +17,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, cast
 
 import pydantic
 
-from desktop_app.protocol.base import Request
 from desktop_app.protocol.calls import (
     AcceptCallRequest,
     CallResponse,
@@ -44,72 +42,27 @@ from desktop_app.protocol.calls import (
 from desktop_app.protocol.events import (
     CALL_EVENT_ADAPTER,
     CallEvent,
-    CallEventType,
 )
 
 from . import call_machine as m
+from .call_context import UNSET, CallContext, request_body
+from .call_events import EVENT_HANDLERS
 from .call_machine import CallMachine
 from .call_state import CallingState, CallState, RingDirection
-from .connection import CoordinatorConnection
-from .device_managers import InputDeviceManager, SpeakerManager
+from .device_managers import InputDeviceManager
 from .errors import (
     CallEnded,
     Conflict,
     ConnectionFailed,
     DeviceError,
-    InvalidInput,
     NotAllowed,
     NotFound,
     ParleyError,
 )
 from .media_session import MediaReport, MeshSession
-from .options import ClientOptions
 from .rtc import PeerMesh
 
 log = logging.getLogger(__name__)
-
-_UNSET: Any = object()
-RequestModel = TypeVar("RequestModel", bound=Request)
-
-
-class CallListener(Protocol):
-    """What the client hears from its calls."""
-
-    def call_known(self, call: Call) -> None:
-        """The call exists (an answer or an event named it)."""
-
-    def ring_changed(self, call: Call) -> None:
-        """The call's ring state here may have changed."""
-
-    def in_another_call(self, call: Call) -> bool: ...
-
-    def notified(self, call: Call) -> None:
-        """Someone announced the call to us with ``notify``."""
-
-
-@dataclass
-class CallContext:
-    """What a call uses of its client."""
-
-    connection: CoordinatorConnection
-    user_id: str
-    options: ClientOptions
-    camera: InputDeviceManager
-    microphone: InputDeviceManager
-    speaker: SpeakerManager
-    listener: CallListener
-
-
-def request_body(model: type[RequestModel], **fields: Any) -> dict[str, Any]:
-    """A request body built (and checked) by the protocol's own model: a bad argument is an
-    ``InvalidInput`` with the model's sentence before anything travels."""
-    try:
-        built = model.model_validate({k: v for k, v in fields.items() if v is not _UNSET})
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidInput(f"{field}: {first['msg']}", "invalid_input", 400) from None
-    return built.model_dump(mode="json", exclude_unset=True)
 
 
 class Call:
@@ -316,10 +269,10 @@ class Call:
         """Load the call, creating it if needed; says whether this request created it."""
         body = request_body(
             GetOrCreateCallRequest,
-            data=_UNSET if data is None else data,
+            data=UNSET if data is None else data,
             ring=ring,
             notify=notify,
-            video=_UNSET if video is None else video,
+            video=UNSET if video is None else video,
             members_limit=members_limit,
         )
         answer = await self._request("POST", "", body, watch=True)
@@ -343,10 +296,10 @@ class Call:
         body = request_body(
             JoinCallRequest,
             create=create,
-            data=_UNSET if data is None else data,
+            data=UNSET if data is None else data,
             ring=ring,
             notify=notify,
-            video=_UNSET if video is None else video,
+            video=UNSET if video is None else video,
         )
         async with self._lock:
             await self._run(self._feed(m.JoinRequested()), join_body=body)
@@ -366,12 +319,12 @@ class Call:
         *,
         custom: dict[str, Any] | None = None,
         settings_override: dict[str, Any] | None = None,
-        starts_at: datetime | None = _UNSET,
+        starts_at: datetime | None = UNSET,
     ) -> None:
         body = request_body(
             UpdateCallRequest,
-            custom=_UNSET if custom is None else custom,
-            settings_override=_UNSET if settings_override is None else settings_override,
+            custom=UNSET if custom is None else custom,
+            settings_override=UNSET if settings_override is None else settings_override,
             starts_at=starts_at,
         )
         self._apply(await self._request("PATCH", "", body, watch=True))
@@ -406,8 +359,8 @@ class Call:
             filter=filter or {},
             sort=sort or [],
             limit=limit,
-            next=_UNSET if next is None else next,
-            prev=_UNSET if prev is None else prev,
+            next=UNSET if next is None else next,
+            prev=UNSET if prev is None else prev,
         )
         return QueryMembersResponse.model_validate(
             await self._request("POST", "/members/query", body)
@@ -424,8 +377,8 @@ class Call:
     async def ring(self, member_ids: list[str] | None = None, *, video: bool | None = None) -> None:
         body = request_body(
             RingCallRequest,
-            member_ids=_UNSET if member_ids is None else member_ids,
-            video=_UNSET if video is None else video,
+            member_ids=UNSET if member_ids is None else member_ids,
+            video=UNSET if video is None else video,
         )
         call = self._apply(await self._request("POST", "/ring", body, watch=True))
         self._rang(call, member_ids)
@@ -638,62 +591,3 @@ class Call:
         EVENT_HANDLERS[event.type](self, event)
         busy = self.context.listener.in_another_call(self)
         self._dispatch(self._feed(m.EventReceived(event, busy, fresh)))
-
-
-# --- what each event means to the call's state (the machine decides the rest) -------------
-
-
-def _members_changed(call: Call, event: Any) -> None:
-    call.state.merge_members(list(event.members))
-
-
-def _members_removed(call: Call, event: Any) -> None:
-    call.state.remove_members(list(event.members))
-
-
-def _participant_joined(call: Call, event: Any) -> None:
-    call.media_session.participant_joined(event.participant.session_id)
-
-
-def _participant_left(call: Call, event: Any) -> None:
-    call.media_session.participant_left(event.participant.session_id)
-
-
-def _signal(call: Call, event: Any) -> None:
-    call.media_session.signal(event)
-
-
-def _notification(call: Call, event: Any) -> None:
-    if event.user.id != call.context.user_id:
-        call.context.listener.notified(call)
-
-
-def _nothing(call: Call, event: Any) -> None:
-    """The event's ``call`` (applied already) and the machine's view are all it means."""
-
-
-#: Every event type of the protocol and what it means to the call's state (a test and the
-#: ``CallEventType`` literal keep it whole: a misspelt type is a type error).
-EVENT_HANDLERS: dict[CallEventType, Callable[[Call, Any], None]] = {
-    "call.created": _members_changed,
-    "call.updated": _nothing,
-    "call.deleted": _nothing,
-    "call.ended": _nothing,
-    "call.member_added": _members_changed,
-    "call.member_updated": _members_changed,
-    "call.member_removed": _members_removed,
-    "call.ring": _members_changed,
-    "call.notification": _notification,
-    "call.accepted": _nothing,
-    "call.rejected": _nothing,
-    "call.missed": _nothing,
-    "call.live_started": _nothing,
-    "call.live_stopped": _nothing,
-    "call.session_started": _nothing,
-    "call.session_ended": _nothing,
-    "call.participant_joined": _participant_joined,
-    "call.participant_left": _participant_left,
-    "call.participant_updated": _nothing,
-    "call.custom": _nothing,
-    "call.signal": _signal,
-}

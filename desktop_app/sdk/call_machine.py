@@ -29,8 +29,7 @@ the media as it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
 from desktop_app.protocol.calls import CallResponse
 from desktop_app.protocol.events import (
@@ -43,228 +42,83 @@ from desktop_app.protocol.events import (
     CallRejectedEvent,
     CallRingEvent,
 )
-from desktop_app.protocol.users import UserResponse
 
+from .call_commands import (
+    ArmTimer,
+    CloseMedia,
+    Command,
+    DisarmTimer,
+    PublishState,
+    SendAccept,
+    SendJoin,
+    SendLeave,
+    SendReject,
+    SendRejoin,
+    StartMedia,
+    StopMedia,
+    SyncPeers,
+)
+from .call_inputs import (
+    AcceptRequested,
+    CallFinished,
+    CallSeen,
+    EventReceived,
+    Input,
+    JoinFailed,
+    JoinRequested,
+    JoinSucceeded,
+    LeaveRequested,
+    MediaConnected,
+    MediaFailed,
+    RejectRequested,
+    RejoinFailed,
+    RejoinSucceeded,
+    Resynced,
+    ResyncFailed,
+    RingSent,
+    Timer,
+    TimerFired,
+)
 from .call_state import CalleeAnswer, CallingState, RingContext, RingDirection
 from .connection import ReconnectPolicy
 from .errors import CallStateError
 
-# --- state -------------------------------------------------------------------------------
-
-
-# --- inputs ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallSeen:
-    """An answer from the coordinator carried the call (any verb's REST answer)."""
-
-    call: CallResponse
-
-
-@dataclass(frozen=True)
-class RingSent:
-    """We rang: the answer of ``get_or_create(ring=True)``, ``get(ring=True)`` or ``ring``."""
-
-    call: CallResponse
-    callees: tuple[str, ...]
-    me: UserResponse | None
-
-
-@dataclass(frozen=True)
-class EventReceived:
-    event: CallEvent
-    #: Whether another call of this client is joined (for ``reject_when_busy``).
-    busy: bool = False
-    #: Whether the event's ``call`` is the newest seen (answers and events race: an older
-    #: one says nothing about the ring).
-    fresh: bool = True
-
-
-@dataclass(frozen=True)
-class JoinRequested:
-    pass
-
-
-@dataclass(frozen=True)
-class JoinSucceeded:
-    session_id: str
-
-
-@dataclass(frozen=True)
-class JoinFailed:
-    pass
-
-
-@dataclass(frozen=True)
-class LeaveRequested:
-    #: Also reject (callee) or cancel (caller) the ring, if it is on.
-    reject: bool = False
-    reason: str = "decline"
-
-
-@dataclass(frozen=True)
-class AcceptRequested:
-    pass
-
-
-@dataclass(frozen=True)
-class RejectRequested:
-    reason: str = "decline"
-
-
-@dataclass(frozen=True)
-class CallFinished:
-    """The call is over for us: we ended it, or it was deleted."""
-
-
-@dataclass(frozen=True)
-class TimerFired:
-    timer: Timer
-
-
-@dataclass(frozen=True)
-class MediaFailed:
-    """A peer connection failed (or was closed by anything but us)."""
-
-
-@dataclass(frozen=True)
-class MediaConnected:
-    """A peer connection came up: the rejoin budget starts over."""
-
-
-@dataclass(frozen=True)
-class RejoinSucceeded:
-    session_id: str
-
-
-@dataclass(frozen=True)
-class RejoinFailed:
-    #: The server said no for good (call ended, not allowed, gone): stop trying.
-    final: bool = False
-
-
-@dataclass(frozen=True)
-class Resynced:
-    """The event connection came back and the call was loaded again."""
-
-    call: CallResponse
-
-
-@dataclass(frozen=True)
-class ResyncFailed:
-    """The event connection came back, but the call could not be loaded (the server lost
-    it — a coordinator that came back with an empty database — or we lost access)."""
-
-
-Input = (
-    CallSeen
-    | RingSent
-    | EventReceived
-    | JoinRequested
-    | JoinSucceeded
-    | JoinFailed
-    | LeaveRequested
-    | AcceptRequested
-    | RejectRequested
-    | CallFinished
-    | TimerFired
-    | MediaFailed
-    | MediaConnected
-    | RejoinSucceeded
-    | RejoinFailed
-    | Resynced
-    | ResyncFailed
-)
-
-
-# --- commands ----------------------------------------------------------------------------
-
-
-class Timer(StrEnum):
-    RING = "ring"  # our ring deadline (incoming or auto-cancel)
-    REJOIN = "rejoin"  # the next rejoin attempt
-
-
-@dataclass(frozen=True)
-class ArmTimer:
-    timer: Timer
-    seconds: float
-
-
-@dataclass(frozen=True)
-class DisarmTimer:
-    timer: Timer
-
-
-@dataclass(frozen=True)
-class SendAccept:
-    pass
-
-
-@dataclass(frozen=True)
-class SendReject:
-    reason: str
-
-
-@dataclass(frozen=True)
-class SendJoin:
-    """Join as a new participant session (the caller's join on the first accept)."""
-
-
-@dataclass(frozen=True)
-class SendLeave:
-    """Leave this participant session of ours."""
-
-    session_id: str
-
-
-@dataclass(frozen=True)
-class StartMedia:
-    """Open the devices and connect to the other participants."""
-
-
-@dataclass(frozen=True)
-class CloseMedia:
-    """Close the peer connections, keeping the devices (a rejoin follows)."""
-
-
-@dataclass(frozen=True)
-class StopMedia:
-    """Close the peer connections and release the devices."""
-
-
-@dataclass(frozen=True)
-class SendRejoin:
-    """Leave the old participant session if the server still has it, and join anew."""
-
-    old_session_id: str | None
-
-
-@dataclass(frozen=True)
-class PublishState:
-    """Tell the server (again) what we send: a resync may have missed a mute."""
-
-
-@dataclass(frozen=True)
-class SyncPeers:
-    """Connect to participants we are not connected to yet (after a resync)."""
-
-
-Command = (
-    ArmTimer
-    | DisarmTimer
-    | SendAccept
-    | SendReject
-    | SendJoin
-    | SendLeave
-    | StartMedia
-    | CloseMedia
-    | StopMedia
-    | SendRejoin
-    | PublishState
-    | SyncPeers
-)
+__all__ = [
+    "AcceptRequested",
+    "ArmTimer",
+    "CallFinished",
+    "CallMachine",
+    "CallSeen",
+    "CloseMedia",
+    "Command",
+    "DisarmTimer",
+    "EventReceived",
+    "Input",
+    "JoinFailed",
+    "JoinRequested",
+    "JoinSucceeded",
+    "LeaveRequested",
+    "MediaConnected",
+    "MediaFailed",
+    "PublishState",
+    "RejectRequested",
+    "RejoinFailed",
+    "RejoinSucceeded",
+    "ResyncFailed",
+    "Resynced",
+    "RingSent",
+    "SendAccept",
+    "SendJoin",
+    "SendLeave",
+    "SendReject",
+    "SendRejoin",
+    "StartMedia",
+    "StopMedia",
+    "SyncPeers",
+    "Timer",
+    "TimerFired",
+    "ring_answers",
+]
 
 _IN_CALL = (CallingState.JOINED, CallingState.RECONNECTING)
 _DISARM_ALL: list[Command] = [DisarmTimer(Timer.RING), DisarmTimer(Timer.REJOIN)]

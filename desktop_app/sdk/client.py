@@ -6,10 +6,13 @@ import logging
 import uuid
 from typing import Any
 
+import httpx
+
 from desktop_app.protocol.calls import QueryCallsResponse
 from desktop_app.protocol.users import UserResponse, UsersResponse
 
-from .call import Call, CallContext
+from .call import Call
+from .call_context import CallContext
 from .call_state import CallingState
 from .connection import ConnectionState, CoordinatorConnection, TokenProvider
 from .device_managers import InputDeviceManager, SpeakerManager
@@ -46,12 +49,18 @@ class VideoClient:
         token_provider: TokenProvider | None = None,
         options: ClientOptions | None = None,
         devices: DeviceBackend | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.user = dict(user)
         self.devices: DeviceBackend = devices or NoDevices()
         self.options = options or ClientOptions()
         self.connection = CoordinatorConnection(
-            base_url, self.user, token, token_provider, self.options.reconnect_policy
+            base_url,
+            self.user,
+            token,
+            token_provider,
+            self.options.reconnect_policy,
+            transport=transport,
         )
         self.connection.listeners.append(self._on_event)
         self.connection.reconnect_listeners.append(self._on_reconnected)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -30,6 +30,35 @@ log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], Awaitable[str]]
 EventListener = Callable[[dict[str, Any]], None]
+
+
+class BearerAuth(httpx.Auth):
+    """The user's token on every request; an answer of ``token_expired`` asks the token
+    provider for a new one and sends the request once more."""
+
+    requires_response_body = True
+
+    def __init__(self, connection: CoordinatorConnection) -> None:
+        self.connection = connection
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.connection.current_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401 and self.connection.token_provider is not None:
+            try:
+                code = response.json().get("code")
+            except ValueError:
+                code = None
+            if code == "token_expired":
+                token = await self.connection.current_token(refresh=True)
+                request.headers["Authorization"] = f"Bearer {token}"
+                yield request
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("the SDK's HTTP client is asynchronous")
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,7 @@ class CoordinatorConnection:
         token_provider: TokenProvider | None = None,
         policy: ReconnectPolicy | None = None,
         timeout_seconds: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if token is None and token_provider is None:
             raise ValueError("give a token or a token provider")
@@ -84,14 +114,20 @@ class CoordinatorConnection:
         self.listeners: list[EventListener] = []
         #: Awaited after a reconnect; the flag says whether the old connection was resumed.
         self.reconnect_listeners: list[Callable[[bool], Awaitable[None]]] = []
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_seconds)
+        #: ``transport`` is httpx's seam: tests may answer requests without a server.
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout_seconds,
+            auth=BearerAuth(self),
+            transport=transport,
+        )
         self._socket: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
 
     # --- tokens --------------------------------------------------------------------------
 
-    async def _current_token(self, refresh: bool = False) -> str:
+    async def current_token(self, refresh: bool = False) -> str:
         if (refresh or self.token is None) and self.token_provider is not None:
             self.token = await self.token_provider()
         if self.token is None:
@@ -104,37 +140,30 @@ class CoordinatorConnection:
         self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
         """Send a request; answers its JSON, or raises the ``ParleyError`` for its problem."""
-        for attempt in (0, 1):
-            token = await self._current_token(refresh=attempt == 1)
-            try:
-                response = await self._http.request(
-                    method,
-                    path,
-                    json=json_body,
-                    params={k: v for k, v in (params or {}).items() if v is not None},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            except httpx.HTTPError as exc:
-                raise ConnectionFailed(
-                    f"The server at {self.base_url} cannot be reached ({exc.__class__.__name__})."
-                ) from exc
-            if response.status_code < 400:
-                return response.json() if response.content else None
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = None
-            error = error_from_problem(response.status_code, problem)
-            if isinstance(error, TokenExpired) and attempt == 0 and self.token_provider is not None:
-                continue
-            raise error
-        raise AssertionError("unreachable")
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                json=json_body,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+            )
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(
+                f"The server at {self.base_url} cannot be reached ({exc.__class__.__name__})."
+            ) from exc
+        if response.status_code < 400:
+            return response.json() if response.content else None
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = None
+        raise error_from_problem(response.status_code, problem)
 
     # --- the event WebSocket ------------------------------------------------------------------
 
     async def _open_socket(self, resume: str | None) -> dict[str, Any]:
         for attempt in (0, 1):
-            token = await self._current_token(refresh=attempt == 1)
+            token = await self.current_token(refresh=attempt == 1)
             try:
                 socket = await websockets.connect(self.ws_url, max_size=2**22)
             except (OSError, websockets.InvalidHandshake) as exc:

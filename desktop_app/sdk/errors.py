@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from desktop_app.protocol.errors import ErrorCode
+
 
 class ParleyError(Exception):
     def __init__(self, message: str) -> None:
@@ -107,28 +109,32 @@ class ServerError(ApiError):
     pass
 
 
-_BY_CODE: dict[str, type[ApiError]] = {
-    "invalid_input": InvalidInput,
-    "unauthenticated": Unauthenticated,
-    "token_expired": TokenExpired,
-    "not_allowed": NotAllowed,
-    "backstage": Backstage,
-    "not_found": NotFound,
-    "conflict": Conflict,
-    "method_not_allowed": Conflict,
-    "call_ended": CallEnded,
-    "call_full": CallFull,
-    "payload_too_large": PayloadTooLarge,
-    "unsupported_media_type": PayloadTooLarge,
-    "rate_limited": RateLimited,
-    "internal": ServerError,
+#: Every code of the wire's ``ErrorCode`` and the error it becomes (a test keeps it whole).
+BY_CODE: dict[ErrorCode, type[ApiError]] = {
+    ErrorCode.INVALID_INPUT: InvalidInput,
+    ErrorCode.UNAUTHENTICATED: Unauthenticated,
+    ErrorCode.TOKEN_EXPIRED: TokenExpired,
+    ErrorCode.NOT_ALLOWED: NotAllowed,
+    ErrorCode.BACKSTAGE: Backstage,
+    ErrorCode.NOT_FOUND: NotFound,
+    ErrorCode.CONFLICT: Conflict,
+    ErrorCode.METHOD_NOT_ALLOWED: Conflict,
+    ErrorCode.CALL_ENDED: CallEnded,
+    ErrorCode.CALL_FULL: CallFull,
+    ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLarge,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: PayloadTooLarge,
+    ErrorCode.RATE_LIMITED: RateLimited,
+    ErrorCode.INTERNAL: ServerError,
 }
 
 
 def error_from_problem(status: int, problem: Any) -> ApiError:
     """The error for a problem document (or for any answer that is not one)."""
     if isinstance(problem, dict) and isinstance(problem.get("code"), str):
-        cls = _BY_CODE.get(problem["code"], ServerError)
+        try:
+            cls = BY_CODE[ErrorCode(problem["code"])]
+        except ValueError:  # a code from a newer coordinator
+            cls = ServerError
         detail = str(problem.get("detail") or problem.get("title") or "The server refused.")
         errors = problem.get("errors") if isinstance(problem.get("errors"), list) else None
         return cls(detail, problem["code"], status, errors)

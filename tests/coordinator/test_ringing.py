@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from desktop_app.coordinator.config import CoordinatorConfig
+from tests.support.clock import ManualClock
 from tests.support.coordinator import EventClient, RunningCoordinator, running, unique
 
 
@@ -156,53 +157,62 @@ async def test_caller_app_killed_stops_ringing_after_grace(coordinator: RunningC
 
 
 async def test_server_enforces_incoming_and_auto_cancel_timeouts(
-    coordinator: RunningCoordinator,
+    config: CoordinatorConfig,
 ) -> None:
-    """5 s is the shortest timeout the wire allows; both rings run at once."""
-    ws = await _devices(coordinator, "alice", "bob", "cy")
-    incoming = f"/v1/calls/default/{unique()}"
-    auto_cancel = f"/v1/calls/default/{unique()}"
-    await coordinator.api("alice").post(
-        incoming,
-        {
-            "ring": True,
-            "data": {
-                "members": [{"user_id": "bob"}],
-                "settings_override": {
-                    "ring": {"incoming_call_timeout_ms": 5000, "auto_cancel_timeout_ms": 180000}
+    """Both rings run at once, on a clock the test moves: no real waiting."""
+    clock = ManualClock()
+    async with running(config, clock=clock) as coordinator:
+        ws = await _devices(coordinator, "alice", "bob", "cy")
+        incoming = f"/v1/calls/default/{unique()}"
+        auto_cancel = f"/v1/calls/default/{unique()}"
+        await coordinator.api("alice").post(
+            incoming,
+            {
+                "ring": True,
+                "data": {
+                    "members": [{"user_id": "bob"}],
+                    "settings_override": {
+                        "ring": {"incoming_call_timeout_ms": 5000, "auto_cancel_timeout_ms": 180000}
+                    },
                 },
             },
-        },
-    )
-    await coordinator.api("alice").post(
-        auto_cancel,
-        {
-            "ring": True,
-            "data": {
-                "members": [{"user_id": "cy"}],
-                "settings_override": {
-                    "ring": {"auto_cancel_timeout_ms": 5000, "incoming_call_timeout_ms": 60000}
+        )
+        await coordinator.api("alice").post(
+            auto_cancel,
+            {
+                "ring": True,
+                "data": {
+                    "members": [{"user_id": "cy"}],
+                    "settings_override": {
+                        "ring": {"auto_cancel_timeout_ms": 6000, "incoming_call_timeout_ms": 60000}
+                    },
                 },
             },
-        },
-    )
-    missed = await ws["bob"].wait_for("call.missed", timeout=9)
-    assert missed["user"]["id"] == "bob"
-    caller_timeout = await ws["cy"].wait_for("call.rejected", timeout=9)
-    assert caller_timeout["user"]["id"] == "alice" and caller_timeout["reason"] == "timeout"
-    await ws["cy"].wait_for("call.missed")
-    status, state = await coordinator.api("alice").get(f"{incoming}/ring")
-    assert set(state["ring"]["missed_by"]) == {"bob"} and state["ring"]["ringing"] is False
-    status, state = await coordinator.api("alice").get(f"{auto_cancel}/ring")
-    assert state["ring"]["end_reason"] == "auto_cancelled" and set(state["ring"]["missed_by"]) == {
-        "cy"
-    }
-    await _close(*ws.values())
+        )
+        await ws["bob"].wait_for("call.ring")
+        await ws["cy"].wait_for("call.ring")
+        await clock.advance(4.9)
+        await ws["bob"].expect_none("call.missed", within=0.1)
+        await clock.advance(0.2)
+        missed = await ws["bob"].wait_for("call.missed", timeout=2)
+        assert missed["user"]["id"] == "bob"
+        await ws["cy"].expect_none("call.rejected", within=0.1)
+        await clock.advance(1.0)
+        caller_timeout = await ws["cy"].wait_for("call.rejected", timeout=2)
+        assert caller_timeout["user"]["id"] == "alice" and caller_timeout["reason"] == "timeout"
+        await ws["cy"].wait_for("call.missed")
+        status, state = await coordinator.api("alice").get(f"{incoming}/ring")
+        assert set(state["ring"]["missed_by"]) == {"bob"} and state["ring"]["ringing"] is False
+        status, state = await coordinator.api("alice").get(f"{auto_cancel}/ring")
+        assert state["ring"]["end_reason"] == "auto_cancelled"
+        assert set(state["ring"]["missed_by"]) == {"cy"}
+        await _close(*ws.values())
 
 
 async def test_deadline_survives_a_restart_and_fires_once(config: CoordinatorConfig) -> None:
     path = f"/v1/calls/default/{unique()}"
-    async with running(config) as first:
+    clock = ManualClock()
+    async with running(config, clock=clock) as first:
         bob = await first.ws("bob")
         status, _ = await first.api("alice").post(
             path,
@@ -217,12 +227,16 @@ async def test_deadline_survives_a_restart_and_fires_once(config: CoordinatorCon
         assert status == 201
         await bob.wait_for("call.ring")
         await bob.close()
-    async with running(config) as second:
+    await clock.advance(2.0)  # while the coordinator is down
+    async with running(config, clock=clock) as second:
         bob = await second.ws("bob")
         await second.api("bob").get(path, params={"connection_id": bob.connection_id})
-        missed = await bob.wait_for("call.missed", timeout=9)
+        await bob.expect_none("call.missed", within=0.1)
+        await clock.advance(3.5)
+        missed = await bob.wait_for("call.missed", timeout=2)
         assert missed["user"]["id"] == "bob"
-        await bob.expect_none("call.missed", within=1.0)
+        await clock.advance(60)
+        await bob.expect_none("call.missed", within=0.3)
         status, state = await second.api("alice").get(f"{path}/ring")
         assert list(state["ring"]["missed_by"]) == ["bob"] and state["ring"]["ringing"] is False
         await bob.close()

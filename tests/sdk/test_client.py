@@ -20,7 +20,7 @@ from desktop_app.sdk import (
     ReconnectPolicy,
     VideoClient,
 )
-from desktop_app.sdk.call import EVENT_HANDLERS
+from desktop_app.sdk.call_events import EVENT_HANDLERS
 from tests.sdk.conftest import ClientFactory
 from tests.sdk.support import eventually
 from tests.support.coordinator import RunningCoordinator, unique

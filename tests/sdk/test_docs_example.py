@@ -29,16 +29,11 @@ async def test_the_documented_example(coordinator: RunningCoordinator) -> None:
     await call.get_or_create(
         data={"members": [{"user_id": "alice"}, {"user_id": "bob"}]}, ring=True, video=True
     )
-    incoming = await eventually(
-        lambda: [
-            c
-            for c in bob.state.calls.value
-            if not c.state.is_created_by_me and c.state.calling_state is CallingState.RINGING
-        ]
-    )
-    await incoming[0].join()
+    incoming = await eventually(lambda: bob.state.incoming_call.value, what="bob is rung")
+    assert incoming.state.ring.caller.name == "Alice" and incoming.state.ring.video is True
+    await incoming.join()
     await eventually(lambda: call.state.calling_state is CallingState.JOINED, what="alice joins")
-    for side, other in ((call, "bob"), (incoming[0], "alice")):
+    for side, other in ((call, "bob"), (incoming, "alice")):
         participant = await eventually(
             lambda s=side, o=other: next(
                 (

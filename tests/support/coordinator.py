@@ -16,6 +16,7 @@ import websockets
 
 from desktop_app.coordinator.app import create_app
 from desktop_app.coordinator.auth import create_server_token, create_user_token
+from desktop_app.coordinator.clock import Clock
 from desktop_app.coordinator.config import CoordinatorConfig
 from desktop_app.protocol.permissions import Role
 
@@ -89,16 +90,18 @@ async def serve_app(
     return server, task, server.servers[0].sockets[0].getsockname()[1]
 
 
-async def start_coordinator(config: CoordinatorConfig, ws_ping: float = 20.0) -> RunningCoordinator:
-    server, task, port = await serve_app(create_app(config), ws_ping)
+async def start_coordinator(
+    config: CoordinatorConfig, ws_ping: float = 20.0, clock: Clock | None = None
+) -> RunningCoordinator:
+    server, task, port = await serve_app(create_app(config, clock), ws_ping)
     return RunningCoordinator(config, server, task, f"http://127.0.0.1:{port}")
 
 
 @contextlib.asynccontextmanager
 async def running(
-    config: CoordinatorConfig, ws_ping: float = 20.0
+    config: CoordinatorConfig, ws_ping: float = 20.0, clock: Clock | None = None
 ) -> AsyncIterator[RunningCoordinator]:
-    coordinator = await start_coordinator(config, ws_ping)
+    coordinator = await start_coordinator(config, ws_ping, clock)
     try:
         yield coordinator
     finally:

@@ -10,7 +10,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import asyncio
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.session import Session
 from desktop_app.ui.theme import apply_theme
 from tests.support.served import served
-from tests.ui.support import bot_line
+from tests.ui.support import BotProcess, bot_line
 
 # pytest-qt processes Qt events between a test and its fixtures' teardown. Here Qt's loop
 # *is* the asyncio loop (qasync): processing events there would step the calls' tasks with
@@ -144,36 +144,40 @@ def window_for() -> Any:
         window.deleteLater()
 
 
-BotFactory = Callable[..., Awaitable[asyncio.subprocess.Process]]
+BotFactory = Callable[..., Awaitable[BotProcess]]
 
 
 @pytest.fixture
-async def bot(coordinator: UiCoordinator) -> AsyncIterator[BotFactory]:
-    processes: list[asyncio.subprocess.Process] = []
+async def bot(coordinator: UiCoordinator, tmp_path: Path) -> AsyncIterator[BotFactory]:
+    """``parley-bot`` in its own process (see ``tests/ui/support.py`` for why ``Popen``)."""
+    bots: list[BotProcess] = []
 
-    async def start(user: str, *args: str) -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "desktop_app.sdk.bot",
-            "--server",
-            coordinator.base_url,
-            "--user",
-            user,
-            "--name",
-            user.title(),
-            "--token",
-            coordinator.user_token(user),
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        processes.append(process)
-        await bot_line(process, "is ready")
-        return process
+    async def start(user: str, *args: str) -> BotProcess:
+        output = tmp_path / f"bot-{user}.out"
+        with output.open("wb") as sink:
+            process = subprocess.Popen(  # noqa: ASYNC220 - see tests/ui/support.py
+                [
+                    sys.executable,
+                    "-m",
+                    "desktop_app.sdk.bot",
+                    "--server",
+                    coordinator.base_url,
+                    "--user",
+                    user,
+                    "--name",
+                    user.title(),
+                    "--token",
+                    coordinator.user_token(user),
+                    *args,
+                ],
+                stdout=sink,
+                stderr=subprocess.DEVNULL,
+            )
+        started = BotProcess(process, output)
+        bots.append(started)
+        await bot_line(started, "is ready")
+        return started
 
     yield start
-    for process in processes:
-        if process.returncode is None:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), 10)
+    for started in bots:
+        started.stop()

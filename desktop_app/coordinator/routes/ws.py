@@ -161,9 +161,9 @@ async def _answer(state: CoordinatorState, connection: Connection, text: str) ->
         if kind == "ping":
             connection.send('{"type":"pong"}')
         elif kind == "call.signal":
-            await state.media.signal(connection, WsSignalMessage.model_validate(message))
+            await state.signalling.signal(connection, WsSignalMessage.model_validate(message))
         elif kind == "participant.update":
-            await state.media.publish(connection, WsPublishMessage.model_validate(message))
+            await state.signalling.publish(connection, WsPublishMessage.model_validate(message))
         else:
             raise ApiError(
                 ErrorCode.INVALID_INPUT,

@@ -28,7 +28,7 @@ from .views import call_response, find_participant, user_response
 SIGNAL_MAX_BYTES = 48 * 1024
 
 
-class MediaRelay:
+class SignalRelay:
     def __init__(self, calls: CallService) -> None:
         self.calls = calls
 
