@@ -158,9 +158,21 @@ class Call:
         accepting = any(isinstance(c, m.SendAccept) for c in commands) and any(
             isinstance(c, m.SendJoin) for c in commands
         )
-        for command in commands:
-            if self._run_timer(command):
-                continue
+        for done, command in enumerate(commands):
+            try:
+                await self._run_one(command, accepting, join_body)
+            except BaseException:
+                # A request that failed (offline, refused) must not leave peers or
+                # devices open behind a state that says they are closed.
+                for rest in commands[done + 1 :]:
+                    if isinstance(rest, m.StopMedia | m.CloseMedia | m.DisarmTimer):
+                        await self._run_one(rest, accepting, join_body)
+                raise
+
+    async def _run_one(
+        self, command: m.Command, accepting: bool, join_body: dict[str, Any] | None
+    ) -> None:
+        if not self._run_timer(command):
             match command:
                 case m.SendAccept():
                     if not accepting:  # else it travels with the join
@@ -184,6 +196,14 @@ class Call:
                     await self._publish_state()
                 case m.SyncPeers():
                     await self.media_session.sync()
+
+    async def close(self) -> None:
+        """The client is going away: no timer, peer connection or task of this call stays."""
+        for timer in list(self._timers):
+            self._disarm(timer)
+        await self.media_session.close()
+        for task in list(self._tasks):
+            task.cancel()
 
     def _run_timer(self, command: m.Command) -> bool:
         match command:

@@ -88,6 +88,8 @@ class VideoClient:
         for call in list(self._calls.values()):
             if call.state.calling_state in (CallingState.JOINED, CallingState.RECONNECTING):
                 await call.leave()
+        for call in list(self._objects.values()):
+            await call.close()
         for manager in (self.camera, self.microphone, self.speaker):
             manager.close()
         await self.connection.close()

@@ -36,8 +36,6 @@ class BearerAuth(httpx.Auth):
     """The user's token on every request; an answer of ``token_expired`` asks the token
     provider for a new one and sends the request once more."""
 
-    requires_response_body = True
-
     def __init__(self, connection: CoordinatorConnection) -> None:
         self.connection = connection
 
@@ -48,6 +46,7 @@ class BearerAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401 and self.connection.token_provider is not None:
+            await response.aread()  # this flow replaces httpx's own, which would read it
             try:
                 code = response.json().get("code")
             except ValueError:
