@@ -42,6 +42,7 @@ from desktop_app.protocol.calls import (
 from desktop_app.protocol.events import (
     CALL_EVENT_ADAPTER,
     CallEvent,
+    WsPublishMessage,
 )
 
 from . import call_machine as m
@@ -568,17 +569,15 @@ class Call:
         session = self.machine.session_id
         if session is None or self.machine.calling_state is not CallingState.JOINED:
             return
-        published = {"audio": self.microphone.enabled, "video": self.camera.enabled}
+        message = WsPublishMessage(
+            type="participant.update",
+            call_cid=self.cid,
+            session_id=session,
+            published={"audio": self.microphone.enabled, "video": self.camera.enabled},
+        )
         # Offline, it is not sent: the resync after the reconnect publishes it again.
         with contextlib.suppress(ConnectionFailed):
-            await self._send(
-                {
-                    "type": "participant.update",
-                    "call_cid": self.cid,
-                    "session_id": session,
-                    "published": published,
-                }
-            )
+            await self._send(message.model_dump(mode="json"))
 
     def _media_report(self, report: MediaReport) -> None:
         given = m.MediaConnected() if report == "connected" else m.MediaFailed()

@@ -27,7 +27,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from desktop_app.protocol.calls import MediaInfo
-from desktop_app.protocol.events import CallSignalEvent
+from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 
 from .call_state import CallState, Participant
 from .device_managers import InputDeviceManager, SpeakerManager
@@ -169,15 +169,14 @@ class MeshSession:
 
     async def _send_signal(self, remote: str, signal: dict[str, Any]) -> None:
         assert self.media is not None
-        await self._send(
-            {
-                "type": "call.signal",
-                "call_cid": self.state.call.cid if self.state.call else "",
-                "from_session_id": self.media.session_id,
-                "to_session_id": remote,
-                "signal": signal,
-            }
+        message = WsSignalMessage(
+            type="call.signal",
+            call_cid=self.state.call.cid if self.state.call else "",
+            from_session_id=self.media.session_id,
+            to_session_id=remote,
+            signal=signal,
         )
+        await self._send(message.model_dump(mode="json"))
 
     def _peer_state(self, remote: str, state: str) -> None:
         participant = self._participant(remote)

@@ -108,6 +108,9 @@ class PeerMesh:
         self.peers: dict[str, RTCPeerConnection] = {}
         self._branches: dict[str, list[MediaStreamTrack]] = {}
         self._lock = asyncio.Lock()
+        #: Closed for good: a signal or a participant that arrives later makes no peer
+        #: (a peer nobody closes keeps aiortc's decoder thread, and the process, alive).
+        self._closed = False
 
     def _peer(self, remote: str) -> RTCPeerConnection:
         peer = self.peers.get(remote)
@@ -153,6 +156,8 @@ class PeerMesh:
         if remote == self.local_session_id or self.local_session_id < remote:
             return
         async with self._lock:
+            if self._closed:
+                return
             if remote in self.peers:  # checked under the lock: the join answer and the
                 return  # participant's event may both announce the same session
             peer = self._peer(remote)
@@ -166,6 +171,8 @@ class PeerMesh:
             log.info("ignoring a signal of type %r from %s", kind, remote)
             return
         async with self._lock:
+            if self._closed:
+                return
             if kind == "offer":
                 await self._close(remote)  # the other side started over (it rejoined)
                 peer = self._peer(remote)
@@ -188,8 +195,12 @@ class PeerMesh:
             await peer.close()
 
     async def drop(self, remote: str) -> None:
-        await self._close(remote)
+        async with self._lock:
+            await self._close(remote)
 
     async def close(self) -> None:
-        for remote in list(self.peers):
-            await self.drop(remote)
+        """Close every peer, after any offer or answer in progress (no peer is made later)."""
+        self._closed = True
+        async with self._lock:
+            for remote in list(self.peers):
+                await self._close(remote)
