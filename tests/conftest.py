@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -60,3 +62,23 @@ def config(tmp_path: Path, database_url: str) -> CoordinatorConfig:
 async def coordinator(config: CoordinatorConfig) -> AsyncIterator[RunningCoordinator]:
     async with running(config) as running_coordinator:
         yield running_coordinator
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A thread left running (aiortc's decoder threads are not daemons) would keep the
+    interpreter from exiting after the summary, until CI's timeout: name it, and exit."""
+    leaked = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if leaked:
+        names = ", ".join(sorted(t.name for t in leaked))
+        sys.stderr.write(f"\nthreads still running after the tests (a leak): {names}\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(_exit_status)
