@@ -75,7 +75,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """A thread left running (aiortc's decoder threads are not daemons) would keep the
     interpreter from exiting after the summary, until CI's timeout: name it, and exit."""
-    leaked = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    pools = ("asyncio_", "ThreadPoolExecutor")  # executors' workers end at exit by themselves
+    leaked = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and not t.name.startswith(pools)
+    ]
     if leaked:
         names = ", ".join(sorted(t.name for t in leaked))
         sys.stderr.write(f"\nthreads still running after the tests (a leak): {names}\n")
