@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
 from desktop_app.sdk import Call, CallingState, VideoClient
 from desktop_app.ui.views.ring_dialogs import IncomingRingDialog, OutgoingRingDialog
 from tests.support.coordinator import unique
@@ -89,6 +92,31 @@ async def test_reject_declines(
     session = bobs_call.state.session
     assert session is not None and session.rejected_by["alice"].reason == "decline"
     assert not popup.isVisible()
+
+
+async def test_esc_or_closing_the_popup_declines_and_the_next_ring_shows(
+    signed_in: SessionFactory, sdk_user: UserFactory, window_for: Any
+) -> None:
+    window = window_for(await signed_in("alice"))
+    bob = await sdk_user("bob")
+    bobs_call = await _ring_alice(bob)
+    popup = await _popup(window)
+    QTest.keyClick(popup, Qt.Key.Key_Escape)
+    await eventually(
+        lambda: (s := bobs_call.state.session) is not None and "alice" in s.rejected_by,
+        what="Esc declined",
+    )
+    assert not popup.isVisible()
+    second = await _ring_alice(bob)
+    popup = await _popup(window)
+    assert popup.call.cid == second.cid
+    popup.close()  # the window's close button
+    await eventually(
+        lambda: (s := second.state.session) is not None and "alice" in s.rejected_by,
+        what="closing declined",
+    )
+    assert second.state.session is not None
+    assert second.state.session.rejected_by["alice"].reason == "decline"
 
 
 async def test_the_popup_closes_on_cancel_timeout_and_answer_elsewhere(

@@ -252,7 +252,7 @@ class CallView(QWidget):
             known = self.tiles.get(participant.session_id)
             if known is None:
                 known = self.tiles[participant.session_id] = VideoTile()
-                known.mirrored = participant.is_local
+            known.mirrored = participant.is_local  # known only once the join answer is in
             self._show_participant(known, participant)
         self.grid.set_tiles([self.tiles[p.session_id] for p in ordered])
 

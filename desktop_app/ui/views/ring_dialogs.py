@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QHideEvent
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QVBoxLayout, QWidget
 
 from desktop_app.sdk import Call, CallingState
@@ -80,6 +80,7 @@ class IncomingRingDialog(QDialog):
         self.sound = ringtone()
         if self.sound is not None:
             self.sound.play()  # type: ignore[attr-defined]
+        self._answered = False
         self._unsubscribe: Callable[[], None] = call.state.calling_state_.subscribe(
             self._state_changed
         )
@@ -89,19 +90,37 @@ class IncomingRingDialog(QDialog):
             self.close()  # cancelled, timed out, or answered elsewhere
 
     def _accept(self, video: bool) -> None:
+        self._answered = True
         self.accepted_with.emit(video)
         self.close()
 
     def _reject(self) -> None:
-        self.runner.run(self.call.leave(reject=True, reason="decline"))
-        self.rejected_ring.emit()
+        self._decline()
         self.close()
 
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self._unsubscribe()
-        if self.sound is not None:
-            self.sound.stop()  # type: ignore[attr-defined]
-        super().closeEvent(event)
+    def _decline(self) -> None:
+        self._answered = True
+        self.runner.run(self.call.leave(reject=True, reason="decline"))
+        self.rejected_ring.emit()
+
+    def reject(self) -> None:
+        """Esc, and the window's close button (QDialog's close handling comes here)."""
+        if not self._answered and self.call.is_ringing_me:
+            # Closing the popup declines: a hidden popup would leave the caller ringing,
+            # and the next ring of this call unannounced.
+            self._decline()
+        super().reject()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """However the popup goes (a button, Esc, closed, the ring over): the ringtone
+        stops and the popup stops following the call. (Not when the window system hides
+        it, as with a minimized main window: the ring goes on.)"""
+        if not event.spontaneous():
+            self._unsubscribe()
+            self._unsubscribe = lambda: None
+            if self.sound is not None:
+                self.sound.stop()  # type: ignore[attr-defined]
+        super().hideEvent(event)
 
 
 class OutgoingRingDialog(QDialog):
