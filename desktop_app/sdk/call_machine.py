@@ -352,6 +352,9 @@ class CallMachine:
     def _joined(self, session_id: str, *, rejoin: bool) -> list[Command]:
         if rejoin and self.calling_state is not CallingState.RECONNECTING:
             return [SendLeave(session_id)]  # left (or ended) while the rejoin travelled
+        if not rejoin and self.calling_state is not CallingState.JOINING:
+            # The call ended (or was deleted) while the join travelled.
+            return [SendLeave(session_id), StopMedia()]
         self.session_id = session_id
         self.calling_state = CallingState.JOINED
         if self.ring is not None and self.ring.direction is RingDirection.INCOMING:

@@ -264,6 +264,17 @@ def test_a_failed_join_goes_back() -> None:
         machine.handle(m.JoinRequested())  # already in the call
 
 
+def test_a_call_that_ends_while_the_join_travels_is_left() -> None:
+    machine, server = m.CallMachine("bob"), Server()
+    machine.handle(m.CallSeen(server.call()))
+    machine.handle(m.JoinRequested())
+    server.ended = True
+    event(machine, CallEndedEvent(**server.base()))
+    assert machine.calling_state is S.LEFT
+    assert machine.handle(m.JoinSucceeded("p-bob")) == [m.SendLeave("p-bob"), m.StopMedia()]
+    assert machine.calling_state is S.LEFT
+
+
 def test_rejecting_and_the_incoming_deadline() -> None:
     machine, _ = callee_ringing()
     assert machine.handle(m.RejectRequested("decline")) == [
