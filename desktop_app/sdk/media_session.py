@@ -37,6 +37,8 @@ from .rtc import PeerMesh
 log = logging.getLogger(__name__)
 
 MediaReport = Literal["connected", "failed"]
+#: How long closing waits for a close already under way (aiortc closes in milliseconds).
+CLOSE_SECONDS = 5.0
 SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -95,6 +97,8 @@ class MeshSession:
         self._unclaimed: dict[str, list[MediaStreamTrack]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Meshes being closed (see ``close``).
+        self._closing: list[PeerMesh] = []
 
     @property
     def connected(self) -> bool:
@@ -158,7 +162,16 @@ class MeshSession:
             self._unsubscribe = None
         if self.mesh is not None:
             mesh, self.mesh = self.mesh, None
-            await mesh.close()
+            self._closing.append(mesh)
+        # A second close (the client going away while a leave closes) returns only when
+        # every peer is closed: a peer left half-closed keeps aiortc's decoder threads.
+        for mesh in list(self._closing):
+            try:
+                await asyncio.wait_for(mesh.close(), CLOSE_SECONDS)
+            except TimeoutError:
+                log.warning("peer connections still closing after %s s", CLOSE_SECONDS)
+            if mesh in self._closing:
+                self._closing.remove(mesh)
         for participant in self.state.participants:
             if not participant.is_local:
                 participant.video_track = participant.audio_track = None

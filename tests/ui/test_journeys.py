@@ -67,6 +67,7 @@ async def test_the_app_rings_two_bots_and_never_rings_itself(
     assert window.incoming is None or not window.incoming.isVisible()
     window.call_view.leave.click()
     await eventually(lambda: call.state.calling_state is CallingState.LEFT, what="left")
+    await eventually(lambda: not call.camera.enabled, what="the peers and devices closed")
 
 
 async def test_calling_shows_who_declined_and_the_call_follows(
