@@ -49,7 +49,7 @@ from . import call_machine as m
 from .call_context import UNSET, CallContext, request_body
 from .call_events import EVENT_HANDLERS
 from .call_machine import CallMachine
-from .call_state import CallingState, CallState, RingDirection
+from .call_state import CallingState, CallState
 from .device_managers import InputDeviceManager
 from .errors import (
     CallEnded,
@@ -110,12 +110,6 @@ class Call:
     def is_ringing_me(self) -> bool:
         """An incoming ring is waiting for an answer on this device."""
         return self.machine.ringing_me
-
-    @property
-    def is_outgoing_ring(self) -> bool:
-        """This device rang the others in this call (and the ring is still on)."""
-        ring = self.machine.ring
-        return ring is not None and ring.direction is RingDirection.OUTGOING and ring.active
 
     @property
     def mesh(self) -> PeerMesh | None:

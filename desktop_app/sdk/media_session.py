@@ -45,9 +45,6 @@ SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
 class MediaSession(Protocol):
     """What a call needs from its media, whatever carries it."""
 
-    @property
-    def connected(self) -> bool: ...
-
     def expect(self) -> None:
         """A join is on its way: keep early signals for it."""
 
@@ -100,10 +97,6 @@ class MeshSession:
         #: Meshes being closed (see ``close``).
         self._closing: list[PeerMesh] = []
 
-    @property
-    def connected(self) -> bool:
-        return self.mesh is not None
-
     def expect(self) -> None:
         self._expecting = True
 
@@ -149,9 +142,6 @@ class MeshSession:
         if self.mesh is not None:
             self._spawn(self.mesh.drop(session_id))
         self.speaker.forget(session_id)
-
-    def video_codec(self, remote: str) -> str | None:
-        return self.mesh.video_codec(remote) if self.mesh is not None else None
 
     async def close(self) -> None:
         self._expecting = False
