@@ -4,6 +4,7 @@ cluster)."""
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import secrets
 import sys
@@ -65,6 +66,18 @@ async def coordinator(config: CoordinatorConfig) -> AsyncIterator[RunningCoordin
 
 
 _exit_status = 0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """A crash (SIGSEGV in a C extension) prints only the crashing thread's stack: with
+    every thread's, CI's excerpt of the log showed idle workers and lost the one that
+    mattered."""
+    from _pytest.faulthandler import fault_handler_stderr_fd_key  # the uncaptured stderr
+
+    fd = config.stash.get(fault_handler_stderr_fd_key, None)
+    if fd is not None:
+        faulthandler.enable(file=fd, all_threads=False)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

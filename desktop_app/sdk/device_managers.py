@@ -102,6 +102,7 @@ class GatedTrack(MediaStreamTrack):
     def stop(self) -> None:
         self.attach(None)
         super().stop()
+        self._open.set()  # wake a waiting ``recv`` to end (a pending waiter would linger)
 
 
 class _DeviceChoice:

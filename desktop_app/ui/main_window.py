@@ -252,5 +252,10 @@ class MainWindow(QMainWindow):
     # --- closing ------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """The app is going: the views stop pulling frames now (the session's shutdown
+        then leaves the calls and closes the devices)."""
+        self.lobby.close_devices()
+        if self.call_view.call is not None:
+            self.call_view.unbind()
         self.closed.emit()
         super().closeEvent(event)

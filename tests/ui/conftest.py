@@ -10,6 +10,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -129,7 +130,10 @@ async def sdk_user(
 
 
 @pytest.fixture
-def window_for() -> Any:
+async def window_for() -> AsyncIterator[Callable[[Session], MainWindow]]:
+    """Windows closed inside the test's loop, as the app closes (then their sessions shut
+    down): their frame pumps and devices end in this loop (qasync loops share Qt's dispatcher, so a task left pending here would be
+    stepped by the next test's loop)."""
     windows: list[MainWindow] = []
 
     def factory(session: Session) -> MainWindow:
@@ -141,6 +145,9 @@ def window_for() -> Any:
     yield factory
     for window in windows:
         window.close()
+        await window.session.shutdown()  # what the app does once its window closed
+    await asyncio.sleep(0.05)
+    for window in windows:
         window.deleteLater()
 
 

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import av
+import shiboken6
 from aiortc.mediastreams import MediaStreamError
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPen, QPixmap
@@ -126,6 +127,8 @@ class VideoTile(QWidget):
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 frame = await track.recv()
+                if not shiboken6.isValid(self):
+                    return  # the tile was deleted with its window: nobody to show it to
                 if isinstance(frame, av.VideoFrame):
                     self.show_frame(frame)
 
