@@ -19,12 +19,14 @@ from desktop_app.protocol.examples import EXAMPLES
 from .admin import AdminService
 from .auth import TokenVerifier
 from .body_limit import BodyLimitMiddleware
+from .call_queries import CallQueryService
 from .call_type_cache import CallTypeCache, seed_builtin_call_types
 from .calls import CallService
 from .clock import Clock, SystemClock
 from .config import CoordinatorConfig
 from .docs_page import render_docs
 from .hub import EventHub
+from .members import MemberService
 from .problems import install_problem_handlers
 from .read_cache import CallCache
 from .ringing import RingService
@@ -32,6 +34,8 @@ from .routes import admin as admin_routes
 from .routes import calls as call_routes
 from .routes import ws as ws_routes
 from .scheduler import Scheduler
+from .services import Services
+from .sessions import SessionService
 from .signalling import SignalRelay
 from .state import CoordinatorState
 from .store import Store
@@ -71,21 +75,27 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
         config.secret, admin.app_settings, config.webhook_url, config.webhook_retry_delays
     )
     admin.app_listeners.append(webhooks.configure)
-    calls = CallService(
-        store,
-        hub,
-        call_types,
-        snapshots,
-        scheduler,
-        clock,
-        config.participant_grace_seconds,
-        admin.app_settings,
-        webhooks,
+    services = Services(
+        store, hub, call_types, snapshots, scheduler, clock, admin.app_settings, webhooks
     )
-    rings = RingService(calls)
+    sessions = SessionService(services, config.participant_grace_seconds)
+    rings = RingService(services, sessions)
     tokens = TokenVerifier(config.secret)
-    signalling = SignalRelay(calls)
-    return CoordinatorState(config, store, hub, scheduler, admin, calls, tokens, rings, signalling)
+    return CoordinatorState(
+        config=config,
+        store=store,
+        hub=hub,
+        scheduler=scheduler,
+        admin=admin,
+        services=services,
+        calls=CallService(services, sessions),
+        sessions=sessions,
+        members=MemberService(services),
+        queries=CallQueryService(services),
+        tokens=tokens,
+        rings=rings,
+        signalling=SignalRelay(services),
+    )
 
 
 def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI:
@@ -93,14 +103,14 @@ def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await build_state(config, clock)
         app.state.coordinator = state
-        await state.calls.webhooks.start()
-        await state.calls.restore_timers()
+        await state.services.webhooks.start()
+        await state.sessions.restore_timers()
         await state.rings.restore_timers()
         try:
             yield
         finally:
             await state.scheduler.close()
-            await state.calls.webhooks.close()
+            await state.services.webhooks.close()
             await state.store.close()
 
     app = FastAPI(

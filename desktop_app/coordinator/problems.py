@@ -20,6 +20,8 @@ from starlette.responses import Response
 from desktop_app.protocol import ERROR_STATUS, PROBLEM_CONTENT_TYPE, ErrorCode, FieldError
 from desktop_app.protocol.errors import problem_type_uri
 
+from .store.query import QueryError
+
 log = logging.getLogger(__name__)
 
 
@@ -130,7 +132,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             ApiError(ErrorCode.INTERNAL, "Something went wrong on the server; nothing was changed.")
         )
 
+    async def on_query(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, QueryError)
+        return problem_response(invalid_input(exc.detail, exc.field))
+
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(QueryError, on_query)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)

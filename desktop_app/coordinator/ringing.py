@@ -26,10 +26,11 @@ from desktop_app.protocol.permissions import Permission
 
 from . import policy
 from . import ring as ringing
-from .calls import CallService, Loaded
 from .context import Actor, Outbox
 from .problems import ApiError, invalid_input
 from .read_cache import SNAPSHOT_MEMBERS
+from .services import Announce, Loaded, Services
+from .sessions import SessionService
 from .store import Repository
 from .store.rows import CallRow, MemberRow, SessionRow
 from .store.types import to_micros
@@ -66,23 +67,31 @@ def _timer_key(session_id: str) -> str:
 
 
 class RingService:
-    def __init__(self, calls: CallService) -> None:
-        self.calls = calls
-        calls.ring_stopper = self.stop_in_transaction
-        calls.connection_listeners.append(self.connection_gone)
+    def __init__(self, services: Services, sessions: SessionService) -> None:
+        self.services = services
+        self.sessions = sessions
+        sessions.ring_stopper = self.stop_in_transaction
+        sessions.connection_listeners.append(self.connection_gone)
 
     # --- helpers ---------------------------------------------------------------------
+
+    @staticmethod
+    def _check_caller(actor: Actor, loaded: Loaded) -> None:
+        """Who may ring, answer or notify: a user who is a member of a call not ended."""
+        if actor.user is None:
+            raise ApiError(ErrorCode.NOT_ALLOWED, "Only users ring, accept or reject calls.")
+        if loaded.member is None:
+            raise ApiError(ErrorCode.NOT_ALLOWED, "You are not a member of this call.")
+        if loaded.call.ended_at is not None:
+            raise ApiError(ErrorCode.CALL_ENDED, "This call has ended.")
 
     async def _member_caller(
         self, repo: Repository, actor: Actor, call_type: str, call_id: str
     ) -> Loaded:
         if actor.user is None:
             raise ApiError(ErrorCode.NOT_ALLOWED, "Only users ring, accept or reject calls.")
-        loaded = await self.calls.load(repo, actor, call_type, call_id, lock=True)
-        if loaded.member is None:
-            raise ApiError(ErrorCode.NOT_ALLOWED, "You are not a member of this call.")
-        if loaded.call.ended_at is not None:
-            raise ApiError(ErrorCode.CALL_ENDED, "This call has ended.")
+        loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
+        self._check_caller(actor, loaded)
         return loaded
 
     async def _open_session(
@@ -196,15 +205,15 @@ class RingService:
     def _arm(self, cid: str, session_id: str, deadline: datetime | None) -> None:
         key = _timer_key(session_id)
         if deadline is None:
-            self.calls.scheduler.cancel(key)
+            self.services.scheduler.cancel(key)
             return
-        delay = deadline.timestamp() - self.calls.clock().timestamp()
-        self.calls.scheduler.schedule(
+        delay = deadline.timestamp() - self.services.clock().timestamp()
+        self.services.scheduler.schedule(
             key, delay, functools.partial(self._on_deadline, cid, session_id)
         )
 
     def _online(self, user_ids: list[str]) -> set[str]:
-        return {u for u in user_ids if self.calls.hub.connections_of(u)}
+        return {u for u in user_ids if self.services.hub.connections_of(u)}
 
     @staticmethod
     def _state(session: SessionRow | None) -> RingStateResponse:
@@ -229,6 +238,23 @@ class RingService:
 
     # --- operations --------------------------------------------------------------------
 
+    def announcer(
+        self, ring: bool, notify: bool, video: bool | None, connection_id: str | None
+    ) -> Announce | None:
+        """Ringing and/or notifying as a step of another operation (get-or-create, load,
+        join), inside its transaction: a ring that is refused undoes the whole request."""
+        if not ring and not notify:
+            return None
+
+        async def announce(repo: Repository, actor: Actor, loaded: Loaded, outbox: Outbox) -> None:
+            self._check_caller(actor, loaded)
+            if ring:
+                await self._ring(repo, actor, loaded, None, video, connection_id, outbox)
+            if notify:
+                await self._notify(repo, actor, loaded, outbox)
+
+        return announce
+
     async def ring(
         self,
         actor: Actor,
@@ -238,66 +264,77 @@ class RingService:
         video: bool | None,
         connection_id: str | None,
     ) -> RingStateEnvelope:
-        if connection_id is not None:
-            connection = self.calls.hub.get(connection_id)
-            if connection is None or connection.user_id != actor.user_id:
-                raise invalid_input(
-                    "connection_id does not name one of your open WebSocket connections.",
-                    "connection_id",
-                )
         outbox = Outbox()
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             loaded = await self._member_caller(repo, actor, call_type, call_id)
-            policy.require(loaded.capabilities, Permission.RING_CALL)
-            assert actor.user is not None
-            member_rows = await repo.list_members(loaded.call.cid)
-            members = [m.user_id for m in member_rows]
-            if member_ids is not None:
-                strangers = [u for u in member_ids if u not in members]
-                if strangers:
-                    raise invalid_input(
-                        f"{strangers[0]!r} is not a member of this call; add members before ringing them.",
-                        "member_ids",
-                    )
-            callees = [u for u in (member_ids or members) if u != actor.user.id]
-            now = self.calls.clock()
-            session = await self._open_session(repo, loaded.call, now, fresh=True)
-            settings = loaded.settings.ring
-            try:
-                if session.ring and ringing.from_json(session.ring).ringing:
-                    ring = ringing.from_json(session.ring)
-                    if ring.caller != actor.user.id:
-                        raise ApiError(
-                            ErrorCode.CONFLICT, "This call is already ringing; answer it instead."
-                        )
-                    outcomes = ringing.add_callees(
-                        ring, callees, settings=settings, now=now, online=self._online(callees)
-                    )
-                else:
-                    ring, outcomes = ringing.start(
-                        actor.user.id,
-                        callees,
-                        video=loaded.call.video if video is None else video,
-                        settings=settings,
-                        now=now,
-                        online=self._online(callees),
-                        caller_connection_id=connection_id,
-                    )
-            except ringing.RingError as error:
-                raise _api_error(error) from None
-            await self._save(repo, session, ring)
-            call = await self._publish_outcomes(
-                repo, loaded, session, ring, outcomes, outbox, now, member_rows
+            call, session = await self._ring(
+                repo, actor, loaded, member_ids, video, connection_id, outbox
             )
-        self.calls.publish(outbox)
+        self.services.publish(outbox)
         return RingStateEnvelope(call=call, ring=self._state(session))
+
+    async def _ring(
+        self,
+        repo: Repository,
+        actor: Actor,
+        loaded: Loaded,
+        member_ids: list[str] | None,
+        video: bool | None,
+        connection_id: str | None,
+        outbox: Outbox,
+    ) -> tuple[CallResponse, SessionRow]:
+        """Start the ring of the call's session (or ring more members of the ring on)."""
+        assert actor.user is not None
+        policy.require(loaded.capabilities, Permission.RING_CALL)
+        if connection_id is not None:
+            self.services.own_connection(actor, connection_id)
+        member_rows = await repo.list_members(loaded.call.cid)
+        members = [m.user_id for m in member_rows]
+        if member_ids is not None:
+            strangers = [u for u in member_ids if u not in members]
+            if strangers:
+                raise invalid_input(
+                    f"{strangers[0]!r} is not a member of this call; add members before ringing them.",
+                    "member_ids",
+                )
+        callees = [u for u in (member_ids or members) if u != actor.user.id]
+        now = self.services.clock()
+        session = await self._open_session(repo, loaded.call, now, fresh=True)
+        settings = loaded.settings.ring
+        try:
+            if session.ring and ringing.from_json(session.ring).ringing:
+                ring = ringing.from_json(session.ring)
+                if ring.caller != actor.user.id:
+                    raise ApiError(
+                        ErrorCode.CONFLICT, "This call is already ringing; answer it instead."
+                    )
+                outcomes = ringing.add_callees(
+                    ring, callees, settings=settings, now=now, online=self._online(callees)
+                )
+            else:
+                ring, outcomes = ringing.start(
+                    actor.user.id,
+                    callees,
+                    video=loaded.call.video if video is None else video,
+                    settings=settings,
+                    now=now,
+                    online=self._online(callees),
+                    caller_connection_id=connection_id,
+                )
+        except ringing.RingError as error:
+            raise _api_error(error) from None
+        await self._save(repo, session, ring)
+        call = await self._publish_outcomes(
+            repo, loaded, session, ring, outcomes, outbox, now, member_rows
+        )
+        return call, session
 
     async def answer(
         self, actor: Actor, call_type: str, call_id: str, reason: str | None
     ) -> RingStateEnvelope:
         """Accept (``reason`` None) or reject the ring of the call's current session."""
         outbox = Outbox()
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             loaded = await self._member_caller(repo, actor, call_type, call_id)
             assert actor.user is not None
             session = (
@@ -308,7 +345,7 @@ class RingService:
             if session is None or not session.ring:
                 raise ApiError(ErrorCode.CONFLICT, "This call is not ringing.")
             ring = ringing.from_json(session.ring)
-            now = self.calls.clock()
+            now = self.services.clock()
             try:
                 if reason is None:
                     outcomes = ringing.accept(ring, actor.user.id, now)
@@ -320,12 +357,12 @@ class RingService:
                 raise _api_error(error) from None
             await self._save(repo, session, ring)
             call = await self._publish_outcomes(repo, loaded, session, ring, outcomes, outbox, now)
-        self.calls.publish(outbox)
+        self.services.publish(outbox)
         return RingStateEnvelope(call=call, ring=self._state(session))
 
     async def get_ring(self, actor: Actor, call_type: str, call_id: str) -> RingStateEnvelope:
-        async with self.calls.store.transaction() as repo:
-            loaded = await self.calls.load(repo, actor, call_type, call_id)
+        async with self.services.store.transaction() as repo:
+            loaded = await self.services.load(repo, actor, call_type, call_id)
             policy.require(loaded.capabilities, Permission.READ_CALL)
             session = (
                 await repo.get_session(loaded.call.current_session_id)
@@ -336,49 +373,52 @@ class RingService:
             return RingStateEnvelope(call=call, ring=self._state(session))
 
     async def notify(self, actor: Actor, call_type: str, call_id: str) -> None:
-        """``call.notification`` to every other member, on all their devices."""
         outbox = Outbox()
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             loaded = await self._member_caller(repo, actor, call_type, call_id)
-            policy.require(loaded.capabilities, Permission.RING_CALL)
-            assert actor.user is not None
-            now = self.calls.clock()
-            session = await self._open_session(repo, loaded.call, now, fresh=False)
-            call = await call_response(repo, loaded.call, loaded.call_type.settings)
-            members = await members_response(repo, await repo.list_members(loaded.call.cid, 100))
-            audience = [
-                u for u in await self.calls.audience(repo, loaded.call) if u != actor.user.id
-            ]
-            event = CallNotificationEvent(
-                call_cid=call.cid,
-                created_at=now,
-                call=call,
-                members=members,
-                session_id=session.id,
-                user=user_response(actor.user),
-            )
-            outbox.add(event, audience, watchers=False)
-            outbox.touch(loaded.call.cid)
-        self.calls.publish(outbox)
+            await self._notify(repo, actor, loaded, outbox)
+        self.services.publish(outbox)
+
+    async def _notify(self, repo: Repository, actor: Actor, loaded: Loaded, outbox: Outbox) -> None:
+        """``call.notification`` to every other member, on all their devices."""
+        assert actor.user is not None
+        policy.require(loaded.capabilities, Permission.RING_CALL)
+        now = self.services.clock()
+        session = await self._open_session(repo, loaded.call, now, fresh=False)
+        call = await call_response(repo, loaded.call, loaded.call_type.settings)
+        members = await members_response(repo, await repo.list_members(loaded.call.cid, 100))
+        audience = [
+            u for u in await self.services.audience(repo, loaded.call) if u != actor.user.id
+        ]
+        event = CallNotificationEvent(
+            call_cid=call.cid,
+            created_at=now,
+            call=call,
+            members=members,
+            session_id=session.id,
+            user=user_response(actor.user),
+        )
+        outbox.add(event, audience, watchers=False)
+        outbox.touch(loaded.call.cid)
 
     # --- driven by timers, connections and the call's end -------------------------------
 
     async def _on_deadline(self, cid: str, session_id: str) -> None:
         outbox = Outbox()
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             session = await repo.get_session_for_update(session_id)
             call = await repo.get_call(cid, lock=True)
             if session is None or call is None or not session.ring:
                 return
             ring = ringing.from_json(session.ring)
-            outcomes = ringing.tick(ring, self.calls.clock())
+            outcomes = ringing.tick(ring, self.services.clock())
             if not outcomes:
                 # woke early (clock skew) or nothing left: re-arm for what remains
                 deadline = ring.next_deadline()
                 outbox.after_commit.append(lambda: self._arm(cid, session_id, deadline))
             else:
                 await self._apply(repo, call, session, ring, outcomes, outbox)
-        self.calls.publish(outbox)
+        self.services.publish(outbox)
 
     async def _apply(
         self,
@@ -389,11 +429,11 @@ class RingService:
         outcomes: list[ringing.Outcome],
         outbox: Outbox,
     ) -> None:
-        parsed = await self.calls.call_types.get(repo, call.type)
+        parsed = await self.services.call_types.get(repo, call.type)
         loaded = Loaded(call, parsed, None, [])
         await self._save(repo, session, ring)
         await self._publish_outcomes(
-            repo, loaded, session, ring, outcomes, outbox, self.calls.clock()
+            repo, loaded, session, ring, outcomes, outbox, self.services.clock()
         )
 
     async def stop_in_transaction(
@@ -406,27 +446,27 @@ class RingService:
         if session is None or not session.ring:
             return
         ring = ringing.from_json(session.ring)
-        outcomes = ringing.stop(ring, reason, self.calls.clock())
+        outcomes = ringing.stop(ring, reason, self.services.clock())
         if outcomes:
             await self._apply(repo, call, session, ring, outcomes, outbox)
 
     async def connection_gone(self, connection_id: str) -> None:
         """The caller's app vanished (its connection's grace period is over): no zombie rings."""
         outbox = Outbox()
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             for session in await repo.sessions_ringing_for_connection(connection_id):
                 call = await repo.get_call(session.call_cid, lock=True)
                 if call is None or not session.ring:
                     continue
                 ring = ringing.from_json(session.ring)
-                outcomes = ringing.caller_gone(ring, self.calls.clock())
+                outcomes = ringing.caller_gone(ring, self.services.clock())
                 if outcomes:
                     await self._apply(repo, call, session, ring, outcomes, outbox)
-        self.calls.publish(outbox)
+        self.services.publish(outbox)
 
     async def restore_timers(self) -> None:
         """After a restart: re-arm every stored ring deadline (past ones fire at once)."""
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             pending = [
                 (s.call_cid, s.id, s.ring_deadline)
                 for s in await repo.sessions_with_ring_deadlines()
@@ -435,5 +475,5 @@ class RingService:
         for cid, session_id, deadline in pending:
             self._arm(cid, session_id, deadline)
         for connection_id in callers:
-            if connection_id and self.calls.hub.get(connection_id) is None:
-                self.calls.schedule_grace(connection_id)
+            if connection_id and self.services.hub.get(connection_id) is None:
+                self.sessions.schedule_grace(connection_id)

@@ -17,10 +17,10 @@ from desktop_app.protocol.events import (
     WsSignalMessage,
 )
 
-from .calls import CallService
 from .context import Outbox
 from .hub import Connection
 from .problems import ApiError
+from .services import Services
 from .store import Repository
 from .store.rows import ParticipantRow
 from .views import call_response, find_participant, user_response
@@ -29,8 +29,8 @@ SIGNAL_MAX_BYTES = 48 * 1024
 
 
 class SignalRelay:
-    def __init__(self, calls: CallService) -> None:
-        self.calls = calls
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     async def _own_participant(
         self, repo: Repository, connection: Connection, call_cid: str, session_id: str
@@ -50,7 +50,7 @@ class SignalRelay:
     async def signal(self, connection: Connection, message: WsSignalMessage) -> None:
         if len(str(message.signal)) > SIGNAL_MAX_BYTES:
             raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, "A signal may be at most 48 KiB.")
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             sender = await self._own_participant(
                 repo, connection, message.call_cid, message.from_session_id
             )
@@ -64,22 +64,22 @@ class SignalRelay:
             user = await repo.get_user(sender.user_id)
             if call is None or user is None:
                 raise ApiError(ErrorCode.NOT_FOUND, f"There is no call {message.call_cid}.")
-            parsed = await self.calls.call_types.get(repo, call.type)
+            parsed = await self.services.call_types.get(repo, call.type)
             snapshot: CallResponse = await call_response(repo, call, parsed.settings)
         event = CallSignalEvent(
             call_cid=message.call_cid,
-            created_at=self.calls.clock(),
+            created_at=self.services.clock(),
             call=snapshot,
             from_session_id=sender.session_id,
             to_session_id=target.session_id,
             user=user_response(user),
             signal=message.signal,
         )
-        self.calls.hub.deliver(event.model_dump_json(), [target.connection_id])
+        self.services.hub.deliver(event.model_dump_json(), [target.connection_id])
 
     async def publish(self, connection: Connection, message: WsPublishMessage) -> None:
         outbox = Outbox()
-        async with self.calls.store.transaction() as repo:
+        async with self.services.store.transaction() as repo:
             participant = await self._own_participant(
                 repo, connection, message.call_cid, message.session_id
             )
@@ -89,14 +89,14 @@ class SignalRelay:
             call = await repo.get_call(message.call_cid)
             if call is None:
                 raise ApiError(ErrorCode.NOT_FOUND, f"There is no call {message.call_cid}.")
-            parsed = await self.calls.call_types.get(repo, call.type)
+            parsed = await self.services.call_types.get(repo, call.type)
             snapshot = await call_response(repo, call, parsed.settings)
             shown = find_participant(snapshot, participant.session_id)
             if shown is not None:
                 outbox.add(
                     CallParticipantUpdatedEvent(
                         call_cid=call.cid,
-                        created_at=self.calls.clock(),
+                        created_at=self.services.clock(),
                         call=snapshot,
                         session_id=participant.call_session_id,
                         participant=shown,
@@ -104,4 +104,4 @@ class SignalRelay:
                     ),
                     [],
                 )
-        self.calls.publish(outbox)
+        self.services.publish(outbox)

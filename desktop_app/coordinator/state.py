@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 from .admin import AdminService
 from .auth import TokenVerifier
+from .call_queries import CallQueryService
 from .calls import CallService
 from .config import CoordinatorConfig
 from .hub import EventHub
+from .members import MemberService
 from .ringing import RingService
 from .scheduler import Scheduler
+from .services import Services
+from .sessions import SessionService
 from .signalling import SignalRelay
 from .store import Store
 
@@ -22,7 +26,11 @@ class CoordinatorState:
     hub: EventHub
     scheduler: Scheduler
     admin: AdminService
+    services: Services
     calls: CallService
+    sessions: SessionService
+    members: MemberService
+    queries: CallQueryService
     tokens: TokenVerifier
     rings: RingService
     signalling: SignalRelay

@@ -318,3 +318,48 @@ async def test_join_with_ring_and_go_live_with_notify(coordinator: RunningCoordi
     note = await ws["fan"].wait_for("call.notification")
     assert note["user"]["id"] == "host"
     await _close(*ws.values())
+
+
+async def test_a_refused_ring_undoes_the_create_or_join_it_came_with(
+    coordinator: RunningCoordinator,
+) -> None:
+    """Creating (or joining) and ringing are one transaction: a call type whose grants let
+    users create calls but not ring leaves no call, no participant and no event behind."""
+    ws = await _devices(coordinator, "alice", "bob")
+    no_ringing = unique("quiet")
+    server = coordinator.api(token=coordinator.server_token())
+    status, _ = await server.post(
+        "/v1/call-types",
+        {"name": no_ringing, "grants": {"user": ["read-call", "create-call", "join-call"]}},
+    )
+    assert status == 201
+    alice = coordinator.api("alice")
+    members = {"members": [{"user_id": "bob"}]}
+    connection = {"connection_id": ws["alice"].connection_id}
+
+    path = f"/v1/calls/{no_ringing}/{unique()}"
+    status, problem = await alice.post(path, {"ring": True, "data": members}, params=connection)
+    assert status == 403 and problem["code"] == "not_allowed", problem
+    status, _ = await alice.get(path)
+    assert status == 404, "the call was not created"
+
+    join = {"create": True, "ring": True, "data": members}
+    status, problem = await alice.post(f"{path}/join", join, params=connection)
+    assert status == 403, problem
+    status, _ = await alice.get(path)
+    assert status == 404, "neither created nor joined"
+    await ws["bob"].expect_none("call.created")
+    await ws["bob"].expect_none("call.ring")
+
+    status, created = await alice.post(path, {"data": members})
+    assert status == 201
+    status, problem = await alice.get(path, params={"ring": "true"})
+    assert status == 403
+    status, problem = await alice.post(f"{path}/join", {"ring": True}, params=connection)
+    assert status == 403
+    status, after = await alice.get(path)
+    assert after["call"]["session"] is None or not after["call"]["session"]["participants"], (
+        "a join whose ring was refused left no participant"
+    )
+    await ws["bob"].expect_none("call.ring")
+    await _close(*ws.values())

@@ -30,9 +30,6 @@ from desktop_app.protocol.calls import (
     UpdateCallRequest,
 )
 
-from ..context import Actor
-from ..read_cache import CallView
-from ..state import CoordinatorState
 from .deps import PROBLEMS, CallId, CallTypeName, ConnectionId, CurrentActor, State
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], responses=PROBLEMS)
@@ -51,7 +48,7 @@ async def query_calls(
     `updated_at`, `starts_at`, `ended_at`, `live`, `video`, `custom.<key>`. Sort on
     `created_at` (default, newest first), `updated_at` or `cid`. With `watch: true` the
     connection named by `connection_id` watches every call returned."""
-    return await state.calls.query_calls(actor, body or QueryCallsRequest(), connection_id)
+    return await state.queries.query_calls(actor, body or QueryCallsRequest(), connection_id)
 
 
 @router.post(
@@ -72,14 +69,15 @@ async def get_or_create_call(
     exist. The creator becomes a member with role `host` unless `data.members` says otherwise."""
     request = body or GetOrCreateCallRequest()
     view = await state.calls.get_or_create(
-        actor, type, id, request.data, connection_id, video=request.video, ring=request.ring
+        actor,
+        type,
+        id,
+        request.data,
+        connection_id,
+        video=request.video,
+        ring=request.ring,
+        announce=state.rings.announcer(request.ring, request.notify, request.video, connection_id),
     )
-    if request.ring or request.notify:
-        await _ring_and_notify(
-            state, actor, type, id, request.ring, request.notify, request.video, connection_id
-        )
-        fresh = await state.calls.get(actor, type, id, None)
-        view = CallView(fresh.snapshot, fresh.capabilities, view.created)
     return Response(
         view.to_json(request.members_limit),
         status_code=status.HTTP_201_CREATED if view.created else status.HTTP_200_OK,
@@ -99,8 +97,8 @@ async def get_call(
     notify: bool = False,
     video: bool | None = None,
 ) -> Response:
-    await _ring_and_notify(state, actor, type, id, ring, notify, video, connection_id)
-    view = await state.calls.get(actor, type, id, connection_id)
+    announce = state.rings.announcer(ring, notify, video, connection_id)
+    view = await state.calls.get(actor, type, id, connection_id, announce)
     return Response(view.to_json(members_limit, with_created=False), media_type="application/json")
 
 
@@ -144,7 +142,7 @@ async def join_call(
     (required). It leaves on `…/leave`, or when that connection has been gone for the
     grace period."""
     request = body or JoinCallRequest()
-    result = await state.calls.join(
+    result = await state.sessions.join(
         actor,
         type,
         id,
@@ -154,12 +152,8 @@ async def join_call(
         request.members_limit,
         connection_id,
         ring=request.ring,
+        announce=state.rings.announcer(request.ring, request.notify, request.video, connection_id),
     )
-    if request.ring or request.notify:
-        await _ring_and_notify(
-            state, actor, type, id, request.ring, request.notify, request.video, connection_id
-        )
-        result.call = (await state.rings.get_ring(actor, type, id)).call
     if result.created:
         response.status_code = status.HTTP_201_CREATED
     return result
@@ -177,14 +171,14 @@ async def leave_call(
     """Ends one participant session: `session_id` if given, else the one on
     `connection_id`, else all of your sessions in this call."""
     session_id = body.session_id if body else None
-    return await state.calls.leave(actor, type, id, session_id, connection_id)
+    return await state.sessions.leave(actor, type, id, session_id, connection_id)
 
 
 @router.post("/{type}/{id}/end", response_model=CallEnvelope, summary="End a call for everyone")
 async def end_call(
     state: State, actor: CurrentActor, type: CallTypeName, id: CallId
 ) -> CallEnvelope:
-    return await state.calls.end(actor, type, id)
+    return await state.sessions.end(actor, type, id)
 
 
 @router.post(
@@ -199,7 +193,7 @@ async def update_call_members(
     id: CallId,
     body: UpdateCallMembersRequest,
 ) -> UpdateCallMembersResponse:
-    return await state.calls.update_members(actor, type, id, body)
+    return await state.members.update_members(actor, type, id, body)
 
 
 @router.post(
@@ -214,7 +208,7 @@ async def query_call_members(
 ) -> QueryMembersResponse:
     """Filter on `user_id`, `role`, `created_at`, `updated_at`, `custom.<key>`; sort on
     `created_at` (default), `updated_at` or `user_id`."""
-    return await state.calls.query_members(actor, type, id, body or QueryMembersRequest())
+    return await state.members.query_members(actor, type, id, body or QueryMembersRequest())
 
 
 @router.post("/{type}/{id}/go-live", response_model=CallEnvelope, summary="Leave backstage")
@@ -225,11 +219,9 @@ async def go_live(
     id: CallId,
     body: Annotated[GoLiveRequest | None, Body()] = None,
 ) -> CallEnvelope:
-    result = await state.calls.set_live(actor, type, id, True)
-    if body is not None and body.notify:
-        await state.rings.notify(actor, type, id)
-        result.call = (await state.rings.get_ring(actor, type, id)).call
-    return result
+    notify = body is not None and body.notify
+    announce = state.rings.announcer(False, notify, None, None)
+    return await state.calls.set_live(actor, type, id, True, announce)
 
 
 @router.post("/{type}/{id}/stop-live", response_model=CallEnvelope, summary="Go back to backstage")
@@ -295,19 +287,3 @@ async def send_event(
 ) -> SendEventResponse:
     """Delivered as `call.custom` to every connection watching the call."""
     return await state.calls.send_event(actor, type, id, body.custom)
-
-
-async def _ring_and_notify(
-    state: CoordinatorState,
-    actor: Actor,
-    type: str,
-    id: str,
-    ring: bool,
-    notify: bool,
-    video: bool | None,
-    connection_id: str | None,
-) -> None:
-    if ring:
-        await state.rings.ring(actor, type, id, None, video, connection_id)
-    if notify:
-        await state.rings.notify(actor, type, id)

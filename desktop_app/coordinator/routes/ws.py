@@ -96,7 +96,7 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
         connection is None
         and message.resume_connection_id
         and state.hub.get(message.resume_connection_id) is None
-        and await state.calls.adopt_orphans(message.resume_connection_id, user.id)
+        and await state.sessions.adopt_orphans(message.resume_connection_id, user.id)
     ):
         connection = state.hub.adopt(message.resume_connection_id, user.id)
     if connection is None:
@@ -146,7 +146,7 @@ async def events(websocket: WebSocket) -> None:
             await sender
         if state.hub.get(connection.id) is connection and connection.queue is own_queue:
             state.hub.detach(connection.id)
-            state.calls.schedule_grace(connection.id)
+            state.sessions.schedule_grace(connection.id)
 
 
 async def _answer(state: CoordinatorState, connection: Connection, text: str) -> None:

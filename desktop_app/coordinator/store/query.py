@@ -1,7 +1,8 @@
 """MongoDB-style filters, sort and keyset cursors compiled to SQLAlchemy expressions.
 
 Each queryable resource names its fields (:class:`Field`); anything else in a filter or a
-sort is refused with ``invalid_input`` naming the offending field. Cursors are keyset
+sort is refused with a :class:`QueryError` naming the offending field (the HTTP edge turns
+it into an ``invalid_input`` problem). Cursors are keyset
 positions (the sort values of a boundary row plus its primary key), encoded as opaque
 base64 text, so paging stays correct while rows are added.
 """
@@ -12,22 +13,32 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from desktop_app.protocol.queries import FILTER_OPERATORS, SortParam
 
-from ..problems import invalid_input
 from .types import from_micros, to_micros
+
+
+class QueryError(ValueError):
+    """A filter, sort or cursor this resource cannot take; ``field`` says where."""
+
+    def __init__(self, detail: str, field: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
 
 Kind = Literal["string", "datetime", "bool", "custom"]
 CUSTOM_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IN_MAX = 100
+RowT = TypeVar("RowT")
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ def _parse_datetime(value: Any, field: str) -> datetime:
             return datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             pass
-    raise invalid_input(
+    raise QueryError(
         f"'{field}' needs an ISO 8601 date-time such as 2026-01-31T09:00:00Z.", f"filter.{field}"
     )
 
@@ -51,17 +62,17 @@ def _parse_datetime(value: Any, field: str) -> datetime:
 def _coerce(kind: Kind, value: Any, field: str) -> Any:
     if kind == "string":
         if not isinstance(value, str):
-            raise invalid_input(f"'{field}' is compared with text.", f"filter.{field}")
+            raise QueryError(f"'{field}' is compared with text.", f"filter.{field}")
         return value
     if kind == "bool":
         if not isinstance(value, bool):
-            raise invalid_input(f"'{field}' is compared with true or false.", f"filter.{field}")
+            raise QueryError(f"'{field}' is compared with true or false.", f"filter.{field}")
         return value
     if kind == "datetime":
         return _parse_datetime(value, field)
     if isinstance(value, bool | int | float | str):
         return value
-    raise invalid_input(
+    raise QueryError(
         f"'{field}' can be compared with text, numbers or booleans only.", f"filter.{field}"
     )
 
@@ -91,13 +102,13 @@ def _compare(
 
     if op == "$exists":
         if not isinstance(value, bool):
-            raise invalid_input(f"'$exists' on '{field}' takes true or false.", f"filter.{field}")
+            raise QueryError(f"'$exists' on '{field}' takes true or false.", f"filter.{field}")
         # as_string() yields SQL NULL for a missing key on both SQLite and PostgreSQL
         present = target("").is_not(None)
         return present if value else ~present
     if op == "$in":
         if not isinstance(value, list) or len(value) > IN_MAX:
-            raise invalid_input(
+            raise QueryError(
                 f"'$in' on '{field}' takes a list of at most {IN_MAX} values.", f"filter.{field}"
             )
         if not value:
@@ -108,9 +119,7 @@ def _compare(
         return target(coerced[0]).in_(coerced)
     coerced = _coerce(kind, value, field)
     if kind == "bool" and op not in ("$eq", "$ne"):
-        raise invalid_input(
-            f"'{op}' does not apply to true/false field '{field}'.", f"filter.{field}"
-        )
+        raise QueryError(f"'{op}' does not apply to true/false field '{field}'.", f"filter.{field}")
     expr = target(coerced)
     if op == "$ne":
         return or_(expr != coerced, expr.is_(None))
@@ -133,7 +142,7 @@ def compile_filter(filter_: Mapping[str, Any], fields: Mapping[str, Field]) -> C
         if name.startswith("custom."):
             key = name[len("custom.") :]
             if "custom" not in fields or not CUSTOM_KEY.match(key):
-                raise invalid_input(f"'{name}' is not a field you can filter on.", f"filter.{name}")
+                raise QueryError(f"'{name}' is not a field you can filter on.", f"filter.{name}")
             custom = (fields["custom"].column, key)
             kind: Kind = "custom"
         elif name in fields and fields[name].kind != "custom":
@@ -141,16 +150,16 @@ def compile_filter(filter_: Mapping[str, Any], fields: Mapping[str, Field]) -> C
             kind = fields[name].kind
         else:
             known = ", ".join(sorted(n for n, f in fields.items() if f.kind != "custom"))
-            raise invalid_input(
+            raise QueryError(
                 f"'{name}' is not a field you can filter on (known: {known}, custom.<key>).",
                 f"filter.{name}",
             )
         if isinstance(condition, dict):
             if not condition:
-                raise invalid_input(f"The condition on '{name}' is empty.", f"filter.{name}")
+                raise QueryError(f"The condition on '{name}' is empty.", f"filter.{name}")
             for op, value in condition.items():
                 if op not in FILTER_OPERATORS:
-                    raise invalid_input(
+                    raise QueryError(
                         f"'{op}' is not a filter operator (use {', '.join(FILTER_OPERATORS)}).",
                         f"filter.{name}",
                     )
@@ -179,9 +188,9 @@ def compile_sort(
         spec = fields.get(name)
         if spec is None or not spec.sortable:
             allowed = ", ".join(sorted(n for n, f in fields.items() if f.sortable))
-            raise invalid_input(f"You cannot sort on '{name}' (sortable: {allowed}).", "sort")
+            raise QueryError(f"You cannot sort on '{name}' (sortable: {allowed}).", "sort")
         if any(existing == name for existing, _, _ in columns):
-            raise invalid_input(f"'{name}' appears twice in sort.", "sort")
+            raise QueryError(f"'{name}' appears twice in sort.", "sort")
         columns.append((name, spec.column, direction))
     if not any(name == key[0] for name, _, _ in columns):
         columns.append((key[0], key[1], 1))
@@ -220,16 +229,16 @@ def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[str, lis
         names = payload["f"]
         values = [_decode_value(v) for v in payload["v"]]
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise invalid_input("The cursor is not one this server handed out.", field) from None
+        raise QueryError("The cursor is not one this server handed out.", field) from None
     if (
         direction not in ("next", "prev")
         or names != [n for n, _, _ in ordering.columns]
         or len(values) != len(names)
     ):
-        raise invalid_input("The cursor belongs to a query with a different sort.", field)
+        raise QueryError("The cursor belongs to a query with a different sort.", field)
     for value in values:
         if not isinstance(value, str | int | float | bool | datetime) and value is not None:
-            raise invalid_input("The cursor is not one this server handed out.", field)
+            raise QueryError("The cursor is not one this server handed out.", field)
     return direction, values
 
 
@@ -242,3 +251,50 @@ def after(ordering: Ordering, values: Sequence[Any], reverse: bool = False) -> C
         beyond = column > values[i] if ascending else column < values[i]
         alternatives.append(and_(*equal_prefix, beyond))
     return or_(*alternatives)
+
+
+#: Rows from ``position`` on (None: the start), backwards with ``reverse``, at most ``limit``.
+Fetch = Callable[[list[Any] | None, bool, int], Awaitable[list[RowT]]]
+
+
+class PageRequest(Protocol):
+    @property
+    def limit(self) -> int: ...
+    @property
+    def next(self) -> str | None: ...
+    @property
+    def prev(self) -> str | None: ...
+
+
+async def keyset_page(
+    request: PageRequest,
+    ordering: Ordering,
+    fetch: Fetch[RowT],
+    key: Callable[[RowT], Mapping[str, Any]],
+) -> tuple[list[RowT], str | None, str | None]:
+    """One page of keyset pagination and its ``next`` / ``prev`` cursors: one extra row is
+    fetched to know whether more follow."""
+    if request.next is not None and request.prev is not None:
+        raise QueryError("Give 'next' or 'prev', not both.", "next")
+    limit = request.limit
+    if request.prev is not None:
+        _, before = decode_cursor(request.prev, ordering, "prev")
+        rows = list(reversed(await fetch(before, True, limit + 1)))
+        more_before = len(rows) > limit
+        rows = rows[1:] if more_before else rows
+        next_cursor = encode_cursor(ordering, key(rows[-1]), "next") if rows else None
+        prev_cursor = (
+            encode_cursor(ordering, key(rows[0]), "prev") if rows and more_before else None
+        )
+        return rows, next_cursor, prev_cursor
+    position: list[Any] | None = (
+        decode_cursor(request.next, ordering, "next")[1] if request.next is not None else None
+    )
+    rows = await fetch(position, False, limit + 1)
+    more_after = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(ordering, key(rows[-1]), "next") if rows and more_after else None
+    prev_cursor = (
+        encode_cursor(ordering, key(rows[0]), "prev") if rows and position is not None else None
+    )
+    return rows, next_cursor, prev_cursor

@@ -1,0 +1,441 @@
+"""Participant sessions: join (creating the call when asked), leave, end for everyone, and
+the timers around them — the call's duration limit, and the grace period a dropped
+connection gets before its participants leave.
+
+A call's session starts with its first participant and ends with its last; ending a call
+removes everyone and stops its ring (through the hook the ring service registers).
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from desktop_app.protocol import ErrorCode, make_cid
+from desktop_app.protocol.calls import (
+    CallEnvelope,
+    CallRequest,
+    CallResponse,
+    JoinCallResponse,
+    MediaInfo,
+)
+from desktop_app.protocol.events import (
+    CallEndedEvent,
+    CallParticipantJoinedEvent,
+    CallParticipantLeftEvent,
+    CallSessionEndedEvent,
+    CallSessionStartedEvent,
+)
+from desktop_app.protocol.permissions import Permission, Role
+
+from . import policy
+from .call_type_cache import ParsedCallType
+from .context import Actor, Outbox
+from .creation import create_call
+from .problems import ApiError, invalid_input
+from .ring import RingEnd
+from .services import Announce, Loaded, Services
+from .store import Repository
+from .store.rows import CallRow, ParticipantRow, SessionRow, UserRow
+from .views import call_response, find_participant, user_response
+
+#: Stops a call's ring inside the caller's transaction: (repo, call, reason, outbox).
+RingStopper = Callable[[Repository, CallRow, RingEnd, Outbox], Awaitable[None]]
+
+
+def _duration_key(cid: str) -> str:
+    return f"duration:{cid}"
+
+
+def _grace_key(connection_id: str) -> str:
+    return f"grace:{connection_id}"
+
+
+class SessionService:
+    def __init__(self, services: Services, grace_seconds: float) -> None:
+        self.services = services
+        self.grace_seconds = grace_seconds
+        #: Stops the ring of a call that ends (set by the ring service).
+        self.ring_stopper: RingStopper | None = None
+        #: Told when a dropped connection's grace period is over, before its participants leave.
+        self.connection_listeners: list[Callable[[str], Awaitable[None]]] = []
+
+    # --- join, leave, end ------------------------------------------------------------
+
+    async def join(
+        self,
+        actor: Actor,
+        call_type: str,
+        call_id: str,
+        create: bool,
+        data: CallRequest | None,
+        video: bool | None,
+        members_limit: int,
+        connection_id: str | None,
+        ring: bool = False,
+        announce: Announce | None = None,
+    ) -> JoinCallResponse:
+        """Add a participant session bound to the caller's connection, creating the call
+        first with ``create``; ``announce`` (ring, notify) runs in the same transaction."""
+        if actor.user is None:
+            raise ApiError(ErrorCode.NOT_ALLOWED, "Only users join calls; a server token cannot.")
+        if connection_id is None:
+            raise invalid_input(
+                "Joining needs 'connection_id': the id of your open WebSocket connection.",
+                "connection_id",
+            )
+        self.services.own_connection(actor, connection_id)
+        app = await self.services.app_settings()
+        outbox = Outbox()
+        async with self.services.store.transaction() as repo:
+            cid = make_cid(call_type, call_id)
+            created = False
+            loaded: Loaded | None = None
+            await self.services.call_types.get(repo, call_type)
+            if await repo.get_call(cid) is None:
+                if not create:
+                    raise ApiError(
+                        ErrorCode.NOT_FOUND,
+                        f"There is no call {cid}; join with create to start it.",
+                    )
+                loaded = await create_call(
+                    self.services,
+                    repo,
+                    actor,
+                    call_type,
+                    call_id,
+                    data or CallRequest(),
+                    video,
+                    outbox,
+                    ring,
+                )
+                created = loaded is not None
+            if loaded is None:
+                loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
+            now = self.services.clock()
+            settings = loaded.settings
+            policy.check_join_admission(
+                granted=loaded.capabilities,
+                settings=settings,
+                live=loaded.call.live,
+                starts_at=loaded.call.starts_at,
+                ended_at=loaded.call.ended_at,
+                now=now,
+            )
+            participant = await self._add_participant(
+                repo, loaded, actor.user, connection_id, now, outbox, app.max_mesh_participants
+            )
+            if announce is not None:
+                await announce(repo, actor, loaded, outbox)
+            self.services.hub.watch(connection_id, cid)
+            call, members = await self.services.state(repo, loaded, members_limit)
+            for event, _, _ in outbox.items:
+                if event.call.cid == cid:
+                    event.call = call
+        self.services.publish(outbox)
+        self.arm_duration_limit(cid, call)
+        return JoinCallResponse(
+            call=call,
+            members=members,
+            own_capabilities=loaded.capabilities,
+            created=created,
+            media=MediaInfo(
+                mode="p2p",
+                session_id=participant.session_id,
+                ice_servers=app.ice_servers,
+                max_mesh_participants=app.max_mesh_participants,
+            ),
+        )
+
+    async def _add_participant(
+        self,
+        repo: Repository,
+        loaded: Loaded,
+        user: UserRow,
+        connection_id: str,
+        now: datetime,
+        outbox: Outbox,
+        mesh_limit: int,
+    ) -> ParticipantRow:
+        call = loaded.call
+        session = (
+            await repo.get_session(call.current_session_id) if call.current_session_id else None
+        )
+        if session is None or session.ended_at is not None:
+            session = SessionRow(
+                id=secrets.token_hex(12), call_cid=call.cid, created_at=now, started_at=now
+            )
+            await repo.insert_session(session)
+            call.current_session_id = session.id
+            await repo.update_call(call.cid, {"current_session_id": session.id})
+            started = True
+        else:
+            started = False
+            if session.started_at is None:
+                session.started_at = now
+                await repo.update_session(session.id, {"started_at": now})
+                started = True
+        participants = await repo.list_participants(session.id)
+        for existing in participants:
+            if existing.connection_id == connection_id and existing.user_id == user.id:
+                return existing
+        policy.check_room(loaded.settings, len(participants))
+        policy.check_mesh(mesh_limit, len(participants))
+        role = loaded.member.role if loaded.member else (Role(user.role).value)
+        participant = ParticipantRow(
+            session_id=secrets.token_hex(12),
+            call_cid=call.cid,
+            call_session_id=session.id,
+            user_id=user.id,
+            connection_id=connection_id,
+            role=role,
+            joined_at=now,
+        )
+        await repo.insert_participant(participant)
+        snapshot = await call_response(repo, call, loaded.call_type.settings)
+        if started:
+            outbox.add(
+                CallSessionStartedEvent(
+                    call_cid=call.cid, created_at=now, call=snapshot, session_id=session.id
+                ),
+                [],
+            )
+        joined = find_participant(snapshot, participant.session_id)
+        if joined is not None:
+            outbox.add(
+                CallParticipantJoinedEvent(
+                    call_cid=call.cid,
+                    created_at=now,
+                    call=snapshot,
+                    session_id=session.id,
+                    participant=joined,
+                ),
+                [],
+            )
+        return participant
+
+    async def _remove_participants(
+        self,
+        repo: Repository,
+        call: CallRow,
+        call_type: ParsedCallType,
+        leaving: Sequence[ParticipantRow],
+        reason: str,
+        now: datetime,
+        outbox: Outbox,
+    ) -> None:
+        """Remove participant sessions; ends the call session when the last one leaves."""
+        if not leaving:
+            return
+        before = await call_response(repo, call, call_type.settings)
+        by_id = {p.session_id: p for p in before.session.participants} if before.session else {}
+        for participant in leaving:
+            await repo.delete_participant(participant.session_id)
+        session_id = leaving[0].call_session_id
+        remaining = await repo.list_participants(session_id)
+        if not remaining:
+            await repo.update_session(session_id, {"ended_at": now})
+        after = await call_response(repo, call, call_type.settings)
+        for participant in leaving:
+            gone = by_id.get(participant.session_id)
+            if gone is not None:
+                outbox.add(
+                    CallParticipantLeftEvent(
+                        call_cid=call.cid,
+                        created_at=now,
+                        call=after,
+                        session_id=session_id,
+                        participant=gone,
+                        reason=reason,
+                    ),
+                    [],
+                )
+        if not remaining:
+            outbox.add(
+                CallSessionEndedEvent(
+                    call_cid=call.cid, created_at=now, call=after, session_id=session_id
+                ),
+                [],
+            )
+            cid = call.cid
+            outbox.after_commit.append(lambda: self.services.scheduler.cancel(_duration_key(cid)))
+
+    async def leave(
+        self,
+        actor: Actor,
+        call_type: str,
+        call_id: str,
+        session_id: str | None,
+        connection_id: str | None,
+    ) -> CallEnvelope:
+        if actor.user is None:
+            raise ApiError(ErrorCode.NOT_ALLOWED, "Only users leave calls; a server token cannot.")
+        outbox = Outbox()
+        async with self.services.store.transaction() as repo:
+            loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
+            participants = (
+                await repo.list_participants(loaded.call.current_session_id)
+                if loaded.call.current_session_id
+                else []
+            )
+            mine = [p for p in participants if p.user_id == actor.user.id]
+            if session_id is not None:
+                mine = [p for p in mine if p.session_id == session_id]
+            elif connection_id is not None:
+                mine = [p for p in mine if p.connection_id == connection_id]
+            if not mine:
+                raise ApiError(ErrorCode.NOT_FOUND, "You are not in this call.")
+            await self._remove_participants(
+                repo, loaded.call, loaded.call_type, mine, "left", self.services.clock(), outbox
+            )
+            call = await call_response(repo, loaded.call, loaded.call_type.settings)
+        self.services.publish(outbox)
+        return CallEnvelope(call=call)
+
+    async def end(self, actor: Actor, call_type: str, call_id: str) -> CallEnvelope:
+        outbox = Outbox()
+        async with self.services.store.transaction() as repo:
+            loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
+            policy.require(loaded.capabilities, Permission.END_CALL)
+            if loaded.call.ended_at is not None:
+                raise ApiError(ErrorCode.CALL_ENDED, "This call has already ended.")
+            call = await self._end(
+                repo, loaded.call, loaded.call_type, "ended_by_user", actor, outbox
+            )
+        self.services.publish(outbox)
+        return CallEnvelope(call=call)
+
+    async def _end(
+        self,
+        repo: Repository,
+        call: CallRow,
+        call_type: ParsedCallType,
+        reason: str,
+        actor: Actor | None,
+        outbox: Outbox,
+    ) -> CallResponse:
+        now = self.services.clock()
+        if self.ring_stopper is not None:
+            await self.ring_stopper(repo, call, RingEnd.CALL_ENDED, outbox)
+        if call.current_session_id:
+            participants = await repo.list_participants(call.current_session_id)
+            await self._remove_participants(
+                repo, call, call_type, participants, "call_ended", now, outbox
+            )
+            session = await repo.get_session(call.current_session_id)
+            if session is not None and session.ended_at is None:
+                await repo.update_session(session.id, {"ended_at": now})
+        await repo.update_call(call.cid, {"ended_at": now, "updated_at": now})
+        call.ended_at = now
+        call.updated_at = now
+        response = await call_response(repo, call, call_type.settings)
+        outbox.add(
+            CallEndedEvent(
+                call_cid=call.cid,
+                created_at=now,
+                call=response,
+                reason=reason,
+                user=user_response(actor.user) if actor and actor.user else None,
+            ),
+            await self.services.audience(repo, call),
+        )
+        return response
+
+    # --- limits and disconnects (driven by timers) -----------------------------------
+
+    def arm_duration_limit(self, cid: str, call: CallResponse) -> None:
+        """Schedule the end of a call whose session would outlast ``max_duration_seconds``."""
+        limit = call.settings.limits.max_duration_seconds
+        session = call.session
+        key = _duration_key(cid)
+        if (
+            limit is None
+            or session is None
+            or session.started_at is None
+            or session.ended_at is not None
+            or call.ended_at
+        ):
+            self.services.scheduler.cancel(key)
+            return
+        remaining = (session.started_at.timestamp() + limit) - self.services.clock().timestamp()
+        self.services.scheduler.schedule(
+            key, remaining, lambda: self._end_for_duration(cid, session.id)
+        )
+
+    def disarm_duration_limit(self, cid: str) -> None:
+        self.services.scheduler.cancel(_duration_key(cid))
+
+    async def _end_for_duration(self, cid: str, session_id: str) -> None:
+        outbox = Outbox()
+        async with self.services.store.transaction() as repo:
+            call = await repo.get_call(cid, lock=True)
+            if call is None or call.ended_at is not None or call.current_session_id != session_id:
+                return
+            parsed = await self.services.call_types.get(repo, call.type)
+            await self._end(repo, call, parsed, "max_duration", None, outbox)
+        self.services.publish(outbox)
+
+    def schedule_grace(self, connection_id: str) -> None:
+        """A connection dropped: give it the grace period to resume, then let it go."""
+        self.services.scheduler.schedule(
+            _grace_key(connection_id),
+            self.grace_seconds,
+            functools.partial(self.connection_gone, connection_id),
+        )
+
+    async def connection_gone(self, connection_id: str) -> None:
+        """The grace period of a dropped connection is over: its rings stop, its
+        participants leave."""
+        for listener in self.connection_listeners:
+            await listener(connection_id)
+        outbox = Outbox()
+        async with self.services.store.transaction() as repo:
+            mine = await repo.participants_of_connection(connection_id)
+            by_call: dict[str, list[ParticipantRow]] = {}
+            for participant in mine:
+                by_call.setdefault(participant.call_cid, []).append(participant)
+            for cid, leaving in by_call.items():
+                call = await repo.get_call(cid, lock=True)
+                if call is None:
+                    continue
+                parsed = await self.services.call_types.get(repo, call.type)
+                await self._remove_participants(
+                    repo, call, parsed, leaving, "disconnected", self.services.clock(), outbox
+                )
+        self.services.publish(outbox)
+        self.services.hub.forget(connection_id)
+
+    async def adopt_orphans(self, connection_id: str, user_id: str) -> bool:
+        """After a restart, a client resumes a connection this process never knew: when
+        participant sessions of that connection are still stored and waiting out their
+        grace period, and every one is this user's, the new connection takes them over
+        (the client's call goes on; only its watches are gone, which it renews)."""
+        if not self.services.scheduler.pending(_grace_key(connection_id)):
+            return False
+        async with self.services.store.transaction() as repo:
+            orphans = await repo.participants_of_connection(connection_id)
+        if not orphans or any(p.user_id != user_id for p in orphans):
+            return False
+        self.services.scheduler.cancel(_grace_key(connection_id))
+        return True
+
+    async def restore_timers(self) -> None:
+        """After a restart: re-arm duration limits, and give orphaned participants (whose
+        connections died with the old process) one grace period to come back."""
+        async with self.services.store.transaction() as repo:
+            sessions = await repo.sessions_in_progress()
+            orphans = {p.connection_id for p in await repo.all_participants()}
+            responses = []
+            for session in sessions:
+                call = await repo.get_call(session.call_cid)
+                if call is None:
+                    continue
+                parsed = await self.services.call_types.get(repo, call.type)
+                responses.append(await call_response(repo, call, parsed.settings))
+        for response in responses:
+            self.arm_duration_limit(response.cid, response)
+        for connection_id in orphans:
+            if self.services.hub.get(connection_id) is None:
+                self.schedule_grace(connection_id)
