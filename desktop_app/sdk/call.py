@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -47,15 +46,15 @@ from desktop_app.protocol.events import (
 
 from . import call_machine as m
 from .call_context import UNSET, CallContext, request_body
+from .call_devices import CallDevices
 from .call_events import EVENT_HANDLERS
 from .call_machine import CallMachine
 from .call_state import CallingState, CallState
-from .device_managers import InputDeviceManager
+from .call_timers import CallTimers
 from .errors import (
     CallEnded,
     Conflict,
     ConnectionFailed,
-    DeviceError,
     NotAllowed,
     NotFound,
     ParleyError,
@@ -92,14 +91,10 @@ class Call:
             self._media_report,
             prefer_h264=context.options.prefer_h264,
         )
+        self.devices = CallDevices(self.camera, self.microphone, self.speaker, self.cid)
         self._lock = asyncio.Lock()
-        self._timers: dict[m.Timer, asyncio.TimerHandle] = {}
+        self.timers = CallTimers(lambda timer: self._dispatch(self._feed(m.TimerFired(timer))))
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: While this call holds the devices (from its join until it is over).
-        self._holds_devices = False
-        #: Devices this join turned on (turned off again if the join fails).
-        self._opened_by_join: list[InputDeviceManager] = []
-        self._unsubscribe: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"<Call {self.cid} {self.state.calling_state.value}>"
@@ -139,7 +134,7 @@ class Call:
 
     def _dispatch(self, commands: list[m.Command]) -> None:
         """Carry out commands from outside a verb: timers now, the rest under the lock."""
-        later = [c for c in commands if not self._run_timer(c)]
+        later = [c for c in commands if not self.timers.carry_out(c)]
         if later:
             self._spawn(self._run_locked(later))
 
@@ -167,7 +162,7 @@ class Call:
     async def _run_one(
         self, command: m.Command, accepting: bool, join_body: dict[str, Any] | None
     ) -> None:
-        if not self._run_timer(command):
+        if not self.timers.carry_out(command):
             match command:
                 case m.SendAccept():
                     if not accepting:  # else it travels with the join
@@ -194,29 +189,10 @@ class Call:
 
     async def close(self) -> None:
         """The client is going away: no timer, peer connection or task of this call stays."""
-        for timer in list(self._timers):
-            self._disarm(timer)
+        self.timers.disarm_all()
         await self.media_session.close()
         for task in list(self._tasks):
             task.cancel()
-
-    def _run_timer(self, command: m.Command) -> bool:
-        match command:
-            case m.ArmTimer(timer, seconds):
-                self._disarm(timer)
-                self._timers[timer] = asyncio.get_running_loop().call_later(
-                    seconds, lambda: self._dispatch(self._feed(m.TimerFired(timer)))
-                )
-                return True
-            case m.DisarmTimer(timer):
-                self._disarm(timer)
-                return True
-        return False
-
-    def _disarm(self, timer: m.Timer) -> None:
-        handle = self._timers.pop(timer, None)
-        if handle is not None:
-            handle.cancel()
 
     # --- talking to the coordinator --------------------------------------------------------
 
@@ -451,18 +427,20 @@ class Call:
         results = await asyncio.gather(
             self._request("POST", "/join", body, watch=True),
             self._accept_quietly() if accepting else asyncio.sleep(0),
-            self._open_devices() if early_devices else asyncio.sleep(0),
+            self.devices.open_defaults(self.state.settings, self._video)
+            if early_devices
+            else asyncio.sleep(0),
             return_exceptions=True,
         )
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
-            self._return_devices()
+            self.devices.return_opened()
             await self.media_session.close()
             self._feed(m.JoinFailed())
             raise failure
         answer = cast(dict[str, Any], results[0])
         self.media = MediaInfo.model_validate(answer["media"])
-        self._holds_devices = True
+        self.devices.held = True
         commands = self._feed(m.JoinSucceeded(self.media.session_id))
         self._apply(answer)
         await self._run(commands)
@@ -506,58 +484,19 @@ class Call:
             self.state.call and self.state.call.video and settings and settings.video.enabled
         )
 
-    async def _open_devices(self) -> None:
-        """The call type's defaults, where the user has not chosen (again after the join
-        answer: it may change the call's video)."""
-        settings = self.state.settings
-        for manager, default in (
-            (self.microphone, bool(settings and settings.audio.mic_default_on)),
-            (self.camera, self._video and bool(settings and settings.video.camera_default_on)),
-        ):
-            was_on = manager.enabled
-            try:
-                await manager.apply_default(default)
-            except DeviceError as error:
-                log.info("%s: %s", self.cid, error.message)
-            if manager.enabled and not was_on and manager not in self._opened_by_join:
-                self._opened_by_join.append(manager)
-
-    def _return_devices(self) -> None:
-        """Joining failed: what the join turned on goes off again (a lobby preview that was
-        running stays)."""
-        for manager in self._opened_by_join:
-            manager.release()
-        self._opened_by_join.clear()
-
     async def _start_media(self) -> None:
         """Devices, the speaker, then the peers."""
         assert self.media is not None
-        self._holds_devices = True
-        await self._open_devices()
-        self._opened_by_join.clear()
-        try:
-            await self.speaker.start()
-        except DeviceError as error:
-            log.info("%s: %s", self.cid, error.message)
-        if not self._unsubscribe:
-            for manager in (self.camera, self.microphone):
-                self._unsubscribe.append(
-                    manager.status.subscribe(lambda _: self._spawn(self._publish_state()))
-                )
+        await self.devices.hold(
+            self.state.settings, self._video, lambda: self._spawn(self._publish_state())
+        )
         await self._publish_state()
         await self.media_session.connect(self.media, self._video)
 
     async def _stop_media(self) -> None:
         await self.media_session.close()
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe.clear()
         self.media = None
-        if self._holds_devices:
-            self._holds_devices = False
-            self.camera.release()
-            self.microphone.release()
-            self.speaker.stop()
+        self.devices.release()
 
     async def _publish_state(self) -> None:
         session = self.machine.session_id
@@ -567,7 +506,7 @@ class Call:
             type="participant.update",
             call_cid=self.cid,
             session_id=session,
-            published={"audio": self.microphone.enabled, "video": self.camera.enabled},
+            published=self.devices.published(),
         )
         # Offline, it is not sent: the resync after the reconnect publishes it again.
         with contextlib.suppress(ConnectionFailed):
