@@ -105,8 +105,10 @@ class CallService:
         ring: bool = False,
         announce: Announce | None = None,
     ) -> CallView:
-        """The call, created first when it does not exist. ``announce`` (ring, notify) runs
-        in the same transaction: a refused ring leaves no call behind."""
+        """The call, created first when it does not exist. ``ring``: the request rings, so
+        a new call with nobody to ring is refused before it is stored. ``announce`` (the
+        ring itself, a notification) runs in the same transaction: a refused ring leaves
+        no call behind."""
         if announce is None:
             existing = await self._read(actor, call_type, call_id)
             if existing is not None:
@@ -148,7 +150,7 @@ class CallService:
         outbox = Outbox()
         async with self.services.store.transaction() as repo:
             loaded = None
-            if create is not None:
+            if create is not None and await repo.get_call(make_cid(call_type, call_id)) is None:
                 loaded = await create_call(
                     self.services, repo, actor, call_type, call_id, create, video, outbox, ring
                 )
@@ -160,9 +162,12 @@ class CallService:
                 policy.require(loaded.capabilities, Permission.READ_CALL)
             if announce is not None:
                 await announce(repo, actor, loaded, outbox)
+            # Watching before the commit: a connection gone by now must not turn a write
+            # that happened into an error answer.
+            self.services.watch(actor, connection_id, loaded.call.cid)
             snapshot = await self._snapshot(repo, loaded.call, loaded.call_type)
         self.services.publish(outbox)
-        return self._view(actor, snapshot, connection_id, created=created)
+        return self._view(actor, snapshot, None, created=created)
 
     # --- update, delete --------------------------------------------------------------
 
@@ -248,12 +253,13 @@ class CallService:
                 await repo.update_call(loaded.call.cid, {"live": live, "updated_at": now})
                 loaded.call.live = live
                 loaded.call.updated_at = now
-            if announce is not None:
-                await announce(repo, actor, loaded, outbox)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
             if changed:
                 event_class = CallLiveStartedEvent if live else CallLiveStoppedEvent
                 outbox.add(event_class(call_cid=loaded.call.cid, created_at=now, call=call), [])
+            if announce is not None:  # the notification follows the news that it is live
+                await announce(repo, actor, loaded, outbox)
+                call = await call_response(repo, loaded.call, loaded.call_type.settings)
         self.services.publish(outbox)
         return CallEnvelope(call=call)
 

@@ -127,7 +127,8 @@ class Services:
         return Loaded(call, parsed, member, capabilities_of(actor, parsed, member))
 
     def own_connection(self, actor: Actor, connection_id: str) -> None:
-        """Refuse a ``connection_id`` that is not one of the caller's open connections."""
+        """Refuse a ``connection_id`` that is not one of the caller's open connections
+        (a server token may name any open connection: it acts for its users)."""
         connection = self.hub.get(connection_id)
         if connection is None or (not actor.is_server and connection.user_id != actor.user_id):
             raise invalid_input(

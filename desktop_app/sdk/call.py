@@ -91,9 +91,9 @@ class Call:
             self._media_report,
             prefer_h264=context.options.prefer_h264,
         )
-        self.devices = CallDevices(self.camera, self.microphone, self.speaker, self.cid)
+        self._devices = CallDevices(self.camera, self.microphone, self.speaker, self.cid)
         self._lock = asyncio.Lock()
-        self.timers = CallTimers(lambda timer: self._dispatch(self._feed(m.TimerFired(timer))))
+        self._timers = CallTimers(lambda timer: self._dispatch(self._feed(m.TimerFired(timer))))
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
@@ -134,7 +134,7 @@ class Call:
 
     def _dispatch(self, commands: list[m.Command]) -> None:
         """Carry out commands from outside a verb: timers now, the rest under the lock."""
-        later = [c for c in commands if not self.timers.carry_out(c)]
+        later = [c for c in commands if not self._timers.carry_out(c)]
         if later:
             self._spawn(self._run_locked(later))
 
@@ -162,7 +162,7 @@ class Call:
     async def _run_one(
         self, command: m.Command, accepting: bool, join_body: dict[str, Any] | None
     ) -> None:
-        if not self.timers.carry_out(command):
+        if not self._timers.carry_out(command):
             match command:
                 case m.SendAccept():
                     if not accepting:  # else it travels with the join
@@ -189,7 +189,7 @@ class Call:
 
     async def close(self) -> None:
         """The client is going away: no timer, peer connection or task of this call stays."""
-        self.timers.disarm_all()
+        self._timers.disarm_all()
         await self.media_session.close()
         for task in list(self._tasks):
             task.cancel()
@@ -427,20 +427,20 @@ class Call:
         results = await asyncio.gather(
             self._request("POST", "/join", body, watch=True),
             self._accept_quietly() if accepting else asyncio.sleep(0),
-            self.devices.open_defaults(self.state.settings, self._video)
+            self._devices.open_defaults(self.state.settings, self._video)
             if early_devices
             else asyncio.sleep(0),
             return_exceptions=True,
         )
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
-            self.devices.return_opened()
+            self._devices.return_opened()
             await self.media_session.close()
             self._feed(m.JoinFailed())
             raise failure
         answer = cast(dict[str, Any], results[0])
         self.media = MediaInfo.model_validate(answer["media"])
-        self.devices.held = True
+        self._devices.joined()
         commands = self._feed(m.JoinSucceeded(self.media.session_id))
         self._apply(answer)
         await self._run(commands)
@@ -487,7 +487,7 @@ class Call:
     async def _start_media(self) -> None:
         """Devices, the speaker, then the peers."""
         assert self.media is not None
-        await self.devices.hold(
+        await self._devices.hold(
             self.state.settings, self._video, lambda: self._spawn(self._publish_state())
         )
         await self._publish_state()
@@ -496,7 +496,7 @@ class Call:
     async def _stop_media(self) -> None:
         await self.media_session.close()
         self.media = None
-        self.devices.release()
+        self._devices.release()
 
     async def _publish_state(self) -> None:
         session = self.machine.session_id
@@ -506,7 +506,7 @@ class Call:
             type="participant.update",
             call_cid=self.cid,
             session_id=session,
-            published=self.devices.published(),
+            published=self._devices.published(),
         )
         # Offline, it is not sent: the resync after the reconnect publishes it again.
         with contextlib.suppress(ConnectionFailed):

@@ -32,7 +32,7 @@ class CallDevices:
         self.speaker = speaker
         self._label = label
         #: From the join until the call is over.
-        self.held = False
+        self._held = False
         #: Turned on by the join under way (off again if it fails).
         self._opened_by_join: list[InputDeviceManager] = []
         self._unwatch: list[Callable[[], None]] = []
@@ -56,6 +56,12 @@ class CallDevices:
             if manager.enabled and not was_on and manager not in self._opened_by_join:
                 self._opened_by_join.append(manager)
 
+    def joined(self) -> None:
+        """The join answered: the call holds the devices from now on (its leave releases
+        them, even if the call ends before its media starts)."""
+        self._held = True
+        self._opened_by_join.clear()
+
     def return_opened(self) -> None:
         """The join failed: what it turned on goes off again."""
         for manager in self._opened_by_join:
@@ -67,7 +73,7 @@ class CallDevices:
     ) -> None:
         """The call is in progress: devices on, the speaker playing, and every toggle of
         the camera or microphone reported through ``on_toggle``."""
-        self.held = True
+        self._held = True
         await self.open_defaults(settings, video)
         self._opened_by_join.clear()
         try:
@@ -83,8 +89,8 @@ class CallDevices:
         for unwatch in self._unwatch:
             unwatch()
         self._unwatch.clear()
-        if self.held:
-            self.held = False
+        if self._held:
+            self._held = False
             self.camera.release()
             self.microphone.release()
             self.speaker.stop()

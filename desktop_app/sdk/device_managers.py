@@ -211,7 +211,10 @@ class InputDeviceManager(_DeviceChoice):
         self.status.set(DeviceStatus.DISABLED)
 
     def close(self) -> None:
+        """The client is going away: the device closes and every consumer's branch ends."""
         self.release()
+        self._fanout.close()
+        self.track.stop()
         super().close()
 
     async def _set(self, on: bool) -> None:

@@ -51,6 +51,8 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        #: The window closed: the app is quitting (late answers open no view or popup).
+        self._closing = False
         self.runner = Runner(self)
         self.setWindowTitle("Parley")
         self.setWindowIcon(app_icon())
@@ -213,12 +215,16 @@ class MainWindow(QMainWindow):
         unsubscribe = call.state.calling_state_.subscribe(changed)
 
     def show_call(self, call: Call) -> None:
+        if self._closing:
+            return  # a join that finishes while the app quits shows nothing
         self.call_view.bind(call)
         self.stack.setCurrentWidget(self.call_view)
 
     # --- rings and notifications ----------------------------------------------------------------
 
     def _incoming(self, call: Call) -> None:
+        if self._closing:
+            return
         if self.incoming is not None and self.incoming.isVisible():
             return  # one popup at a time; the SDK rejects a second ring when told to
         self.incoming = IncomingRingDialog(call, self)
@@ -237,6 +243,8 @@ class MainWindow(QMainWindow):
         self.runner.run(accept(), on_done=lambda _: self.show_call(call))
 
     def _notified(self, call: Call) -> None:
+        if self._closing:
+            return
         creator = call.state.created_by
         who = (creator.name or creator.id) if creator else "Someone"
         text = f"{who} started a call ({call.id})."
@@ -253,7 +261,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """The app is going: the views stop pulling frames now (the session's shutdown
-        then leaves the calls and closes the devices)."""
+        then leaves the calls and closes the devices; nothing opens meanwhile)."""
+        self._closing = True
         self.lobby.close_devices()
         if self.call_view.call is not None:
             self.call_view.unbind()

@@ -313,10 +313,35 @@ async def test_join_with_ring_and_go_live_with_notify(coordinator: RunningCoordi
 
     stage = f"/v1/calls/livestream/{unique()}"
     await coordinator.api("host").post(stage, {"data": {"members": [{"user_id": "fan"}]}})
+    await coordinator.api("fan").get(stage, params={"connection_id": ws["fan"].connection_id})
     status, live = await coordinator.api("host").post(f"{stage}/go-live", {"notify": True})
     assert status == 200 and live["call"]["live"] is True
+    order: list[str] = []
+    for _ in range(250):
+        order = [t for t in ws["fan"].types() if t in ("call.live_started", "call.notification")]
+        if len(order) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert order == ["call.live_started", "call.notification"], "live first, then the note"
     note = await ws["fan"].wait_for("call.notification")
     assert note["user"]["id"] == "host"
+    await _close(*ws.values())
+
+
+async def test_ringing_an_existing_call_through_get_or_create(
+    coordinator: RunningCoordinator,
+) -> None:
+    """``ring: true`` on a call that exists rings its members; nothing about creating (the
+    members named, the creator's team) is asked of a request that creates nothing."""
+    ws = await _devices(coordinator, "alice", "bob")
+    path = f"/v1/calls/default/{unique()}"
+    alice = coordinator.api("alice")
+    status, _ = await alice.post(path, {"data": {"members": [{"user_id": "bob"}]}})
+    assert status == 201
+    status, answer = await alice.post(path, {"ring": True})
+    assert status == 200 and answer["created"] is False, answer
+    assert answer["call"]["session"]["ringing"] is True
+    await ws["bob"].wait_for("call.ring")
     await _close(*ws.values())
 
 

@@ -270,9 +270,8 @@ class CallView(QWidget):
             tile.set_name(f"{participant.user.name or participant.user.id} (you)")
             tile.set_muted(not call.microphone.enabled)
             if call.camera.enabled and tile.track is None:
-                tile.set_track(call.camera.subscribe())
+                tile.set_track(call.camera.subscribe(), owned=True)
             elif not call.camera.enabled and tile.track is not None:
-                tile.track.stop()
                 tile.set_track(None)
             tile.set_video_off(not call.camera.enabled)
             tile.set_state("")

@@ -73,6 +73,7 @@ class VideoTile(QWidget):
         self._image: QImage | None = None
         self._keep: av.VideoFrame | None = None
         self._track: Any = None
+        self._owns_track = False
         self._pump: asyncio.Task[None] | None = None
         #: Frames converted and frames painted (tests and the UI benchmark read these).
         self.frames_shown = 0
@@ -112,14 +113,17 @@ class VideoTile(QWidget):
     def track(self) -> Any:
         return self._track
 
-    def set_track(self, track: Any) -> None:
-        """Show the frames of ``track`` (None: none); the previous pump stops."""
+    def set_track(self, track: Any, *, owned: bool = False) -> None:
+        """Show the frames of ``track`` (None: none); the previous pump stops, and the
+        previous track too when the tile ``owned`` it (a branch made for this tile)."""
         if track is self._track:
             return
         if self._pump is not None:
             self._pump.cancel()
             self._pump = None
-        self._track = track
+        if self._owns_track and self._track is not None:
+            self._track.stop()
+        self._track, self._owns_track = track, owned
         if track is not None:
             self._pump = asyncio.ensure_future(self._pull(track))
 
