@@ -18,7 +18,7 @@ from desktop_app.protocol.examples import EXAMPLES
 
 from .admin import AdminService
 from .auth import TokenVerifier
-from .body_limit import BodyLimitMiddleware
+from .body_guard import BodyGuardMiddleware
 from .call_queries import CallQueryService
 from .call_type_cache import CallTypeCache, seed_builtin_call_types
 from .calls import CallService
@@ -123,7 +123,7 @@ def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyGuardMiddleware, max_bytes=config.max_body_bytes)
 
     @app.get("/healthz", response_model=HealthResponse, tags=["meta"], summary="Health")
     async def healthz() -> HealthResponse:

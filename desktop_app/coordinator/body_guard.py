@@ -1,15 +1,18 @@
-"""Refuse request bodies over the limit before any handler parses them."""
+"""Refuse request bodies over the size limit, and JSON bodies that break the wire's JSON
+rule (:mod:`desktop_app.protocol.wire_json`), before any handler parses them: one check
+at the edge for every route, so no operation can store a value that later breaks reads."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from desktop_app.protocol import ErrorCode
+from desktop_app.protocol import ErrorCode, FieldError
+from desktop_app.protocol.wire_json import WireJsonError, parse_wire_json
 
 from .problems import ApiError, problem_response
 
 
-class BodyLimitMiddleware:
+class BodyGuardMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -46,6 +49,12 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if body and _is_json(scope):
+            try:
+                parse_wire_json(body)
+            except WireJsonError as error:
+                await problem_response(_invalid(error))(scope, receive, send)
+                return
         delivered = False
 
         async def replay() -> Message:
@@ -56,3 +65,22 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    """FastAPI reads a body without a content type as JSON, too."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return True
+
+
+def _invalid(error: WireJsonError) -> ApiError:
+    if error.path:
+        detail = f"The field '{error.path}' {error.message}."
+    else:
+        detail = f"The request body {error.message}."
+    field = error.path or "body"
+    return ApiError(
+        ErrorCode.INVALID_INPUT, detail, [FieldError(field=field, message=error.message)]
+    )

@@ -148,7 +148,7 @@ class CallService:
         if connection_id is not None:
             self.services.own_connection(actor, connection_id)
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = None
             if create is not None and await repo.get_call(make_cid(call_type, call_id)) is None:
                 loaded = await create_call(
@@ -180,7 +180,7 @@ class CallService:
         connection_id: str | None,
     ) -> CallStateResponse:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.UPDATE_CALL)
             now = self.services.clock()
@@ -212,7 +212,7 @@ class CallService:
 
     async def delete(self, actor: Actor, call_type: str, call_id: str) -> CallEnvelope:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.DELETE_CALL)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
@@ -242,7 +242,7 @@ class CallService:
         """Go live (leave backstage) or back to backstage; going live may notify the
         members (``announce``) in the same transaction."""
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.UPDATE_CALL)
             if loaded.call.ended_at is not None:
@@ -269,7 +269,7 @@ class CallService:
         if actor.user is None:
             raise ApiError(ErrorCode.NOT_ALLOWED, "Custom events are sent by users.")
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self.services.load(repo, actor, call_type, call_id)
             policy.require(loaded.capabilities, Permission.SEND_EVENT)
             now = self.services.clock()

@@ -51,6 +51,8 @@ class Outbox:
     items: list[tuple[CallEventBase, list[str], bool]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
+    #: The events as sent, made by :meth:`seal` before the commit.
+    payloads: list[str] = field(default_factory=list)
 
     def add(self, event: CallEventBase, member_ids: list[str], watchers: bool = True) -> None:
         """Publish ``event`` to the call's watchers (unless ``watchers`` is false) and, for
@@ -60,6 +62,11 @@ class Outbox:
 
     def touch(self, cid: str) -> None:
         self.touched.add(cid)
+
+    def seal(self) -> None:
+        """Serialize the events while the transaction can still roll back: an event that
+        cannot be sent undoes the write instead of failing after it."""
+        self.payloads = [event.model_dump_json() for event, _, _ in self.items]
 
 
 __all__ = ["Actor", "Clock", "Outbox"]

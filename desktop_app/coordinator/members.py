@@ -65,7 +65,7 @@ class MemberService:
                 "Give 'update_members', 'remove_members' or both.", "update_members"
             )
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
             if updates:
                 policy.require(loaded.capabilities, Permission.UPDATE_CALL_MEMBER)

@@ -21,6 +21,7 @@ from desktop_app.protocol import ERROR_STATUS, PROBLEM_CONTENT_TYPE, ErrorCode, 
 from desktop_app.protocol.errors import problem_type_uri
 
 from .store.query import QueryError
+from .store.repository import wrote_in_this_task
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem_response(
-            ApiError(ErrorCode.INTERNAL, "Something went wrong on the server; nothing was changed.")
-        )
+        if wrote_in_this_task():
+            detail = (
+                "Something went wrong on the server after your change was saved; "
+                "load it again to see where things stand."
+            )
+        else:
+            detail = "Something went wrong on the server; nothing was changed."
+        return problem_response(ApiError(ErrorCode.INTERNAL, detail))
 
     async def on_query(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, QueryError)

@@ -265,7 +265,7 @@ class RingService:
         connection_id: str | None,
     ) -> RingStateEnvelope:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self._member_caller(repo, actor, call_type, call_id)
             call, session = await self._ring(
                 repo, actor, loaded, member_ids, video, connection_id, outbox
@@ -334,7 +334,7 @@ class RingService:
     ) -> RingStateEnvelope:
         """Accept (``reason`` None) or reject the ring of the call's current session."""
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self._member_caller(repo, actor, call_type, call_id)
             assert actor.user is not None
             session = (
@@ -374,7 +374,7 @@ class RingService:
 
     async def notify(self, actor: Actor, call_type: str, call_id: str) -> None:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self._member_caller(repo, actor, call_type, call_id)
             await self._notify(repo, actor, loaded, outbox)
         self.services.publish(outbox)
@@ -405,7 +405,7 @@ class RingService:
 
     async def _on_deadline(self, cid: str, session_id: str) -> None:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             session = await repo.get_session_for_update(session_id)
             call = await repo.get_call(cid, lock=True)
             if session is None or call is None or not session.ring:
@@ -453,7 +453,7 @@ class RingService:
     async def connection_gone(self, connection_id: str) -> None:
         """The caller's app vanished (its connection's grace period is over): no zombie rings."""
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             for session in await repo.sessions_ringing_for_connection(connection_id):
                 call = await repo.get_call(session.call_cid, lock=True)
                 if call is None or not session.ring:

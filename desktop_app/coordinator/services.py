@@ -10,6 +10,7 @@ this context explicitly instead of reaching through another service.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,13 +88,20 @@ class Services:
     app_settings: Callable[[], Awaitable[AppSettings]]
     webhooks: WebhookDispatcher
 
+    def write(self, outbox: Outbox) -> AbstractAsyncContextManager[Repository]:
+        """A write transaction whose events are serialized before it commits."""
+        return self.store.transaction(before_commit=outbox.seal)
+
     def publish(self, outbox: Outbox) -> None:
         """After a commit: drop stale snapshots, deliver the events (and offer them to the
         webhook), run the deferred actions."""
         for cid in outbox.touched:
             self.snapshots.invalidate(cid)
-        for event, member_ids, watchers in outbox.items:
-            payload = event.model_dump_json()
+        if len(outbox.payloads) != len(outbox.items):
+            outbox.seal()  # written without :meth:`write`
+        for (event, member_ids, watchers), payload in zip(
+            outbox.items, outbox.payloads, strict=True
+        ):
             self.hub.deliver(
                 payload, self.hub.recipients(event.type, event.call_cid, member_ids, watchers)
             )

@@ -89,7 +89,7 @@ class SessionService:
         self.services.own_connection(actor, connection_id)
         app = await self.services.app_settings()
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             cid = make_cid(call_type, call_id)
             created = False
             loaded: Loaded | None = None
@@ -273,7 +273,7 @@ class SessionService:
         if actor.user is None:
             raise ApiError(ErrorCode.NOT_ALLOWED, "Only users leave calls; a server token cannot.")
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
             participants = (
                 await repo.list_participants(loaded.call.current_session_id)
@@ -296,7 +296,7 @@ class SessionService:
 
     async def end(self, actor: Actor, call_type: str, call_id: str) -> CallEnvelope:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
             policy.require(loaded.capabilities, Permission.END_CALL)
             if loaded.call.ended_at is not None:
@@ -369,7 +369,7 @@ class SessionService:
 
     async def _end_for_duration(self, cid: str, session_id: str) -> None:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             call = await repo.get_call(cid, lock=True)
             if call is None or call.ended_at is not None or call.current_session_id != session_id:
                 return
@@ -391,7 +391,7 @@ class SessionService:
         for listener in self.connection_listeners:
             await listener(connection_id)
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             mine = await repo.participants_of_connection(connection_id)
             by_call: dict[str, list[ParticipantRow]] = {}
             for participant in mine:

@@ -79,7 +79,7 @@ class SignalRelay:
 
     async def publish(self, connection: Connection, message: WsPublishMessage) -> None:
         outbox = Outbox()
-        async with self.services.store.transaction() as repo:
+        async with self.services.write(outbox) as repo:
             participant = await self._own_participant(
                 repo, connection, message.call_cid, message.session_id
             )

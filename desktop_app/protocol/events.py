@@ -14,6 +14,7 @@ from pydantic import Field, TypeAdapter
 
 from .base import Response
 from .calls import CallParticipantResponse, CallResponse, MemberResponse
+from .custom import CustomData
 from .users import UserResponse
 
 CallEventType = Literal[
@@ -225,7 +226,7 @@ class WsUser(Response):
     id: str = Field(max_length=64)
     name: str | None = Field(default=None, max_length=200)
     image: str | None = Field(default=None, max_length=2048)
-    custom: dict[str, Any] | None = None
+    custom: CustomData | None = None
 
 
 class WsAuthMessage(Response):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -10,6 +11,8 @@ from sqlalchemy import Connection
 
 from desktop_app.coordinator.config import CoordinatorConfig
 from desktop_app.coordinator.store import Store
+from desktop_app.coordinator.store.repository import wrote_in_this_task
+from desktop_app.coordinator.store.rows import UserRow
 from desktop_app.coordinator.store.schema import metadata
 from desktop_app.coordinator.store.types import from_micros, to_micros, utcnow
 from tests.support.coordinator import running, unique
@@ -104,4 +107,49 @@ async def test_sqlite_checkpoints_happen_off_the_event_loop(tmp_path: Path) -> N
         if database.stat().st_size > before:
             break
     assert database.stat().st_size > before, "the checkpointer copied the log into the file"
+    await store.close()
+
+
+async def test_a_failure_before_commit_rolls_the_write_back_and_says_so(
+    database_url: str,
+) -> None:
+    """``before_commit`` runs inside the transaction (the outbox serializes its events
+    there): what it raises undoes the write. Only a committed change marks the task, which
+    is what lets a 500 say truthfully whether anything was changed."""
+    store = Store(database_url)
+    await store.migrate()
+    now = utcnow()
+
+    def failing() -> None:
+        raise RuntimeError("an event that cannot be sent")
+
+    async def refused_write() -> bool:
+        try:
+            async with store.transaction(before_commit=failing) as repo:
+                await repo.insert_user_if_missing(
+                    UserRow(id="ghost", role="user", created_at=now, updated_at=now)
+                )
+        except RuntimeError:
+            pass
+        return wrote_in_this_task()
+
+    async def read_only() -> bool:
+        async with store.transaction() as repo:
+            await repo.get_user("ghost")
+        return wrote_in_this_task()
+
+    async def real_write() -> bool:
+        async with store.transaction() as repo:
+            await repo.insert_user_if_missing(
+                UserRow(id="kept", role="user", created_at=now, updated_at=now)
+            )
+        return wrote_in_this_task()
+
+    # each in a task of its own, as each request is
+    assert await asyncio.create_task(refused_write()) is False
+    assert await asyncio.create_task(read_only()) is False
+    assert await asyncio.create_task(real_write()) is True
+    async with store.transaction() as repo:
+        assert await repo.get_user("ghost") is None, "the refused write was rolled back"
+        assert await repo.get_user("kept") is not None
     await store.close()

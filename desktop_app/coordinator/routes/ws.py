@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from desktop_app.protocol import ErrorCode
-from desktop_app.protocol.custom import check_custom_size
 from desktop_app.protocol.events import (
     ConnectionErrorEvent,
     ConnectionOkEvent,
@@ -30,6 +28,7 @@ from desktop_app.protocol.events import (
     WsPublishMessage,
     WsSignalMessage,
 )
+from desktop_app.protocol.wire_json import WireJsonError, parse_wire_json
 
 from ..auth import verify_token
 from ..hub import Connection
@@ -52,14 +51,16 @@ async def _refuse(websocket: WebSocket, code: str, detail: str) -> None:
 
 async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connection | None:
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_SECONDS)
+        raw = await asyncio.wait_for(_receive(websocket), AUTH_TIMEOUT_SECONDS)
     except TimeoutError:
         await _refuse(
             websocket, ErrorCode.UNAUTHENTICATED, "No auth message came within 10 seconds."
         )
         return None
     try:
-        message = WsAuthMessage.model_validate(json.loads(raw))
+        if raw is None:
+            raise ValueError("a binary frame")
+        message = WsAuthMessage.model_validate(parse_wire_json(raw))
     except (ValueError, ValidationError):
         await _refuse(
             websocket,
@@ -77,11 +78,6 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
             raise ApiError(ErrorCode.NOT_ALLOWED, "The token is for another user than 'user.id'.")
         actor = await state.admin.actor(principal)
         details = message.user.model_dump(exclude={"id"}) if message.user else {}
-        if details.get("custom") is not None:
-            try:
-                check_custom_size(details["custom"])
-            except ValueError as exc:
-                raise ApiError(ErrorCode.INVALID_INPUT, str(exc)) from None
         user = await state.admin.upsert_from_connection(actor, details)
     except ApiError as error:
         await _refuse(websocket, error.code, error.detail)
@@ -130,7 +126,7 @@ async def events(websocket: WebSocket) -> None:
     sender = asyncio.create_task(_pump(websocket, connection))
     try:
         while True:
-            receiving = asyncio.create_task(websocket.receive_text())
+            receiving = asyncio.create_task(_receive(websocket))
             done, _ = await asyncio.wait({receiving, sender}, return_when=asyncio.FIRST_COMPLETED)
             if sender in done:
                 receiving.cancel()
@@ -149,15 +145,29 @@ async def events(websocket: WebSocket) -> None:
             state.sessions.schedule_grace(connection.id)
 
 
-async def _answer(state: CoordinatorState, connection: Connection, text: str) -> None:
+async def _receive(websocket: WebSocket) -> str | None:
+    """The next text frame; None for a binary frame (the protocol is JSON text). A closed
+    socket raises ``WebSocketDisconnect``."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    return text if isinstance(text, str) else None
+
+
+async def _answer(state: CoordinatorState, connection: Connection, text: str | None) -> None:
     """Messages a client may send after auth: ping, WebRTC signals, and its publish state.
     A bad message gets a ``connection.error`` event; the connection stays open."""
+    message: object = None
+    kind = None
     try:
-        message = json.loads(text)
-    except ValueError:
-        message = None
-    kind = message.get("type") if isinstance(message, dict) else None
-    try:
+        if text is None:
+            raise ApiError(ErrorCode.INVALID_INPUT, "Messages are JSON in text frames.")
+        try:
+            message = parse_wire_json(text)
+        except WireJsonError as bad:
+            raise ApiError(ErrorCode.INVALID_INPUT, f"The message: {bad}.") from None
+        kind = message.get("type") if isinstance(message, dict) else None
         if kind == "ping":
             connection.send('{"type":"pong"}')
         elif kind == "call.signal":
@@ -182,4 +192,10 @@ async def _answer(state: CoordinatorState, connection: Connection, text: str) ->
     except ApiError as error:
         connection.send(
             ConnectionErrorEvent(code=error.code, detail=error.detail).model_dump_json()
+        )
+    except Exception:  # a bug must not drop the user's event stream
+        log.exception("unexpected error answering a %s message", kind)
+        detail = "Something went wrong on the server; nothing was changed."
+        connection.send(
+            ConnectionErrorEvent(code=ErrorCode.INTERNAL, detail=detail).model_dump_json()
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, fields
 from typing import Any, TypeVar
 
@@ -43,6 +44,14 @@ from .rows import CallRow, CallTypeRow, MemberRow, ParticipantRow, SessionRow, U
 
 R = TypeVar("R")
 T = TypeVar("T")
+
+_wrote: ContextVar[bool] = ContextVar("parley_store_wrote", default=False)
+
+
+def wrote_in_this_task() -> bool:
+    """Whether a transaction of the running task (one request) committed a change: an
+    error answered after that must not claim that nothing was changed."""
+    return _wrote.get()
 
 
 def _row(cls: type[R], mapping: Mapping[Any, Any]) -> R:
@@ -101,26 +110,33 @@ class Repository:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
         self._dialect = connection.dialect.name
+        #: Whether this transaction changed anything (an INSERT, UPDATE or DELETE ran).
+        self.wrote = False
+
+    async def _execute(self, statement: Any, params: Any = None) -> Any:
+        if getattr(statement, "is_dml", False):
+            self.wrote = True
+        return await self.connection.execute(statement, params)
 
     async def _one(
         self, statement: Select[Any], cls: type[R], lock: bool = False, **params: Any
     ) -> R | None:
         if lock and self._dialect == "postgresql":
             statement = _LOCKED[id(statement)]
-        result = await self.connection.execute(statement, params)
+        result = await self._execute(statement, params)
         found = result.mappings().first()
         return None if found is None else _row(cls, found)
 
     async def _many(self, statement: Any, cls: type[R], **params: Any) -> list[R]:
-        result = await self.connection.execute(statement, params or None)
+        result = await self._execute(statement, params or None)
         return [_row(cls, m) for m in result.mappings().all()]
 
     async def _insert(self, table: Table, row: Any) -> None:
-        await self.connection.execute(_INSERT[table.name], asdict(row))
+        await self._execute(_INSERT[table.name], asdict(row))
 
     async def _insert_new(self, table: Table, row: Any) -> bool:
         """Insert unless the primary key exists; says whether this insert stored the row."""
-        result = await self.connection.execute(_INSERT_NEW[self._dialect][table.name], asdict(row))
+        result = await self._execute(_INSERT_NEW[self._dialect][table.name], asdict(row))
         return bool(result.rowcount)
 
     async def _update(
@@ -128,7 +144,7 @@ class Repository:
     ) -> None:
         if values:
             params = {f"key_{name}": value for name, value in key.items()}
-            await self.connection.execute(_UPDATE[table.name], {**params, **values})
+            await self._execute(_UPDATE[table.name], {**params, **values})
 
     # --- users ---------------------------------------------------------------------
 
@@ -178,12 +194,10 @@ class Repository:
         await self._update(schema.call_types, {"name": name}, values)
 
     async def delete_call_type(self, name: str) -> None:
-        await self.connection.execute(
-            delete(schema.call_types).where(schema.call_types.c.name == name)
-        )
+        await self._execute(delete(schema.call_types).where(schema.call_types.c.name == name))
 
     async def count_calls_of_type(self, name: str) -> int:
-        result = await self.connection.execute(
+        result = await self._execute(
             select(func.count()).select_from(schema.calls).where(schema.calls.c.type == name)
         )
         return int(result.scalar_one())
@@ -207,7 +221,7 @@ class Repository:
             (schema.call_members, schema.call_members.c.call_cid),
             (schema.calls, schema.calls.c.cid),
         ):
-            await self.connection.execute(delete(table).where(column == cid))
+            await self._execute(delete(table).where(column == cid))
 
     async def query_calls(
         self,
@@ -233,11 +247,11 @@ class Repository:
         return await self._many(statement, MemberRow, call_cid=cid)
 
     async def member_roles(self, cid: str) -> dict[str, str]:
-        result = await self.connection.execute(_MEMBER_ROLES, {"call_cid": cid})
+        result = await self._execute(_MEMBER_ROLES, {"call_cid": cid})
         return {row[0]: row[1] for row in result.all()}
 
     async def member_ids(self, cid: str) -> list[str]:
-        result = await self.connection.execute(_MEMBER_ROLES, {"call_cid": cid})
+        result = await self._execute(_MEMBER_ROLES, {"call_cid": cid})
         return [r[0] for r in result.all()]
 
     async def insert_member(self, row: MemberRow) -> None:
@@ -248,7 +262,7 @@ class Repository:
 
     async def delete_members(self, cid: str, user_ids: Sequence[str]) -> None:
         m = schema.call_members.c
-        await self.connection.execute(
+        await self._execute(
             delete(schema.call_members).where((m.call_cid == cid) & m.user_id.in_(list(user_ids)))
         )
 
@@ -291,7 +305,7 @@ class Repository:
         await self._insert(schema.participants, row)
 
     async def delete_participant(self, session_id: str) -> None:
-        await self.connection.execute(
+        await self._execute(
             delete(schema.participants).where(schema.participants.c.session_id == session_id)
         )
 
@@ -329,7 +343,7 @@ class Repository:
     # --- app settings --------------------------------------------------------------
 
     async def get_app_settings(self) -> dict[str, Any] | None:
-        result = await self.connection.execute(
+        result = await self._execute(
             select(schema.app_settings.c.value).where(schema.app_settings.c.key == "app")
         )
         value = result.scalar_one_or_none()
@@ -338,11 +352,9 @@ class Repository:
     async def put_app_settings(self, value: Mapping[str, Any]) -> None:
         exists = await self.get_app_settings()
         if exists is None:
-            await self.connection.execute(
-                insert(schema.app_settings).values(key="app", value=dict(value))
-            )
+            await self._execute(insert(schema.app_settings).values(key="app", value=dict(value)))
         else:
-            await self.connection.execute(
+            await self._execute(
                 update(schema.app_settings)
                 .where(schema.app_settings.c.key == "app")
                 .values(value=dict(value))
@@ -401,15 +413,28 @@ class Store:
             return await connection.run_sync(function)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repository]:
+    async def transaction(
+        self, before_commit: Callable[[], None] | None = None
+    ) -> AsyncIterator[Repository]:
+        """One transaction; ``before_commit`` runs last inside it (what it raises rolls
+        everything back). Marks this task as having committed a write (see
+        :func:`wrote_in_this_task`)."""
         if self._sqlite is not None:
             async with self._turn:
                 with self._sqlite.begin() as connection:
-                    yield Repository(_SyncConnection(connection))  # type: ignore[arg-type]
-            return
-        assert self._postgres is not None
-        async with self._postgres.begin() as connection:
-            yield Repository(connection)
+                    repo = Repository(_SyncConnection(connection))  # type: ignore[arg-type]
+                    yield repo
+                    if before_commit is not None:
+                        before_commit()
+        else:
+            assert self._postgres is not None
+            async with self._postgres.begin() as connection:
+                repo = Repository(connection)
+                yield repo
+                if before_commit is not None:
+                    before_commit()
+        if repo.wrote:
+            _wrote.set(True)
 
     async def close(self) -> None:
         if self._sqlite is not None:
