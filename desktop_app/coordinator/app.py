@@ -27,7 +27,7 @@ from .config import CoordinatorConfig
 from .docs_page import render_docs
 from .hub import EventHub
 from .members import MemberService
-from .problems import install_problem_handlers
+from .problems import UnexpectedErrorMiddleware, install_problem_handlers
 from .read_cache import CallCache
 from .ringing import RingService
 from .routes import admin as admin_routes
@@ -124,6 +124,7 @@ def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI
     )
     install_problem_handlers(app)
     app.add_middleware(BodyGuardMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)  # outermost: it answers for everything
 
     @app.get("/healthz", response_model=HealthResponse, tags=["meta"], summary="Health")
     async def healthz() -> HealthResponse:

@@ -2,16 +2,20 @@
 
 A *user token* names its user in ``sub``; a *server token* carries ``"scope": "server"``
 and may act for any user. Only HS256 is accepted: ``alg: none`` and every other algorithm
-are refused before the signature is looked at.
+are refused before the signature is looked at. The time claims follow RFC 8725's advice:
+``iat`` is required, and ``iat``, ``exp`` and ``nbf`` must be finite numbers, checked
+against the clock with :data:`LEEWAY_SECONDS` of skew allowed either way (a token issued
+in the future, or not valid yet, is refused like an expired one is).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -33,7 +37,6 @@ class Principal:
     user_id: str | None
     is_server: bool = False
     role: Role | None = None
-    call_cids: frozenset[str] = field(default_factory=frozenset)
 
 
 def create_user_token(
@@ -60,7 +63,17 @@ def _unauthenticated(detail: str) -> ApiError:
     return ApiError(ErrorCode.UNAUTHENTICATED, detail)
 
 
-LEEWAY_SECONDS = 5
+#: Clock skew allowed between the token's issuer and this server.
+LEEWAY_SECONDS = 10
+
+
+def _time_claim(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise _unauthenticated(f"The token's {name!r} claim is not a time (seconds since 1970).")
+    return float(value)
 
 
 def verify_token(secret: str, token: str, now: float | None = None) -> Principal:
@@ -91,12 +104,17 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Principal
         raise _unauthenticated(f"The token lacks the {exc.claim!r} claim.") from None
     except jwt.PyJWTError:
         raise _unauthenticated("The token could not be verified.") from None
-    exp = claims.get("exp")
-    if exp is not None:
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise _unauthenticated("The token's 'exp' claim is not a number.")
-        if (time.time() if now is None else now) > exp + LEEWAY_SECONDS:
-            raise ApiError(ErrorCode.TOKEN_EXPIRED, "The token has expired; get a new one.")
+    at = time.time() if now is None else now
+    issued = _time_claim(claims, "iat")
+    assert issued is not None  # required above
+    if issued > at + LEEWAY_SECONDS:
+        raise _unauthenticated("The token was issued in the future; check the issuer's clock.")
+    not_before = _time_claim(claims, "nbf")
+    if not_before is not None and at < not_before - LEEWAY_SECONDS:
+        raise _unauthenticated("The token is not valid yet ('nbf').")
+    expires = _time_claim(claims, "exp")
+    if expires is not None and at > expires + LEEWAY_SECONDS:
+        raise ApiError(ErrorCode.TOKEN_EXPIRED, "The token has expired; get a new one.")
     return _principal_from_claims(claims)
 
 
@@ -145,10 +163,11 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
             role = Role(raw_role)
         except ValueError:
             raise _unauthenticated(f"The token's role {raw_role!r} is not a known role.") from None
-    raw_cids = claims.get("call_cids") or []
-    if not isinstance(raw_cids, list) or not all(isinstance(c, str) for c in raw_cids):
-        raise _unauthenticated("The token's 'call_cids' claim must be a list of call cids.")
-    return Principal(user_id=sub, role=role, call_cids=frozenset(raw_cids))
+    if "call_cids" in claims:
+        # A token that says which calls it is for expects to be held to them; this server
+        # does not scope tokens to calls, so it refuses rather than grant more than meant.
+        raise _unauthenticated("Tokens scoped to calls ('call_cids') are not supported.")
+    return Principal(user_id=sub, role=role)
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from desktop_app.protocol import ERROR_STATUS, PROBLEM_CONTENT_TYPE, ErrorCode, FieldError
 from desktop_app.protocol.errors import problem_type_uri
@@ -60,8 +61,10 @@ def invalid_input(detail: str, field: str | None = None) -> ApiError:
     return ApiError(ErrorCode.INVALID_INPUT, detail, errors)
 
 
-def problem_response(error: ApiError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+def problem_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return Response(
         content=json.dumps(error.body()),
         status_code=error.status,
@@ -125,18 +128,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code, detail = _HTTP_CODES.get(exc.status_code, (ErrorCode.INVALID_INPUT, str(exc.detail)))
-        return problem_response(ApiError(code, detail))
-
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        if wrote_in_this_task():
-            detail = (
-                "Something went wrong on the server after your change was saved; "
-                "load it again to see where things stand."
-            )
-        else:
-            detail = "Something went wrong on the server; nothing was changed."
-        return problem_response(ApiError(ErrorCode.INTERNAL, detail))
+        return problem_response(ApiError(code, detail), exc.headers)  # 405 keeps its Allow
 
     async def on_query(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, QueryError)
@@ -146,4 +138,42 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueryError, on_query)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _internal() -> ApiError:
+    if wrote_in_this_task():
+        detail = (
+            "Something went wrong on the server after your change was saved; "
+            "load it again to see where things stand."
+        )
+    else:
+        detail = "Something went wrong on the server; nothing was changed."
+    return ApiError(ErrorCode.INTERNAL, detail)
+
+
+class UnexpectedErrorMiddleware:
+    """A bug answers 500 in the problem shape, and the connection stays usable: Starlette's
+    own last-resort handler re-raises after answering, and the server then drops the
+    keep-alive connection without saying ``Connection: close``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer is out: only dropping the connection is honest
+            await problem_response(_internal())(scope, receive, send)

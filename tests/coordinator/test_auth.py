@@ -53,6 +53,57 @@ BAD_TOKENS = {
         ),
         "unauthenticated",
     ),
+    # RFC 8725: time claims are numbers, and a token is not from the future
+    "iat an hour ahead": (
+        jwt.encode({"sub": "alice", "iat": int(time.time()) + 3600}, SECRET, algorithm="HS256"),
+        "unauthenticated",
+    ),
+    "iat ten years ahead": (
+        jwt.encode(
+            {"sub": "alice", "iat": int(time.time()) + 10 * 365 * 86400}, SECRET, algorithm="HS256"
+        ),
+        "unauthenticated",
+    ),
+    "iat not a number": (
+        jwt.encode({"sub": "alice", "iat": "yesterday"}, SECRET, algorithm="HS256"),
+        "unauthenticated",
+    ),
+    "iat true": (
+        jwt.encode({"sub": "alice", "iat": True}, SECRET, algorithm="HS256"),
+        "unauthenticated",
+    ),
+    "exp NaN (never expires)": (
+        jwt.encode(
+            {"sub": "alice", "iat": int(time.time()), "exp": float("nan")},
+            SECRET,
+            algorithm="HS256",
+        ),
+        "unauthenticated",
+    ),
+    "exp Infinity": (
+        jwt.encode(
+            {"sub": "alice", "iat": int(time.time()), "exp": float("inf")},
+            SECRET,
+            algorithm="HS256",
+        ),
+        "unauthenticated",
+    ),
+    "nbf an hour ahead": (
+        jwt.encode(
+            {"sub": "alice", "iat": int(time.time()), "nbf": int(time.time()) + 3600},
+            SECRET,
+            algorithm="HS256",
+        ),
+        "unauthenticated",
+    ),
+    "call_cids (not supported)": (
+        jwt.encode(
+            {"sub": "alice", "iat": int(time.time()), "call_cids": ["default:x"]},
+            SECRET,
+            algorithm="HS256",
+        ),
+        "unauthenticated",
+    ),
     "neither user nor server": (
         jwt.encode({"iat": int(time.time())}, SECRET, algorithm="HS256"),
         "unauthenticated",
@@ -134,3 +185,10 @@ async def test_server_token_cannot_open_an_event_connection(
     answer = await client.connect(coordinator.server_token(), None)
     assert answer["type"] == "connection.error" and answer["code"] == "not_allowed"
     await client.close()
+
+
+async def test_small_clock_skew_is_allowed(coordinator: RunningCoordinator) -> None:
+    """An issuer whose clock runs a few seconds ahead still gets its fresh tokens taken."""
+    ahead = jwt.encode({"sub": "alice", "iat": int(time.time()) + 5}, SECRET, algorithm="HS256")
+    status, _ = await coordinator.api(token=ahead).post(f"/v1/calls/default/{unique()}", {})
+    assert status == 201

@@ -38,6 +38,8 @@ class QueryError(ValueError):
 Kind = Literal["string", "datetime", "bool", "custom"]
 CUSTOM_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IN_MAX = 100
+#: Conditions in one filter (each field's operators counted).
+MAX_CONDITIONS = 32
 RowT = TypeVar("RowT")
 
 
@@ -135,6 +137,12 @@ def _compare(
 
 def compile_filter(filter_: Mapping[str, Any], fields: Mapping[str, Field]) -> ColumnElement[bool]:
     """``{field: value}`` or ``{field: {$op: value, …}}``, all conditions ANDed."""
+    conditions = sum(len(c) if isinstance(c, dict) else 1 for c in filter_.values())
+    if conditions > MAX_CONDITIONS:
+        raise QueryError(
+            f"A filter may hold at most {MAX_CONDITIONS} conditions; this one has {conditions}.",
+            "filter",
+        )
     clauses: list[ColumnElement[bool]] = []
     for name, condition in filter_.items():
         column: KeyedColumnElement[Any] | None = None
@@ -174,6 +182,8 @@ class Ordering:
     """The sort of a query: the requested fields, then the primary key as tie-breaker."""
 
     columns: tuple[tuple[str, KeyedColumnElement[Any], int], ...]
+    #: What each column holds (a cursor's values are checked against it).
+    kinds: tuple[Kind, ...] = ()
 
 
 def compile_sort(
@@ -184,6 +194,7 @@ def compile_sort(
 ) -> Ordering:
     requested: list[tuple[str, int]] = [(s.field, s.direction) for s in sort] or list(default)
     columns: list[tuple[str, KeyedColumnElement[Any], int]] = []
+    kinds: list[Kind] = []
     for name, direction in requested:
         spec = fields.get(name)
         if spec is None or not spec.sortable:
@@ -192,9 +203,11 @@ def compile_sort(
         if any(existing == name for existing, _, _ in columns):
             raise QueryError(f"'{name}' appears twice in sort.", "sort")
         columns.append((name, spec.column, direction))
+        kinds.append(spec.kind)
     if not any(name == key[0] for name, _, _ in columns):
         columns.append((key[0], key[1], 1))
-    return Ordering(tuple(columns))
+        kinds.append("string")
+    return Ordering(tuple(columns), tuple(kinds))
 
 
 def order_by(ordering: Ordering, reverse: bool = False) -> list[ColumnElement[Any]]:
@@ -209,10 +222,23 @@ def _encode_value(value: Any) -> Any:
     return {"t": to_micros(value)} if isinstance(value, datetime) else value
 
 
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict) and set(value) == {"t"} and isinstance(value["t"], int):
-        return from_micros(value["t"])
-    return value
+#: Microseconds from 1970 to the end of the year 9999.
+_MAX_MICROS = 253_402_300_799_999_999
+_MAX_CURSOR_TEXT = 256
+
+
+def _decode_value(value: Any, kind: Kind) -> Any:
+    """A cursor position, if it is what the column holds; else ``ValueError``."""
+    if kind == "datetime":
+        micros = value.get("t") if isinstance(value, dict) and len(value) == 1 else None
+        if type(micros) is int and 0 <= micros <= _MAX_MICROS:
+            return from_micros(micros)
+    elif kind == "string":
+        if isinstance(value, str) and len(value) <= _MAX_CURSOR_TEXT:
+            return value
+    elif kind == "bool" and isinstance(value, bool):
+        return value
+    raise ValueError("not a position in this column")
 
 
 def encode_cursor(ordering: Ordering, row: Mapping[str, Any], direction: str) -> str:
@@ -227,18 +253,20 @@ def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[str, lis
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         direction = payload["d"]
         names = payload["f"]
-        values = [_decode_value(v) for v in payload["v"]]
+        raw = payload["v"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise QueryError("The cursor is not one this server handed out.", field) from None
     if (
         direction not in ("next", "prev")
         or names != [n for n, _, _ in ordering.columns]
-        or len(values) != len(names)
+        or not isinstance(raw, list)
+        or len(raw) != len(names)
     ):
         raise QueryError("The cursor belongs to a query with a different sort.", field)
-    for value in values:
-        if not isinstance(value, str | int | float | bool | datetime) and value is not None:
-            raise QueryError("The cursor is not one this server handed out.", field)
+    try:
+        values = [_decode_value(v, kind) for v, kind in zip(raw, ordering.kinds, strict=True)]
+    except ValueError:
+        raise QueryError("The cursor is not one this server handed out.", field) from None
     return direction, values
 
 
