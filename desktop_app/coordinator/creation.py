@@ -75,6 +75,11 @@ async def create_call(
             "There is nobody to ring: name the people to call in 'data.members'.",
             "data.members",
         )
+    # What the creator will hold as host is what they may hand out.
+    assigner = policy.capabilities(parsed.grants, creator_role or Role(creator.role), Role.HOST)
+    for request in wanted.values():
+        if request.role is not None:
+            policy.check_role_assignable(assigner, request.role, parsed.grants, actor.is_server)
     if creator.id not in wanted:
         wanted[creator.id] = MemberRequest(user_id=creator.id, role=Role.HOST)
     if video is None:

@@ -69,6 +69,14 @@ class MemberService:
             loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
             if updates:
                 policy.require(loaded.capabilities, Permission.UPDATE_CALL_MEMBER)
+                for wanted in updates.values():
+                    if wanted.role is not None:
+                        policy.check_role_assignable(
+                            loaded.capabilities,
+                            wanted.role,
+                            loaded.call_type.grants,
+                            actor.is_server,
+                        )
             if removals:
                 policy.require(loaded.capabilities, Permission.REMOVE_CALL_MEMBER)
             cid = loaded.call.cid

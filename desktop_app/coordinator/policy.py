@@ -59,6 +59,27 @@ def require(granted: Iterable[Permission], *needed: Permission) -> None:
             raise ApiError(ErrorCode.NOT_ALLOWED, f"You are not allowed to {_DOING[permission]}.")
 
 
+def check_role_assignable(
+    granted: Iterable[Permission],
+    role: Role,
+    grants: Mapping[Role, Iterable[Permission]],
+    is_server: bool = False,
+) -> None:
+    """Giving someone a member role hands them its grants: nobody hands out what they do
+    not hold themselves (a host cannot make anyone, itself included, an ``admin`` and so
+    gain ``delete-call``). Server tokens act for the deployment and may assign any role."""
+    if is_server:
+        return
+    beyond = set(grants.get(role, ())) - set(granted)
+    if beyond:
+        first = min(beyond, key=_PERMISSION_ORDER.__getitem__)
+        raise ApiError(
+            ErrorCode.NOT_ALLOWED,
+            f"You cannot give the role {role.value!r}: it would let its holder "
+            f"{_DOING[first]}, which you may not do yourself.",
+        )
+
+
 def check_team_on_create(user_teams: list[str], team: str | None) -> None:
     """A user in teams must create calls in one of them."""
     if not user_teams:

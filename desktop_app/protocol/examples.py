@@ -125,7 +125,7 @@ _EXAMPLES: list[BaseModel] = [
         settings_override=CallSettingsOverride(limits=LimitsSettingsOverride(max_participants=8)),
     ),
     UpdateCallMembersRequest(
-        update_members=[MemberRequest(user_id="carol", role=Role.MODERATOR)], remove_members=["bob"]
+        update_members=[MemberRequest(user_id="carol", role=Role.HOST)], remove_members=["bob"]
     ),
     QueryMembersRequest(
         filter={"role": {"$in": ["host", "moderator"]}}, sort=[SortParam(field="user_id")], limit=10

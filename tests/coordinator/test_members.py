@@ -50,7 +50,7 @@ async def test_query_members_filters(coordinator: RunningCoordinator) -> None:
     path = f"/v1/calls/default/{unique()}"
     alice = coordinator.api("alice")
     members = [
-        {"user_id": "m1", "role": "moderator", "custom": {"level": 3, "city": "Oslo"}},
+        {"user_id": "m1", "role": "host", "custom": {"level": 3, "city": "Oslo"}},
         {"user_id": "m2", "custom": {"level": 7, "city": "Lima"}},
         {"user_id": "m3", "custom": {"level": 5}},
     ]
@@ -75,7 +75,7 @@ async def test_query_members_filters(coordinator: RunningCoordinator) -> None:
     assert await ids(
         {"custom.level": {"$gte": 5}}, sort=[{"field": "user_id", "direction": -1}]
     ) == ["m3", "m2"]
-    assert await ids({"custom.level": {"$lt": 5}, "role": "moderator"}) == ["m1"]
+    assert await ids({"custom.level": {"$lt": 5}, "role": "host"}) == ["m1"]
     assert await ids(
         {"custom.city": {"$exists": True}}, sort=[{"field": "user_id", "direction": 1}]
     ) == ["m1", "m2"]

@@ -139,11 +139,11 @@ async def test_verbs_update_the_state(connect: ClientFactory) -> None:
     await call.update(custom={"a": 2}, settings_override={"limits": {"max_participants": 5}})
     assert call.state.custom == {"a": 2} and call.state.settings.limits.max_participants == 5  # type: ignore[union-attr]
     await call.update_call_members(
-        update_members=[{"user_id": "cy", "role": "moderator"}], remove_members=["bob"]
+        update_members=[{"user_id": "cy", "role": "host"}], remove_members=["bob"]
     )
     assert {m.user_id for m in call.state.members} == {"alice", "cy"}
-    page = await call.query_members(filter={"role": "moderator"})
-    assert [m.user_id for m in page.members] == ["cy"]
+    page = await call.query_members(filter={"role": "host"})
+    assert [m.user_id for m in page.members] == ["alice", "cy"]
     await call.send_event({"hello": True})
     await call.join()
     with pytest.raises(CallStateError):
