@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, true
@@ -91,6 +91,10 @@ class AdminService:
         self._app: AppSettings | None = None
         #: Told of every change of the deployment settings (the webhook dispatcher).
         self.app_listeners: list[Callable[[AppSettings], None]] = []
+        #: Told, after the commit, of users whose role or teams changed (``user_ids=``)
+        #: and of call types whose grants changed (``call_type=``): watches may have lost
+        #: access (the watch guard).
+        self.access_listeners: list[Callable[..., Awaitable[int]]] = []
 
     # --- who is calling ----------------------------------------------------------------
 
@@ -161,6 +165,8 @@ class AdminService:
         async with self.store.transaction() as repo:
             rows = [await self._upsert(repo, u.id, u, claim=True) for u in request.users]
         self._changed(rows)
+        access = [u.id for u in request.users if {"role", "teams"} & u.model_fields_set]
+        await self._access_changed(user_ids=access)
         return UsersResponse(users=[user_response(r) for r in rows])
 
     async def _upsert(
@@ -214,7 +220,15 @@ class AdminService:
         async with self.store.transaction() as repo:
             row = await self._upsert(repo, user_id, request, claim=actor.is_server)
         self._changed([row])
+        if {"role", "teams"} & request.model_fields_set:
+            await self._access_changed(user_ids=[user_id])
         return user_response(row)
+
+    async def _access_changed(self, **what: Any) -> None:
+        if not any(what.values()):
+            return
+        for listener in self.access_listeners:
+            await listener(**what)
 
     async def query_users(
         self, actor: Actor, ids: list[str], limit: int, cursor: str | None
@@ -316,6 +330,8 @@ class AdminService:
                 setattr(row, key, value)
         self.call_types.invalidate()
         self.snapshots.clear()
+        if request.grants is not None:
+            await self._access_changed(call_type=name)
         return call_type_response(row)
 
     async def delete_call_type(self, actor: Actor, name: str) -> CallTypeResponse:

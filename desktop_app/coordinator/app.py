@@ -40,6 +40,7 @@ from .signalling import SignalRelay
 from .state import CoordinatorState
 from .store import Store
 from .store.engine import is_sqlite
+from .watch_access import WatchGuard
 from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
         store, hub, call_types, snapshots, scheduler, clock, admin.app_settings, webhooks
     )
     sessions = SessionService(services, config.participant_grace_seconds)
+    watches = WatchGuard(store, hub, call_types)
+    admin.access_listeners.append(watches.recheck)
     rings = RingService(services, sessions)
     tokens = TokenVerifier(config.secret)
     return CoordinatorState(
@@ -90,7 +93,7 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
         services=services,
         calls=CallService(services, sessions),
         sessions=sessions,
-        members=MemberService(services),
+        members=MemberService(services, watches),
         queries=CallQueryService(services),
         tokens=tokens,
         rings=rings,

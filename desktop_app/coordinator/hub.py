@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from desktop_app.protocol.events import MEMBER_EVENT_TYPES
+from desktop_app.protocol.permissions import Role
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ class Connection:
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     watching: set[str] = field(default_factory=set)
     attached: bool = True
+    #: The deployment role its token claims (None: the user's stored role applies).
+    role: Role | None = None
 
     def send(self, payload: str) -> bool:
         """Queue a payload; False (and the connection is told to close) when it is full."""
@@ -58,8 +61,8 @@ class EventHub:
 
     # --- connections ----------------------------------------------------------------
 
-    def connect(self, user_id: str) -> Connection:
-        connection = Connection(id=secrets.token_hex(12), user_id=user_id)
+    def connect(self, user_id: str, role: Role | None = None) -> Connection:
+        connection = Connection(id=secrets.token_hex(12), user_id=user_id, role=role)
         self._connections[connection.id] = connection
         self._by_user.setdefault(user_id, set()).add(connection.id)
         return connection
@@ -81,10 +84,10 @@ class EventHub:
         connection.attached = True
         return connection
 
-    def adopt(self, connection_id: str, user_id: str) -> Connection:
+    def adopt(self, connection_id: str, user_id: str, role: Role | None = None) -> Connection:
         """Make a connection under an id this process has never seen (the id of one that
         died with a previous process, whose participant sessions are still stored)."""
-        connection = Connection(id=connection_id, user_id=user_id)
+        connection = Connection(id=connection_id, user_id=user_id, role=role)
         self._connections[connection.id] = connection
         self._by_user.setdefault(user_id, set()).add(connection.id)
         return connection
@@ -116,6 +119,22 @@ class EventHub:
             return
         connection.watching.add(cid)
         self._watchers.setdefault(cid, set()).add(connection_id)
+
+    def unwatch(self, connection_id: str, cid: str) -> None:
+        connection = self._connections.get(connection_id)
+        if connection is not None:
+            connection.watching.discard(cid)
+        watchers = self._watchers.get(cid)
+        if watchers is not None:
+            watchers.discard(connection_id)
+            if not watchers:
+                del self._watchers[cid]
+
+    def watchers_of(self, cid: str) -> list[Connection]:
+        return [self._connections[c] for c in self._watchers.get(cid, ()) if c in self._connections]
+
+    def watched_calls(self) -> list[str]:
+        return list(self._watchers)
 
     def unwatch_call(self, cid: str) -> None:
         for connection_id in self._watchers.pop(cid, set()):

@@ -27,6 +27,7 @@ from .store import schema
 from .store.query import Field, compile_filter, compile_sort, keyset_page
 from .store.rows import MemberRow
 from .views import call_response, member_response, members_response
+from .watch_access import WatchGuard
 
 _m = schema.call_members.c
 
@@ -44,8 +45,9 @@ def _member_key(row: MemberRow) -> dict[str, Any]:
 
 
 class MemberService:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, watches: WatchGuard) -> None:
         self.services = services
+        self.watches = watches
 
     async def update_members(
         self, actor: Actor, call_type: str, call_id: str, request: UpdateCallMembersRequest
@@ -130,7 +132,9 @@ class MemberService:
                     ),
                     member_ids_before,
                 )
-        self.services.publish(outbox)
+        self.services.publish(outbox)  # a removed member hears of it, then stops watching
+        demoted = [m.user_id for m in changed if updates[m.user_id].role is not None]
+        await self.watches.recheck(cids=[cid], user_ids=[*removed, *demoted])
         return UpdateCallMembersResponse(
             call=call,
             members=[member_response(m, users) for m in [*added, *changed]],

@@ -86,6 +86,7 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
     if message.resume_connection_id:
         connection = state.hub.resume(message.resume_connection_id, user.id)
         if connection is not None:
+            connection.role = principal.role
             state.scheduler.cancel(f"grace:{connection.id}")
     resumed = connection is not None
     if (
@@ -94,9 +95,9 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
         and state.hub.get(message.resume_connection_id) is None
         and await state.sessions.adopt_orphans(message.resume_connection_id, user.id)
     ):
-        connection = state.hub.adopt(message.resume_connection_id, user.id)
+        connection = state.hub.adopt(message.resume_connection_id, user.id, principal.role)
     if connection is None:
-        connection = state.hub.connect(user.id)
+        connection = state.hub.connect(user.id, principal.role)
     ok = ConnectionOkEvent(connection_id=connection.id, user=user_response(user), resumed=resumed)
     await websocket.send_text(ok.model_dump_json())
     return connection
