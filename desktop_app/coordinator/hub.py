@@ -93,20 +93,17 @@ class EventHub:
         return connection
 
     def forget(self, connection_id: str) -> None:
-        connection = self._connections.pop(connection_id, None)
+        connection = self._connections.get(connection_id)
         if connection is None:
             return
+        for cid in list(connection.watching):
+            self.unwatch(connection_id, cid)
+        del self._connections[connection_id]
         user_connections = self._by_user.get(connection.user_id)
         if user_connections is not None:
             user_connections.discard(connection_id)
             if not user_connections:
                 del self._by_user[connection.user_id]
-        for cid in connection.watching:
-            watchers = self._watchers.get(cid)
-            if watchers is not None:
-                watchers.discard(connection_id)
-                if not watchers:
-                    del self._watchers[cid]
 
     def connections_of(self, user_id: str) -> list[Connection]:
         return [self._connections[c] for c in self._by_user.get(user_id, ())]
