@@ -4,22 +4,29 @@ deployment's URL, so that it can bridge to push services.
 Delivery happens off the request path: publishing only puts the event on a bounded queue,
 and one worker task delivers in order, retrying failures with growing delays. A slow or
 failing receiver never slows or fails the API; when the queue is full the oldest delivery
-is dropped (and logged). Each request carries
+is dropped (and logged).
 
-* ``X-Parley-Signature: sha256=<hex HMAC-SHA256 of the body with the deployment secret>``,
-* ``X-Parley-Delivery`` (a unique id, the same on every retry) and ``X-Parley-Event``.
+Signing follows the Standard Webhooks scheme, so that a captured request cannot be
+replayed: each attempt carries ``webhook-id`` (the delivery's id, the same on every
+retry), ``webhook-timestamp`` (the attempt's time, in seconds) and ``webhook-signature:
+v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}" keyed with the deployment secret>``,
+plus ``X-Parley-Event``. A receiver checks the signature, refuses timestamps more than
+:data:`TOLERANCE_SECONDS` away from its clock, and drops ids it has seen
+(:func:`verify_webhook` does the first two).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -42,8 +49,42 @@ QUEUE_LIMIT = 10_000
 TIMEOUT_SECONDS = 5.0
 
 
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+#: How far a delivery's timestamp may be from the receiver's clock.
+TOLERANCE_SECONDS = 300
+
+
+def signature(secret: str, delivery_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{delivery_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+class WebhookRefused(ValueError):
+    """A webhook request that is not (or no longer) one this deployment sent."""
+
+
+def verify_webhook(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+    tolerance: float = TOLERANCE_SECONDS,
+) -> str:
+    """For receivers: check a delivery's signature and age; answers its id (remember the
+    ids seen within the tolerance, and drop repeats). Raises :class:`WebhookRefused`."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        delivery_id = lowered["webhook-id"]
+        timestamp = int(lowered["webhook-timestamp"])
+        offered = lowered["webhook-signature"].split()
+    except (KeyError, ValueError):
+        raise WebhookRefused("not a signed webhook request") from None
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        raise WebhookRefused("the delivery's timestamp is too old (or in the future)")
+    expected = signature(secret, delivery_id, timestamp, body)
+    if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
+        raise WebhookRefused("the signature does not match")
+    return delivery_id
 
 
 @dataclass
@@ -127,10 +168,12 @@ class WebhookDispatcher:
         if url is None or self._client is None:
             return True
         delivery.attempts += 1
+        timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
-            "X-Parley-Signature": signature(self.secret, delivery.body),
-            "X-Parley-Delivery": delivery.id,
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(self.secret, delivery.id, timestamp, delivery.body),
             "X-Parley-Event": delivery.event_type,
         }
         try:

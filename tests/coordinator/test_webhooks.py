@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desktop_app.coordinator.config import CoordinatorConfig
+from desktop_app.coordinator.webhooks import WebhookRefused, verify_webhook
 from tests.support.coordinator import SECRET, RunningCoordinator, running, serve_app, unique
 from tests.support.served import free_port
 
@@ -35,16 +34,19 @@ class Receiver:
 
     async def endpoint(self, request: Request) -> Response:
         body = await request.body()
-        delivery = request.headers["x-parley-delivery"]
+        delivery = request.headers["webhook-id"]
         self.attempts[delivery] = self.attempts.get(delivery, 0) + 1
         if self.attempts[delivery] <= self.fail_first:
             return Response(status_code=503)
-        expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        try:
+            valid = verify_webhook(SECRET, dict(request.headers), body) == delivery
+        except WebhookRefused:
+            valid = False
         self.received.append(
             {
-                "valid_signature": hmac.compare_digest(
-                    expected, request.headers["x-parley-signature"]
-                ),
+                "valid_signature": valid,
+                "headers": dict(request.headers),
+                "raw": body,
                 "delivery": delivery,
                 "event": request.headers["x-parley-event"],
                 "body": json.loads(body),
@@ -94,6 +96,40 @@ async def fast_retries(config: CoordinatorConfig) -> AsyncIterator[RunningCoordi
     config.webhook_retry_delays = (0.05, 0.1, 0.2)
     async with running(config) as coordinator:
         yield coordinator
+
+
+async def test_a_captured_delivery_cannot_be_replayed_or_altered(
+    fast_retries: RunningCoordinator, receiver: Receiver
+) -> None:
+    """The signature covers the delivery id and the attempt's time with the body: replayed
+    later, re-dated, re-labelled or edited, a captured request is refused."""
+    coordinator = fast_retries
+    await coordinator.api().patch("/v1/app", {"webhook_url": receiver.url})
+    path = f"/v1/calls/default/{unique()}"
+    await coordinator.api("alice").post(
+        path, {"ring": True, "data": {"members": [{"user_id": "bob"}]}}
+    )
+    ring = await receiver.wait("call.ring")
+    headers, body = ring["headers"], ring["raw"]
+    sent_at = int(headers["webhook-timestamp"])
+    assert headers["webhook-signature"].startswith("v1,")
+    assert verify_webhook(SECRET, headers, body, now=sent_at + 60) == headers["webhook-id"]
+    refusals = {
+        "replayed ten minutes later": (headers, body, sent_at + 600),
+        "re-dated to now": (
+            {**headers, "webhook-timestamp": str(sent_at + 600)},
+            body,
+            sent_at + 600,
+        ),
+        "another delivery id": ({**headers, "webhook-id": "x" * 32}, body, sent_at),
+        "an edited body": (headers, body.replace(b"alice", b"mallory"), sent_at),
+        "another secret": (headers, body, sent_at),
+    }
+    for case, (sent_headers, sent_body, now) in refusals.items():
+        secret = "another-secret-entirely-0123456789abcdef" if case == "another secret" else SECRET
+        with pytest.raises(WebhookRefused):
+            verify_webhook(secret, sent_headers, sent_body, now=now)
+            pytest.fail(f"accepted: {case}")
 
 
 async def test_ring_events_are_posted_and_signed(
