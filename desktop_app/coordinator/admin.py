@@ -167,7 +167,7 @@ class AdminService:
         self._changed(rows)
         access = [u.id for u in request.users if {"role", "teams"} & u.model_fields_set]
         await self._access_changed(user_ids=access)
-        return UsersResponse(users=[user_response(r) for r in rows])
+        return UsersResponse(users=[user_response(r, teams=True) for r in rows])
 
     async def _upsert(
         self, repo: Repository, user_id: str, request: UserRequest | UpdateUserRequest, claim: bool
@@ -203,9 +203,11 @@ class AdminService:
     async def get_user(self, actor: Actor, user_id: str) -> UserResponse:
         async with self.store.transaction() as repo:
             row = await repo.get_user(user_id)
-        if row is None:
+        own = actor.is_server or actor.user_id == user_id
+        if row is None or not (row.claimed or own):
+            # Users named as members but never signed in are left out of the list too.
             raise ApiError(ErrorCode.NOT_FOUND, f"There is no user {user_id!r}.")
-        return user_response(row)
+        return user_response(row, teams=own)
 
     async def put_user(
         self, actor: Actor, user_id: str, request: UpdateUserRequest
@@ -222,7 +224,7 @@ class AdminService:
         self._changed([row])
         if {"role", "teams"} & request.model_fields_set:
             await self._access_changed(user_ids=[user_id])
-        return user_response(row)
+        return user_response(row, teams=True)
 
     async def _access_changed(self, **what: Any) -> None:
         if not any(what.values()):
@@ -250,7 +252,8 @@ class AdminService:
         next_cursor = (
             encode_cursor(ordering, {"id": rows[-1].id}, "next") if rows and more else None
         )
-        return UsersResponse(users=[user_response(r) for r in rows], next=next_cursor)
+        users = [user_response(r, teams=actor.is_server or r.id == actor.user_id) for r in rows]
+        return UsersResponse(users=users, next=next_cursor)
 
     # --- sign-up -----------------------------------------------------------------------
 
@@ -271,7 +274,9 @@ class AdminService:
             update = UpdateUserRequest(**{k: v for k, v in given.items() if v is not None})
             row = await self._upsert(repo, request.user_id, update, claim=True)
         self._changed([row])
-        return SignUpResponse(token=create_user_token(self.secret, row.id), user=user_response(row))
+        return SignUpResponse(
+            token=create_user_token(self.secret, row.id), user=user_response(row, teams=True)
+        )
 
     # --- call types ----------------------------------------------------------------------
 

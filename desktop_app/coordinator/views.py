@@ -22,13 +22,15 @@ from .store.rows import CallRow, MemberRow, ParticipantRow, SessionRow, UserRow
 from .store.types import from_micros, utcnow
 
 
-def user_response(row: UserRow) -> UserResponse:
+def user_response(row: UserRow, teams: bool = False) -> UserResponse:
+    """A user as others see them; ``teams`` only for the user themself and server tokens
+    (which teams someone is in is not everyone's business)."""
     return UserResponse(
         id=row.id,
         name=row.name,
         image=row.image,
         role=Role(row.role),
-        teams=list(row.teams),
+        teams=list(row.teams) if teams else [],
         custom=dict(row.custom),
         created_at=row.created_at,
         updated_at=row.updated_at,

@@ -39,7 +39,12 @@ async def test_upsert_and_query_users(coordinator: RunningCoordinator) -> None:
     status, body = await coordinator.api("ben").get("/v1/users", params={"id": ["ann", "ben"]})
     assert [u["id"] for u in body["users"]] == ["ann", "ben"]
     status, body = await coordinator.api("ben").get("/v1/users/ann")
-    assert body["user"]["teams"] == ["a"]
+    assert body["user"]["teams"] == [], "others' teams are not everyone's business"
+    for api in (coordinator.api("ann"), server):
+        status, body = await api.get("/v1/users/ann")
+        assert body["user"]["teams"] == ["a"], "the user and the server see them"
+    status, body = await coordinator.api("ben").get("/v1/users", params={"id": ["ann"]})
+    assert body["users"][0]["teams"] == []
     status, problem = await coordinator.api("ben").get("/v1/users/nobody")
     assert status == 404
 
@@ -171,3 +176,25 @@ async def test_app_patch_with_nulls(coordinator: RunningCoordinator) -> None:
     assert status == 200, body
     assert body["app"]["webhook_events"] == ["call.ring"], "null leaves a list setting as it was"
     assert body["app"]["webhook_url"] is None, "null clears the webhook"
+
+
+async def test_users_who_never_signed_in_are_hidden_alike_in_list_and_lookup(
+    coordinator: RunningCoordinator,
+) -> None:
+    """Naming someone as a member creates an unclaimed user: the list leaves them out, and
+    so does looking them up by id, until they first sign in."""
+    ghost = unique("ghost")
+    await coordinator.api("alice").post(
+        f"/v1/calls/default/{unique()}", {"data": {"members": [{"user_id": ghost}]}}
+    )
+    bob = coordinator.api("bob")
+    status, _ = await bob.get(f"/v1/users/{ghost}")
+    assert status == 404
+    status, listed = await bob.get("/v1/users", params={"id": [ghost]})
+    assert listed["users"] == []
+    status, _ = await coordinator.api().get(f"/v1/users/{ghost}")
+    assert status == 200, "the server sees every user"
+    status, own = await coordinator.api(ghost).get(f"/v1/users/{ghost}")
+    assert status == 200, "signing in claims the id"
+    status, _ = await bob.get(f"/v1/users/{ghost}")
+    assert status == 200

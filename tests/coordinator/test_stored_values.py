@@ -193,8 +193,9 @@ JSON_VALUES = st.recursive(
     | st.integers(min_value=-(2**64), max_value=2**64)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(st.characters(codec=None, exclude_categories=()), max_size=8),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 

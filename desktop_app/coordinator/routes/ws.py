@@ -98,7 +98,9 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
         connection = state.hub.adopt(message.resume_connection_id, user.id, principal.role)
     if connection is None:
         connection = state.hub.connect(user.id, principal.role)
-    ok = ConnectionOkEvent(connection_id=connection.id, user=user_response(user), resumed=resumed)
+    ok = ConnectionOkEvent(
+        connection_id=connection.id, user=user_response(user, teams=True), resumed=resumed
+    )
     await websocket.send_text(ok.model_dump_json())
     return connection
 
