@@ -64,22 +64,13 @@ def serve(config: CoordinatorConfig, log_level: str = "info") -> None:
     import uvicorn
 
     from .app import create_app
+    from .server import server_config
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if config.secret_path:
         print(f"parley-coordinator: token secret stored in {config.secret_path}", file=sys.stderr)
     print(f"parley-coordinator: database {config.database_url}", file=sys.stderr)
-    uvicorn.run(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        log_level=log_level,
-        ws_ping_interval=config.ws_idle_timeout_seconds / 3,
-        ws_ping_timeout=config.ws_idle_timeout_seconds * 2 / 3,
-        ws_max_size=64 * 1024,
-        # events are small and frequent: compressing each costs more CPU than it saves
-        ws_per_message_deflate=False,
-    )
+    uvicorn.Server(server_config(create_app(config), config, log_level)).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

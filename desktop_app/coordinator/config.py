@@ -43,6 +43,12 @@ class CoordinatorConfig:
     open_sign_up: bool | None = None
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = 1024 * 1024
+    #: A request's head (request line and headers) at most; beyond it, 431.
+    max_header_bytes: int = 16 * 1024
+    #: Seconds a request's head may take to arrive (slow clients hold connections).
+    header_timeout_seconds: float = 10.0
+    #: Open connections (HTTP and WebSocket) at most; beyond it, 503 at once.
+    max_connections: int = 2000
     #: Serve reads of calls from in-process snapshots (read_cache.py). Only correct while
     #: this process is the only coordinator writing to the database.
     read_cache: bool = True

@@ -27,6 +27,9 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    REQUEST_TIMEOUT = "request_timeout"
+    SERVER_BUSY = "server_busy"
     CALL_ENDED = "call_ended"
     CALL_FULL = "call_full"
     BACKSTAGE = "backstage"
@@ -48,6 +51,9 @@ ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.PAYLOAD_TOO_LARGE: (413, "Payload too large"),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "Unsupported media type"),
     ErrorCode.RATE_LIMITED: (429, "Too many requests"),
+    ErrorCode.HEADERS_TOO_LARGE: (431, "Request headers too large"),
+    ErrorCode.REQUEST_TIMEOUT: (408, "Request timeout"),
+    ErrorCode.SERVER_BUSY: (503, "Server busy"),
     ErrorCode.INTERNAL: (500, "Internal error"),
 }
 

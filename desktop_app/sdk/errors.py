@@ -12,9 +12,10 @@
      │    ├── Conflict               conflict, method_not_allowed
      │    │    ├── CallEnded         call_ended
      │    │    └── CallFull          call_full
-     │    ├── PayloadTooLarge        payload_too_large, unsupported_media_type
-     │    ├── RateLimited            rate_limited
-     │    └── ServerError            internal, and anything unknown
+     │    ├── PayloadTooLarge        payload_too_large, unsupported_media_type,
+     │    │                          headers_too_large
+     │    ├── RateLimited            rate_limited, server_busy (retry_after: seconds)
+     │    └── ServerError            internal, request_timeout, and anything unknown
      ├── CallStateError              the SDK was asked something the call's state forbids
      ├── DeviceError                 a camera, microphone or speaker cannot be used
      └── MediaFailed                 the call's media broke and rejoining did not help
@@ -124,6 +125,9 @@ BY_CODE: dict[ErrorCode, type[ApiError]] = {
     ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLarge,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: PayloadTooLarge,
     ErrorCode.RATE_LIMITED: RateLimited,
+    ErrorCode.HEADERS_TOO_LARGE: PayloadTooLarge,
+    ErrorCode.REQUEST_TIMEOUT: ServerError,
+    ErrorCode.SERVER_BUSY: RateLimited,
     ErrorCode.INTERNAL: ServerError,
 }
 

@@ -18,6 +18,7 @@ from desktop_app.coordinator.app import create_app
 from desktop_app.coordinator.auth import create_server_token, create_user_token
 from desktop_app.coordinator.clock import Clock
 from desktop_app.coordinator.config import CoordinatorConfig
+from desktop_app.coordinator.server import server_options
 from desktop_app.protocol.permissions import Role
 
 SECRET = "test-secret-" + "x" * 32
@@ -63,20 +64,14 @@ class RunningCoordinator:
 
 
 async def serve_app(
-    app: Any, ws_ping: float = 20.0
+    app: Any, ws_ping: float = 20.0, config: CoordinatorConfig | None = None
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """Run an ASGI app under uvicorn on an ephemeral loopback port in this event loop."""
+    """Run an ASGI app under uvicorn on an ephemeral loopback port in this event loop
+    (a coordinator's ``config``: served as the command line serves it)."""
+    options = server_options(config) if config is not None else {"ws_max_size": 64 * 1024}
+    options.update(ws_ping_interval=ws_ping, ws_ping_timeout=ws_ping)
     server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            lifespan="on",
-            ws_ping_interval=ws_ping,
-            ws_ping_timeout=ws_ping,
-            ws_max_size=64 * 1024,
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **options)
     )
     task = asyncio.get_running_loop().create_task(server.serve())
     for _ in range(500):  # uvicorn offers no event for "started"
@@ -93,7 +88,7 @@ async def serve_app(
 async def start_coordinator(
     config: CoordinatorConfig, ws_ping: float = 20.0, clock: Clock | None = None
 ) -> RunningCoordinator:
-    server, task, port = await serve_app(create_app(config, clock), ws_ping)
+    server, task, port = await serve_app(create_app(config, clock), ws_ping, config)
     return RunningCoordinator(config, server, task, f"http://127.0.0.1:{port}")
 
 

@@ -1,0 +1,128 @@
+"""What a client without a token can cost is bounded: heads over 16 KiB get 431, a head
+trickled too slowly gets 408 and the connection closes, and connections beyond the
+deployment's bound are turned away at once with 503 — each as a problem document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop_app.coordinator.config import CoordinatorConfig
+from tests.support.coordinator import RunningCoordinator, running
+
+
+@pytest.fixture
+async def strict(tmp_path: Path) -> AsyncIterator[RunningCoordinator]:
+    config = CoordinatorConfig(
+        database_url=f"sqlite:///{tmp_path / 'c.sqlite3'}",
+        secret="limits-secret-0123456789abcdef0123456789",
+        data_dir=tmp_path,
+        header_timeout_seconds=1.0,
+        max_connections=6,
+    )
+    async with running(config) as coordinator:
+        yield coordinator
+
+
+async def _open(coordinator: RunningCoordinator) -> tuple[asyncio.StreamReader, Any]:
+    port = int(coordinator.base_url.rsplit(":", 1)[1])
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], Any]:
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
+    lines = head.split("\r\n")
+    headers = {
+        k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)
+    }
+    body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 10)
+    return int(lines[0].split()[1]), headers, json.loads(body) if body else None
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    try:
+        return await asyncio.wait_for(reader.read(1), 10) == b""
+    except ConnectionError:
+        return True
+
+
+def _request(path: str, extra: str = "", body: bytes = b"", method: str = "GET") -> bytes:
+    length = f"Content-Length: {len(body)}\r\nContent-Type: application/json\r\n" if body else ""
+    return f"{method} {path} HTTP/1.1\r\nHost: test\r\n{extra}{length}\r\n".encode() + body
+
+
+async def test_oversized_headers_get_431_and_the_connection_closes(
+    strict: RunningCoordinator,
+) -> None:
+    reader, writer = await _open(strict)
+    writer.write(_request("/healthz", f"X-Big: {'a' * 20_000}\r\n"))
+    status, headers, problem = await _answer(reader)
+    assert status == 431 and problem["code"] == "headers_too_large", problem
+    assert headers["content-type"] == "application/problem+json"
+    assert await _closed(reader)
+    writer.close()
+
+
+async def test_a_head_just_under_the_limit_and_a_big_body_pass(strict: RunningCoordinator) -> None:
+    reader, writer = await _open(strict)
+    writer.write(_request("/healthz", f"X-Big: {'a' * 15_000}\r\n"))
+    status, _, _ = await _answer(reader)
+    assert status == 200
+    # the same keep-alive connection: a 200 KB body right behind a small head is no head
+    body = json.dumps({"filter": {}, "pad": "x" * 200_000}).encode()
+    writer.write(_request("/v1/calls/query", body=body, method="POST"))
+    status, _, problem = await _answer(reader)
+    assert status == 401 and problem["code"] == "unauthenticated", problem
+    # and the next oversized head on it is still refused
+    writer.write(_request("/healthz", f"X-Big: {'a' * 20_000}\r\n"))
+    status, _, problem = await _answer(reader)
+    assert status == 431
+    writer.close()
+
+
+async def test_a_trickled_head_gets_408_and_the_connection_closes(
+    strict: RunningCoordinator,
+) -> None:
+    reader, writer = await _open(strict)
+    writer.write(b"GET /healthz HTTP/1.1\r\n")
+
+    async def trickle() -> None:
+        for i in range(100):
+            writer.write(f"X-Slow-{i}: a\r\n".encode())
+            await asyncio.sleep(0.2)
+
+    dripping = asyncio.create_task(trickle())
+    status, _, problem = await _answer(reader)
+    dripping.cancel()
+    assert status == 408 and problem["code"] == "request_timeout", problem
+    assert await _closed(reader)
+    writer.close()
+
+
+async def test_a_silent_connection_is_closed(strict: RunningCoordinator) -> None:
+    reader, writer = await _open(strict)
+    status, _, problem = await _answer(reader)  # it never sends a byte
+    assert status == 408, problem
+    assert await _closed(reader)
+    writer.close()
+
+
+async def test_connections_beyond_the_bound_are_turned_away(strict: RunningCoordinator) -> None:
+    held = [await _open(strict) for _ in range(6)]
+    reader, writer = await _open(strict)
+    status, headers, problem = await _answer(reader)
+    assert status == 503 and problem["code"] == "server_busy", problem
+    assert headers["retry-after"] == "1"
+    for _, held_writer in held:
+        held_writer.close()
+    await asyncio.sleep(0.2)
+    reader, writer = await _open(strict)
+    writer.write(_request("/healthz"))
+    status, _, _ = await _answer(reader)
+    assert status == 200, "room again once others left"
+    writer.close()
