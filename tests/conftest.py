@@ -27,6 +27,9 @@ def make_config(tmp_path: Path, database_url: str) -> CoordinatorConfig:
         secret=SECRET,
         data_dir=tmp_path,
         participant_grace_seconds=0.5,
+        # Tests send requests back to back from a few tokens, far past any human's pace;
+        # tests/coordinator/test_rate_limits.py runs with the deployment's budgets.
+        rate_limits=None,
     )
 
 

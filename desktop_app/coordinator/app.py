@@ -28,6 +28,7 @@ from .docs_page import render_docs
 from .hub import EventHub
 from .members import MemberService
 from .problems import UnexpectedErrorMiddleware, install_problem_handlers
+from .rate_limits import AddressLimitMiddleware, RateLimits
 from .read_cache import CallCache
 from .ringing import RingService
 from .routes import admin as admin_routes
@@ -96,6 +97,7 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
         members=MemberService(services, watches),
         queries=CallQueryService(services),
         tokens=tokens,
+        limits=RateLimits(config.rate_limits),
         rings=rings,
         signalling=SignalRelay(services),
     )
@@ -127,6 +129,7 @@ def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI
     )
     install_problem_handlers(app)
     app.add_middleware(BodyGuardMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(AddressLimitMiddleware)  # before the body is even read
     app.add_middleware(UnexpectedErrorMiddleware)  # outermost: it answers for everything
 
     @app.get("/healthz", response_model=HealthResponse, tags=["meta"], summary="Health")

@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         "--grace-seconds", type=float, help="how long a dropped connection stays in its calls"
     )
     serve.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="no request budgets per token and address (load tests; not for deployments)",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -83,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config.open_sign_up = True
         if args.grace_seconds is not None:
             config.participant_grace_seconds = args.grace_seconds
+        if args.no_rate_limits:
+            config.rate_limits = None
         serve(config, args.log_level)
         return 0
     config = resolve_config(database_url=args.database, secret=args.secret)

@@ -26,6 +26,16 @@ def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'coordinator.sqlite3'}"
 
 
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """Request budgets in the ``limits`` notation: ``"30/second;600/minute"`` is a burst of
+    30 in any second and 600 in any minute (10 a second, sustained)."""
+
+    user: str = "30/second;600/minute"
+    server: str = "300/second;6000/minute"
+    address: str = "100/second;3000/minute"
+
+
 @dataclass
 class CoordinatorConfig:
     host: str = "127.0.0.1"
@@ -49,6 +59,8 @@ class CoordinatorConfig:
     header_timeout_seconds: float = 10.0
     #: Open connections (HTTP and WebSocket) at most; beyond it, 503 at once.
     max_connections: int = 2000
+    #: Request budgets per caller and per address (None: no limits).
+    rate_limits: RateLimitSettings | None = field(default_factory=RateLimitSettings)
     #: Serve reads of calls from in-process snapshots (read_cache.py). Only correct while
     #: this process is the only coordinator writing to the database.
     read_cache: bool = True

@@ -31,12 +31,18 @@ class ApiError(Exception):
     """A failure to report to the client: a code, a sentence, and optional field errors."""
 
     def __init__(
-        self, code: ErrorCode, detail: str, errors: Sequence[FieldError] | None = None
+        self,
+        code: ErrorCode,
+        detail: str,
+        errors: Sequence[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.errors = list(errors) if errors else None
+        #: HTTP headers that go with the answer (``Retry-After`` …).
+        self.headers = dict(headers or {})
 
     @property
     def status(self) -> int:
@@ -62,7 +68,7 @@ def invalid_input(detail: str, field: str | None = None) -> ApiError:
 
 
 def problem_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
-    headers = dict(headers or {})
+    headers = {**error.headers, **(headers or {})}
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return Response(

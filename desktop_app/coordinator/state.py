@@ -11,6 +11,7 @@ from .calls import CallService
 from .config import CoordinatorConfig
 from .hub import EventHub
 from .members import MemberService
+from .rate_limits import RateLimits
 from .ringing import RingService
 from .scheduler import Scheduler
 from .services import Services
@@ -32,5 +33,6 @@ class CoordinatorState:
     members: MemberService
     queries: CallQueryService
     tokens: TokenVerifier
+    limits: RateLimits
     rings: RingService
     signalling: SignalRelay

@@ -23,8 +23,28 @@ import websockets
 
 from desktop_app.protocol.users import UserResponse
 
-from .errors import ConnectionFailed, TokenExpired, Unauthenticated, error_from_problem
+from .errors import (
+    ConnectionFailed,
+    RateLimited,
+    TokenExpired,
+    Unauthenticated,
+    error_from_problem,
+)
 from .observable import Observable
+
+#: Tries of one request the server refuses for its budget (429, or 503 when busy).
+RATE_LIMIT_ATTEMPTS = 4
+#: The longest the SDK waits on its own before passing the refusal on.
+RATE_LIMIT_MAX_WAIT = 5.0
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """``Retry-After`` in seconds (this server sends seconds, not dates)."""
+    try:
+        return max(0.0, float(retry_after)) if retry_after is not None else None
+    except ValueError:
+        return None
+
 
 log = logging.getLogger(__name__)
 
@@ -138,25 +158,36 @@ class CoordinatorConnection:
     async def request(
         self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
-        """Send a request; answers its JSON, or raises the ``ParleyError`` for its problem."""
-        try:
-            response = await self._http.request(
-                method,
-                path,
-                json=json_body,
-                params={k: v for k, v in (params or {}).items() if v is not None},
-            )
-        except httpx.HTTPError as exc:
-            raise ConnectionFailed(
-                f"The server at {self.base_url} cannot be reached ({exc.__class__.__name__})."
-            ) from exc
-        if response.status_code < 400:
-            return response.json() if response.content else None
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = None
-        raise error_from_problem(response.status_code, problem)
+        """Send a request; answers its JSON, or raises the ``ParleyError`` for its problem.
+        Over the server's budget (429, 503 busy), waits as told and tries again, a few
+        times while the waits are short: a refused request was not carried out."""
+        for attempt in range(RATE_LIMIT_ATTEMPTS):
+            try:
+                response = await self._http.request(
+                    method,
+                    path,
+                    json=json_body,
+                    params={k: v for k, v in (params or {}).items() if v is not None},
+                )
+            except httpx.HTTPError as exc:
+                raise ConnectionFailed(
+                    f"The server at {self.base_url} cannot be reached ({exc.__class__.__name__})."
+                ) from exc
+            if response.status_code < 400:
+                return response.json() if response.content else None
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = None
+            error = error_from_problem(response.status_code, problem)
+            if not isinstance(error, RateLimited):
+                raise error
+            error.retry_after = _seconds(response.headers.get("retry-after"))
+            wait = error.retry_after if error.retry_after is not None else 1.0
+            if attempt == RATE_LIMIT_ATTEMPTS - 1 or wait > RATE_LIMIT_MAX_WAIT:
+                raise error
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
 
     # --- the event WebSocket ------------------------------------------------------------------
 

@@ -103,7 +103,8 @@ class PayloadTooLarge(ApiError):
 
 
 class RateLimited(ApiError):
-    pass
+    #: Seconds the server asks to wait (its ``Retry-After``), when it said.
+    retry_after: float | None = None
 
 
 class ServerError(ApiError):

@@ -50,8 +50,11 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[index]
 
 
-def coordinator_command(port: int, secret: str, database: str) -> list[str]:
-    """``parley-coordinator serve`` as the benchmarks run it (quiet: no access log)."""
+def coordinator_command(
+    port: int, secret: str, database: str, rate_limits: bool = False
+) -> list[str]:
+    """``parley-coordinator serve`` as the benchmarks run it (quiet: no access log; no
+    request budgets unless asked — a benchmark's load comes from one or two tokens)."""
     return [
         sys.executable,
         "-m",
@@ -65,4 +68,5 @@ def coordinator_command(port: int, secret: str, database: str) -> list[str]:
         database,
         "--log-level",
         "warning",
+        *([] if rate_limits else ["--no-rate-limits"]),
     ]

@@ -27,6 +27,7 @@ async def current_actor(request: Request) -> Actor:
     state: CoordinatorState = request.app.state.coordinator
     token = bearer_token(request.headers.get("authorization"))
     principal = state.tokens.verify(token)
+    await state.limits.charge(principal)
     return await state.admin.actor(principal)
 
 
@@ -63,5 +64,14 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: _problem("Conflict (conflict, call_ended, call_full)."),
     413: _problem("Body over 1 MiB (payload_too_large)."),
     415: _problem("The body is not JSON (unsupported_media_type)."),
+    429: {
+        **_problem("Too many requests for this token or address (rate_limited)."),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
     500: _problem("Unexpected server error (internal)."),
 }
