@@ -50,7 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.aboutToQuit.connect(closed.set)
     window.show()
     window.start()
+    async def run() -> None:
+        await closed.wait()
+        await session.shutdown()
+
+    # One run from start to quit: between two runs Qt would still deliver the calls' I/O
+    # callbacks with no asyncio loop running (aiortc's transports then raise).
     with loop:
-        loop.run_until_complete(closed.wait())
-        loop.run_until_complete(session.shutdown())
+        loop.run_until_complete(run())
     return 0

@@ -131,3 +131,14 @@ def test_the_grid_reflows_from_1_to_16_tiles_and_pages_beyond() -> None:
     assert all(t.width() > 300 for t in tiles[16:]), "the last page re-flows for 4 tiles"
     grid.set_tiles(tiles[:3])
     assert grid.page == 0 and grid.pages == 1
+
+
+def test_an_avatar_shows_the_initials_of_the_name_not_of_its_labels() -> None:
+    from desktop_app.ui.widgets.video_tile import initials
+
+    assert initials("Walt Walker (you)") == "WW"
+    assert initials("Walt Walker") == "WW"
+    assert initials("robin") == "RO"
+    assert initials("ann_lee") == "AL"
+    assert initials("(you)") == "?"
+    assert initials("") == "?"

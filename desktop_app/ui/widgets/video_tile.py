@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 
 def initials(name: str) -> str:
-    parts = [p for p in name.replace("_", " ").replace(".", " ").split() if p]
+    """Two letters for an avatar: of the first and last words ("Walt Walker (you)" is
+    "WW": words that do not start with a letter or digit are not names)."""
+    parts = [p for p in name.replace("_", " ").replace(".", " ").split() if p[0].isalnum()]
     if not parts:
         return "?"
     if len(parts) == 1:
