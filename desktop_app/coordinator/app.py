@@ -98,6 +98,7 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
         queries=CallQueryService(services),
         tokens=tokens,
         limits=RateLimits(config.rate_limits),
+        watches=watches,
         rings=rings,
         signalling=SignalRelay(services),
     )
@@ -128,7 +129,9 @@ def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    app.add_middleware(BodyGuardMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(
+        BodyGuardMiddleware, max_bytes=config.max_body_bytes, timeout=config.body_timeout_seconds
+    )
     app.add_middleware(AddressLimitMiddleware)  # before the body is even read
     app.add_middleware(UnexpectedErrorMiddleware)  # outermost: it answers for everything
 

@@ -96,6 +96,7 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Principal
                 "verify_aud": False,
                 "verify_exp": False,
                 "verify_iat": False,
+                "verify_nbf": False,  # checked below, with the leeway
             },
         )
     except jwt.InvalidSignatureError:

@@ -4,6 +4,8 @@ at the edge for every route, so no operation can store a value that later breaks
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from desktop_app.protocol import ErrorCode, FieldError
@@ -13,9 +15,12 @@ from .problems import ApiError, problem_response
 
 
 class BodyGuardMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: Seconds the whole body may take (a body trickled a byte a second holds a
+        #: connection and a task for nothing).
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,17 +42,28 @@ class BodyGuardMiddleware:
         chunks: list[bytes] = []
         size = 0
         more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await problem_response(too_large)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.timeout):
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        # Not closing: a client that sends its whole body before reading
+                        # would lose the answer to a reset connection.
+                        await problem_response(too_large)(scope, receive, send)
+                        return
+                    chunks.append(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            slow = ApiError(
+                ErrorCode.REQUEST_TIMEOUT,
+                f"The request body did not arrive within {self.timeout:g} seconds.",
+            )
+            await problem_response(slow, {"Connection": "close"})(scope, receive, send)
+            return
         body = b"".join(chunks)
         if body and _is_json(scope):
             try:

@@ -13,6 +13,7 @@ from desktop_app.protocol.permissions import Role
 
 from .auth import create_server_token, create_user_token
 from .config import CoordinatorConfig, resolve_config
+from .webhooks import webhook_key
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_common(serve)
 
+    key = commands.add_parser(
+        "webhook-key", help="print the key webhook receivers verify signatures with"
+    )
+    add_common(key)
     token = commands.add_parser("token", help="print a token signed with the configured secret")
     token.add_argument("user_id", nargs="?", help="the user the token is for")
     token.add_argument("--ttl", type=int, help="lifetime in seconds (default: no expiry)")
@@ -93,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve(config, args.log_level)
         return 0
     config = resolve_config(database_url=args.database, secret=args.secret)
+    if args.command == "webhook-key":
+        print(webhook_key(config.secret))
+        return 0
     if args.server:
         print(create_server_token(config.secret, args.ttl))
         return 0

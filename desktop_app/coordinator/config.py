@@ -57,8 +57,12 @@ class CoordinatorConfig:
     max_header_bytes: int = 16 * 1024
     #: Seconds a request's head may take to arrive (slow clients hold connections).
     header_timeout_seconds: float = 10.0
-    #: Open connections (HTTP and WebSocket) at most; beyond it, 503 at once.
-    max_connections: int = 2000
+    #: Open connections (HTTP and WebSocket) at most, in all and from one address (an
+    #: IPv6 /64); beyond either, 503 at once.
+    max_connections: int = 10_000
+    max_connections_per_address: int = 256
+    #: Seconds a request's body may take to arrive, once its head is in.
+    body_timeout_seconds: float = 30.0
     #: Request budgets per caller and per address (None: no limits).
     rate_limits: RateLimitSettings | None = field(default_factory=RateLimitSettings)
     #: Serve reads of calls from in-process snapshots (read_cache.py). Only correct while

@@ -82,6 +82,16 @@ class MemberService:
             if removals:
                 policy.require(loaded.capabilities, Permission.REMOVE_CALL_MEMBER)
             cid = loaded.call.cid
+            for user_id in [*removals, *(u for u, m in updates.items() if m.role is not None)]:
+                current = await repo.get_member(cid, user_id)
+                if current is not None and current.user_id != actor.user_id:
+                    policy.check_role_assignable(
+                        loaded.capabilities,
+                        Role(current.role),
+                        loaded.call_type.grants,
+                        actor.is_server,
+                        taking=True,
+                    )
             now = self.services.clock()
             users = await self.services.ensure_users(repo, list(updates), now)
             added: list[MemberRow] = []
@@ -125,6 +135,8 @@ class MemberService:
                         event_class(call_cid=cid, created_at=now, call=call, members=members),
                         member_ids,
                     )
+            demoted = [m.user_id for m in changed if updates[m.user_id].role is not None]
+            await self.watches.recheck_in(repo, outbox, cids=[cid], user_ids=[*removed, *demoted])
             if removed:
                 outbox.add(
                     CallMemberRemovedEvent(
@@ -133,8 +145,6 @@ class MemberService:
                     member_ids_before,
                 )
         self.services.publish(outbox)  # a removed member hears of it, then stops watching
-        demoted = [m.user_id for m in changed if updates[m.user_id].role is not None]
-        await self.watches.recheck(cids=[cid], user_ids=[*removed, *demoted])
         return UpdateCallMembersResponse(
             call=call,
             members=[member_response(m, users) for m in [*added, *changed]],

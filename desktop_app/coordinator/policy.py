@@ -64,20 +64,29 @@ def check_role_assignable(
     role: Role,
     grants: Mapping[Role, Iterable[Permission]],
     is_server: bool = False,
+    taking: bool = False,
 ) -> None:
-    """Giving someone a member role hands them its grants: nobody hands out what they do
-    not hold themselves (a host cannot make anyone, itself included, an ``admin`` and so
-    gain ``delete-call``). Server tokens act for the deployment and may assign any role."""
+    """Giving someone a member role hands them its grants, so nobody hands out what they
+    do not hold themselves (a host cannot make anyone, itself included, an ``admin`` and
+    so gain ``delete-call``); and nobody takes a role away (``taking``: a change of role,
+    a removal) from a member who holds more than they do. Server tokens act for the
+    deployment and may do both with any role."""
     if is_server:
         return
     beyond = set(grants.get(role, ())) - set(granted)
     if beyond:
         first = min(beyond, key=_PERMISSION_ORDER.__getitem__)
-        raise ApiError(
-            ErrorCode.NOT_ALLOWED,
-            f"You cannot give the role {role.value!r}: it would let its holder "
-            f"{_DOING[first]}, which you may not do yourself.",
-        )
+        if taking:
+            detail = (
+                f"You cannot change or remove a member with the role {role.value!r}: it lets "
+                f"them {_DOING[first]}, which you may not do yourself."
+            )
+        else:
+            detail = (
+                f"You cannot give the role {role.value!r}: it would let its holder "
+                f"{_DOING[first]}, which you may not do yourself."
+            )
+        raise ApiError(ErrorCode.NOT_ALLOWED, detail)
 
 
 def check_team_on_create(user_teams: list[str], team: str | None) -> None:

@@ -23,12 +23,12 @@ from desktop_app.protocol import ErrorCode
 
 from .auth import Principal
 from .config import RateLimitSettings
+from .http_guard import address_key
 from .problems import ApiError, problem_response
 
 
 class RateLimits:
     def __init__(self, settings: RateLimitSettings | None, storage: Storage | None = None) -> None:
-        self.settings = settings
         self._limiter = SlidingWindowCounterRateLimiter(storage or MemoryStorage())
         self._user: list[RateLimitItem] = parse_many(settings.user) if settings else []
         self._server: list[RateLimitItem] = parse_many(settings.server) if settings else []
@@ -41,7 +41,11 @@ class RateLimits:
         if principal.is_server:
             await self._charge(self._server, "server", "server")
         else:
-            await self._charge(self._user, "user", principal.user_id or "")
+            await self.charge_user(principal.user_id or "")
+
+    async def charge_user(self, user_id: str) -> None:
+        """A user's request or WebSocket message: one budget for both."""
+        await self._charge(self._user, "user", user_id)
 
     async def _charge(self, items: list[RateLimitItem], kind: str, key: str) -> None:
         for item in items:
@@ -77,7 +81,7 @@ class AddressLimitMiddleware:
             return
         client = scope.get("client")
         try:
-            await coordinator.limits.charge_address(client[0] if client else "unknown")
+            await coordinator.limits.charge_address(address_key(client[0]) if client else "?")
         except ApiError as error:
             if scope["type"] == "http":
                 await problem_response(error)(scope, receive, send)

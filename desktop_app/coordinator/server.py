@@ -16,7 +16,10 @@ def server_options(config: CoordinatorConfig) -> dict[str, Any]:
     """uvicorn's options for this deployment (besides the app, host and port)."""
     return {
         "http": guarded_protocol(
-            config.max_header_bytes, config.header_timeout_seconds, config.max_connections
+            config.max_header_bytes,
+            config.header_timeout_seconds,
+            config.max_connections,
+            config.max_connections_per_address,
         ),
         "ws_ping_interval": config.ws_idle_timeout_seconds / 3,
         "ws_ping_timeout": config.ws_idle_timeout_seconds * 2 / 3,

@@ -18,6 +18,7 @@ from .services import Services
 from .sessions import SessionService
 from .signalling import SignalRelay
 from .store import Store
+from .watch_access import WatchGuard
 
 
 @dataclass
@@ -34,5 +35,6 @@ class CoordinatorState:
     queries: CallQueryService
     tokens: TokenVerifier
     limits: RateLimits
+    watches: WatchGuard
     rings: RingService
     signalling: SignalRelay

@@ -18,6 +18,7 @@ from desktop_app.protocol.permissions import Permission, Role
 
 from . import policy
 from .call_type_cache import CallTypeCache
+from .context import Outbox
 from .hub import Connection, EventHub
 from .store import Repository, Store
 from .store.rows import CallRow
@@ -44,20 +45,40 @@ class WatchGuard:
         pairs = self._pairs(set(cids), set(user_ids), call_type)
         if not pairs:
             return 0
-        lost: list[tuple[Connection, str]] = []
         async with self.store.transaction() as repo:
-            calls: dict[str, CallRow | None] = {}
-            for connection, cid in pairs:
-                if cid not in calls:
-                    calls[cid] = await repo.get_call(cid)
-                call = calls[cid]
-                if call is None or not await self._may_read(repo, connection, call):
-                    lost.append((connection, cid))
+            lost = await self._lost(repo, pairs)
+        self._stop(lost)
+        return len(lost)
+
+    async def recheck_in(
+        self, repo: Repository, outbox: Outbox, *, cids: Iterable[str], user_ids: Iterable[str]
+    ) -> None:
+        """The same, inside a write's transaction: the watches stop right after its events
+        are delivered, so no later event reaches them (a removed member still hears of
+        its own removal)."""
+        pairs = self._pairs(set(cids), set(user_ids), None)
+        if pairs:
+            lost = await self._lost(repo, pairs)
+            outbox.after_commit.append(lambda: self._stop(lost))
+
+    async def _lost(
+        self, repo: Repository, pairs: list[tuple[Connection, str]]
+    ) -> list[tuple[Connection, str]]:
+        lost: list[tuple[Connection, str]] = []
+        calls: dict[str, CallRow | None] = {}
+        for connection, cid in pairs:
+            if cid not in calls:
+                calls[cid] = await repo.get_call(cid)
+            call = calls[cid]
+            if call is None or not await self._may_read(repo, connection, call):
+                lost.append((connection, cid))
+        return lost
+
+    def _stop(self, lost: list[tuple[Connection, str]]) -> None:
         for connection, cid in lost:
             self.hub.unwatch(connection.id, cid)
         if lost:
             log.info("stopped %d watch(es) that lost access", len(lost))
-        return len(lost)
 
     def _pairs(
         self, cids: set[str], user_ids: set[str], call_type: str | None

@@ -53,9 +53,22 @@ TIMEOUT_SECONDS = 5.0
 TOLERANCE_SECONDS = 300
 
 
-def signature(secret: str, delivery_id: str, timestamp: int, body: bytes) -> str:
+def webhook_key(secret: str) -> str:
+    """The key webhooks are signed with, derived from the deployment secret — a receiver
+    holds this, never the secret itself, which signs tokens (``parley-coordinator
+    webhook-key`` prints it)."""
+    derived = hmac.new(secret.encode(), b"parley webhook signing key v1", hashlib.sha256)
+    return "whsec_" + base64.b64encode(derived.digest()).decode()
+
+
+def _key_bytes(key: str) -> bytes:
+    return base64.b64decode(key.removeprefix("whsec_"))
+
+
+def signature(key: str, delivery_id: str, timestamp: str, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` over the headers' own text."""
     signed = f"{delivery_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    digest = hmac.new(_key_bytes(key), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
@@ -64,25 +77,25 @@ class WebhookRefused(ValueError):
 
 
 def verify_webhook(
-    secret: str,
+    key: str,
     headers: Mapping[str, str],
     body: bytes,
     now: float | None = None,
     tolerance: float = TOLERANCE_SECONDS,
 ) -> str:
-    """For receivers: check a delivery's signature and age; answers its id (remember the
-    ids seen within the tolerance, and drop repeats). Raises :class:`WebhookRefused`."""
+    """For receivers, with the ``whsec_`` key: check a delivery's signature and age;
+    answers its id (remember the ids seen within the tolerance, and drop repeats).
+    Raises :class:`WebhookRefused`."""
     lowered = {k.lower(): v for k, v in headers.items()}
-    try:
-        delivery_id = lowered["webhook-id"]
-        timestamp = int(lowered["webhook-timestamp"])
-        offered = lowered["webhook-signature"].split()
-    except (KeyError, ValueError):
-        raise WebhookRefused("not a signed webhook request") from None
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+    delivery_id = lowered.get("webhook-id", "")
+    stamp = lowered.get("webhook-timestamp", "")
+    offered = lowered.get("webhook-signature", "").split()
+    if not delivery_id or not offered or not (stamp.isascii() and stamp.isdigit()):
+        raise WebhookRefused("not a signed webhook request")
+    if abs((time.time() if now is None else now) - int(stamp)) > tolerance:
         raise WebhookRefused("the delivery's timestamp is too old (or in the future)")
-    expected = signature(secret, delivery_id, timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
+    expected = signature(key, delivery_id, stamp, body).encode()
+    if not any(hmac.compare_digest(expected, c.encode("utf-8", "replace")) for c in offered):
         raise WebhookRefused("the signature does not match")
     return delivery_id
 
@@ -103,7 +116,7 @@ class WebhookDispatcher:
         fallback_url: str | None = None,
         retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
     ) -> None:
-        self.secret = secret
+        self.key = webhook_key(secret)
         self.settings = settings
         self.fallback_url = fallback_url
         self.retry_delays = retry_delays
@@ -168,12 +181,12 @@ class WebhookDispatcher:
         if url is None or self._client is None:
             return True
         delivery.attempts += 1
-        timestamp = int(time.time())
+        timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "webhook-id": delivery.id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(self.secret, delivery.id, timestamp, delivery.body),
+            "webhook-timestamp": timestamp,
+            "webhook-signature": signature(self.key, delivery.id, timestamp, delivery.body),
             "X-Parley-Event": delivery.event_type,
         }
         try:

@@ -3,7 +3,8 @@
 Whatever a request or WebSocket message holds may be stored and later sent to everyone in
 a call, read back on two databases and compared in queries. So every value must survive
 all of that: text is valid Unicode without NUL characters (PostgreSQL refuses them),
-numbers are finite and integers exact in every JSON reader (±(2⁵³−1)), and nesting stops
+numbers are finite and within ±(2⁵³−1) (integers there are exact in every JSON reader,
+and a number read back from PostgreSQL stays in range), and nesting stops
 at :data:`MAX_DEPTH` levels (a deeper value broke serializers on the way out, after it was
 stored). A message that breaks the rule is refused whole, naming where.
 """
@@ -53,11 +54,13 @@ def check_wire_value(value: Any, path: str = "") -> None:
             _check_text(item, where, "holds text")
         elif isinstance(item, bool) or item is None:
             continue
-        elif isinstance(item, int):
+        elif isinstance(item, int | float):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise WireJsonError(where, "holds a number that is not finite")
             if abs(item) > MAX_SAFE_INTEGER:
-                raise WireJsonError(where, "holds an integer beyond ±(2^53 − 1)")
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise WireJsonError(where, "holds a number that is not finite")
+                # PostgreSQL gives 2.5e16 back as 25000000000000000: a number out of
+                # this range would not survive being read and sent back.
+                raise WireJsonError(where, "holds a number beyond ±(2^53 − 1)")
 
 
 def _check_text(text: str, where: str, what: str) -> None:

@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.aboutToQuit.connect(closed.set)
     window.show()
     window.start()
+
     async def run() -> None:
         await closed.wait()
         await session.shutdown()

@@ -98,3 +98,15 @@ def test_module_entry_point_shows_help() -> None:
         check=True,
     )
     assert "serve" in done.stdout and "token" in done.stdout
+
+
+def test_webhook_key_command_prints_the_key_receivers_verify_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop_app.coordinator.webhooks import webhook_key
+
+    monkeypatch.setenv("PARLEY_DATA_DIR", str(tmp_path))
+    assert main(["webhook-key", "--secret", "s" * 40]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == webhook_key("s" * 40) and printed.startswith("whsec_")
+    assert "s" * 40 not in printed

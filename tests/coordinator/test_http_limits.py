@@ -5,6 +5,7 @@ deployment's bound are turned away at once with 503 — each as a problem docume
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ async def strict(tmp_path: Path) -> AsyncIterator[RunningCoordinator]:
         secret="limits-secret-0123456789abcdef0123456789",
         data_dir=tmp_path,
         header_timeout_seconds=1.0,
+        body_timeout_seconds=1.0,
         max_connections=6,
     )
     async with running(config) as coordinator:
@@ -126,3 +128,75 @@ async def test_connections_beyond_the_bound_are_turned_away(strict: RunningCoord
     status, _, _ = await _answer(reader)
     assert status == 200, "room again once others left"
     writer.close()
+
+
+async def test_a_head_pipelined_behind_a_small_request_is_counted_too(
+    strict: RunningCoordinator,
+) -> None:
+    reader, writer = await _open(strict)
+    writer.write(_request("/healthz") + _request("/healthz", f"X-Big: {'a' * 120_000}\r\n"))
+    status, _, _ = await _answer(reader)
+    assert status == 200
+    status, _, problem = await _answer(reader)
+    assert status == 431 and problem["code"] == "headers_too_large", problem
+    assert await _closed(reader)
+    writer.close()
+
+
+async def test_a_refused_big_body_gets_one_answer_only(strict: RunningCoordinator) -> None:
+    reader, writer = await _open(strict)
+    head = _request("/v1/calls/query", method="POST").replace(
+        b"\r\n\r\n", b"\r\nContent-Length: 2097152\r\nContent-Type: application/json\r\n\r\n"
+    )
+    writer.write(head)
+    status, _, problem = await _answer(reader)
+    assert status == 413 and problem["code"] == "payload_too_large", problem
+    writer.write(b"x" * 65536)  # the body the client had started sending
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        rest = await asyncio.wait_for(reader.read(1), 1.0)
+        assert rest == b"", "no second answer (it was a 431 before)"
+    writer.close()
+
+
+async def test_a_trickled_body_gets_408(strict: RunningCoordinator) -> None:
+    reader, writer = await _open(strict)
+    head = _request("/v1/auth/sign-up", method="POST").replace(
+        b"\r\n\r\n", b"\r\nContent-Length: 100\r\nContent-Type: application/json\r\n\r\n"
+    )
+    writer.write(head)
+
+    async def trickle() -> None:
+        for _ in range(100):
+            writer.write(b" ")
+            await asyncio.sleep(0.2)
+
+    dripping = asyncio.create_task(trickle())
+    status, _, problem = await _answer(reader)
+    dripping.cancel()
+    assert status == 408 and problem["code"] == "request_timeout", problem
+    writer.close()
+
+
+async def test_one_address_cannot_take_every_connection(tmp_path: Path) -> None:
+    config = CoordinatorConfig(
+        database_url=f"sqlite:///{tmp_path / 'c.sqlite3'}",
+        secret="limits-secret-0123456789abcdef0123456789",
+        data_dir=tmp_path,
+        max_connections_per_address=4,
+    )
+    async with running(config) as coordinator:
+        held = [await _open(coordinator) for _ in range(4)]
+        reader, _ = await _open(coordinator)
+        status, _, problem = await _answer(reader)
+        assert status == 503 and "Your address" in problem["detail"], problem
+        for _, writer in held:
+            writer.close()
+
+
+def test_addresses_are_counted_per_subscriber() -> None:
+    from desktop_app.coordinator.http_guard import address_key
+
+    assert address_key("203.0.113.7") == "203.0.113.7"
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9")
+    assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
+    assert address_key("::ffff:203.0.113.7") == "203.0.113.7"

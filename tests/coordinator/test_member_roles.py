@@ -86,3 +86,36 @@ async def test_the_refusal_says_what_the_role_would_have_let_them_do(
         "You cannot give the role 'admin': it would let its holder join this call after it "
         "ended, which you may not do yourself."
     )
+
+
+async def test_a_role_is_taken_away_only_by_who_holds_its_grants(
+    coordinator: RunningCoordinator,
+) -> None:
+    """A host cannot demote or remove a member who holds more than it (an admin member the
+    server named); it can demote and remove its peers, and itself."""
+    path = f"/v1/calls/default/{unique()}"
+    members = [
+        {"user_id": "alice", "role": "host"},
+        {"user_id": "root", "role": "admin"},
+        {"user_id": "hal", "role": "host"},
+    ]
+    status, _ = await coordinator.api().post(
+        path, {"data": {"created_by_id": "alice", "members": members}}
+    )
+    assert status == 201
+    alice = coordinator.api("alice")
+    for body in (
+        {"update_members": [{"user_id": "root", "role": "call_member"}]},
+        {"remove_members": ["root"]},
+    ):
+        status, problem = await alice.post(f"{path}/members", body)
+        assert status == 403 and "cannot change or remove" in problem["detail"], problem
+    status, _ = await alice.post(
+        f"{path}/members", {"update_members": [{"user_id": "hal", "role": "call_member"}]}
+    )
+    assert status == 200
+    status, _ = await alice.post(f"{path}/members", {"remove_members": ["hal"]})
+    assert status == 200
+    status, call = await coordinator.api().get(path)
+    roles = {m["user_id"]: m["role"] for m in call["members"]}
+    assert roles == {"alice": "host", "root": "admin"}

@@ -34,7 +34,7 @@ checks.load_all_checks()
 CHECKS = list(checks.CHECKS.get_all())
 #: A schema-valid request may still break a rule the document cannot state: a filter's
 #: value must suit its field, a connection id must name an open connection, a server
-#: token must say for whom it creates, JSON integers must lie within ±(2^53 - 1) while
+#: token must say for whom it creates, JSON numbers must lie within ±(2^53 - 1) while
 #: JSON Schema's "number" takes any. Those are 400s with a sentence — never 5xx or 422.
 CONFIG = SchemathesisConfig.from_dict(
     {

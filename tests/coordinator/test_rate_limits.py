@@ -94,3 +94,15 @@ async def test_the_sdk_gives_up_with_a_sentence_after_waiting_enough(tmp_path: P
         assert "try again" in raised.value.message
         assert raised.value.retry_after is not None and raised.value.retry_after > 5
         await client.disconnect()
+
+
+async def test_websocket_messages_spend_the_same_budget(limited: RunningCoordinator) -> None:
+    """3,000 messages over one socket ran 3,000 transactions; now they are counted."""
+    ws = await limited.ws("mallory")
+    for _ in range(60):
+        await ws.send({"type": "participant.update", "call_cid": "default:x", "session_id": "s"})
+    refused = await ws.wait_for("connection.error", code="rate_limited")
+    assert "try again" in refused["detail"]
+    await ws.send({"type": "ping"})
+    await ws.wait_for("pong")  # pings are free, and the socket stays open
+    await ws.close()

@@ -28,6 +28,7 @@ BAD_VALUES = {
     "Infinity": "-Infinity",
     "an exponent that overflows": "1e400",
     "an integer beyond 2^53": str(MAX_SAFE_INTEGER + 1),
+    "a float beyond 2^53": "2.5e16",
     "10^30": "1" + "0" * 30,
     "a lone surrogate": '"\\ud800"',
     "a NUL character": '"a\\u0000b"',

@@ -9,7 +9,7 @@ from tests.support.coordinator import EventClient, RunningCoordinator, unique
 MEMBERS_ONLY = {
     "user": ["create-call", "update-call-member", "remove-call-member", "update-call"],
     "call_member": ["read-call", "join-call"],
-    "host": ["read-call", "update-call", "update-call-member", "remove-call-member"],
+    "host": ["read-call", "join-call", "update-call", "update-call-member", "remove-call-member"],
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -17,9 +18,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from desktop_app.coordinator.config import CoordinatorConfig
-from desktop_app.coordinator.webhooks import WebhookRefused, verify_webhook
+from desktop_app.coordinator.webhooks import WebhookRefused, verify_webhook, webhook_key
 from tests.support.coordinator import SECRET, RunningCoordinator, running, serve_app, unique
 from tests.support.served import free_port
+
+#: What the deployment's webhook receiver is given: the derived key, not the secret.
+KEY = webhook_key(SECRET)
 
 
 @dataclass
@@ -39,7 +43,7 @@ class Receiver:
         if self.attempts[delivery] <= self.fail_first:
             return Response(status_code=503)
         try:
-            valid = verify_webhook(SECRET, dict(request.headers), body) == delivery
+            valid = verify_webhook(KEY, dict(request.headers), body) == delivery
         except WebhookRefused:
             valid = False
         self.received.append(
@@ -113,7 +117,7 @@ async def test_a_captured_delivery_cannot_be_replayed_or_altered(
     headers, body = ring["headers"], ring["raw"]
     sent_at = int(headers["webhook-timestamp"])
     assert headers["webhook-signature"].startswith("v1,")
-    assert verify_webhook(SECRET, headers, body, now=sent_at + 60) == headers["webhook-id"]
+    assert verify_webhook(KEY, headers, body, now=sent_at + 60) == headers["webhook-id"]
     refusals = {
         "replayed ten minutes later": (headers, body, sent_at + 600),
         "re-dated to now": (
@@ -124,11 +128,21 @@ async def test_a_captured_delivery_cannot_be_replayed_or_altered(
         "another delivery id": ({**headers, "webhook-id": "x" * 32}, body, sent_at),
         "an edited body": (headers, body.replace(b"alice", b"mallory"), sent_at),
         "another secret": (headers, body, sent_at),
+        "a signature that is not ASCII": (
+            {**headers, "webhook-signature": "v1,ünïcode"},
+            body,
+            sent_at,
+        ),
+        "a padded timestamp": ({**headers, "webhook-timestamp": f" {sent_at}"}, body, sent_at),
+        "the token secret as the key": (headers, body, sent_at),
     }
     for case, (sent_headers, sent_body, now) in refusals.items():
-        secret = "another-secret-entirely-0123456789abcdef" if case == "another secret" else SECRET
+        key = {
+            "another secret": webhook_key("another-secret-entirely-0123456789abcdef"),
+            "the token secret as the key": "whsec_" + base64.b64encode(SECRET.encode()).decode(),
+        }.get(case, KEY)
         with pytest.raises(WebhookRefused):
-            verify_webhook(secret, sent_headers, sent_body, now=now)
+            verify_webhook(key, sent_headers, sent_body, now=now)
             pytest.fail(f"accepted: {case}")
 
 

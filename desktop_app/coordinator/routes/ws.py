@@ -86,8 +86,10 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
     if message.resume_connection_id:
         connection = state.hub.resume(message.resume_connection_id, user.id)
         if connection is not None:
-            connection.role = principal.role
             state.scheduler.cancel(f"grace:{connection.id}")
+            if connection.role != principal.role:
+                connection.role = principal.role  # a new token may claim another role
+                await state.watches.recheck(user_ids=[user.id])
     resumed = connection is not None
     if (
         connection is None
@@ -171,6 +173,8 @@ async def _answer(state: CoordinatorState, connection: Connection, text: str | N
         except WireJsonError as bad:
             raise ApiError(ErrorCode.INVALID_INPUT, f"The message: {bad}.") from None
         kind = message.get("type") if isinstance(message, dict) else None
+        if kind != "ping":  # messages cost what requests cost (signals, publishes)
+            await state.limits.charge_user(connection.user_id)
         if kind == "ping":
             connection.send('{"type":"pong"}')
         elif kind == "call.signal":

@@ -224,7 +224,7 @@ def _encode_value(value: Any) -> Any:
 
 #: Microseconds from 1970 to the end of the year 9999.
 _MAX_MICROS = 253_402_300_799_999_999
-_MAX_CURSOR_TEXT = 256
+_CURSOR_TEXT = re.compile(r"[A-Za-z0-9_:-]{1,130}")
 
 
 def _decode_value(value: Any, kind: Kind) -> Any:
@@ -233,8 +233,8 @@ def _decode_value(value: Any, kind: Kind) -> Any:
         micros = value.get("t") if isinstance(value, dict) and len(value) == 1 else None
         if type(micros) is int and 0 <= micros <= _MAX_MICROS:
             return from_micros(micros)
-    elif kind == "string":
-        if isinstance(value, str) and len(value) <= _MAX_CURSOR_TEXT:
+    elif kind == "string":  # the text columns a sort may use are ids and cids
+        if isinstance(value, str) and _CURSOR_TEXT.fullmatch(value):
             return value
     elif kind == "bool" and isinstance(value, bool):
         return value
