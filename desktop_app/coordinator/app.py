@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
@@ -34,6 +34,7 @@ from .ringing import RingService
 from .routes import admin as admin_routes
 from .routes import calls as call_routes
 from .routes import ws as ws_routes
+from .routes.deps import known_query_only
 from .scheduler import Scheduler
 from .services import Services
 from .sessions import SessionService
@@ -127,6 +128,7 @@ def create_app(config: CoordinatorConfig, clock: Clock | None = None) -> FastAPI
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(known_query_only)],
     )
     install_problem_handlers(app)
     app.add_middleware(

@@ -126,3 +126,18 @@ async def test_a_bug_answers_500_and_keeps_the_connection(tmp_path: Path) -> Non
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+async def test_unknown_query_parameters_are_refused_like_unknown_fields(
+    coordinator: RunningCoordinator,
+) -> None:
+    """A misspelt connection_id must not be silently ignored (the call would not be
+    watched and nobody would say why)."""
+    alice = coordinator.api("alice")
+    status, problem = await alice.post("/v1/calls/query", {}, params={"conection_id": "x"})
+    assert status == 400 and problem["errors"][0]["field"] == "conection_id", problem
+    assert "connection_id" in problem["detail"], "it says what the operation takes"
+    status, _ = await alice.post("/v1/calls/query", {}, params={"watch": "true"})
+    assert status == 400
+    status, _ = await alice.get("/v1/users", params={"id": "alice", "limit": 5})
+    assert status == 200

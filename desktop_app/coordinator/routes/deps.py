@@ -5,13 +5,39 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from starlette.requests import HTTPConnection
 
 from desktop_app.protocol import ID_PATTERN
 from desktop_app.protocol.errors import PROBLEM_CONTENT_TYPE
 
 from ..auth import bearer_token
 from ..context import Actor
+from ..problems import invalid_input
 from ..state import CoordinatorState
+
+
+async def known_query_only(request: HTTPConnection) -> None:
+    """Query parameters an operation does not take are refused, as unknown body fields are:
+    a misspelt ``conection_id`` must not be silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = {p.alias for p in _query_params(dependant)}
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        raise invalid_input(
+            f"{unknown[0][:60]!r} is not a query parameter of this operation (it takes: {listed}).",
+            unknown[0][:60],
+        )
+
+
+def _query_params(dependant: Any) -> list[Any]:
+    found = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        found += _query_params(sub)
+    return found
 
 
 async def get_state(request: Request) -> CoordinatorState:
