@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from desktop_app.protocol import ERROR_STATUS, PROBLEM_CONTENT_TYPE, ErrorCode
-from desktop_app.protocol.errors import problem_type_uri
+
+from .problems import ApiError
 
 HEAD_END = b"\r\n\r\n"
 
@@ -35,15 +36,7 @@ HEAD_END = b"\r\n\r\n"
 def problem_bytes(code: ErrorCode, detail: str, extra: dict[str, str] | None = None) -> bytes:
     """A whole HTTP/1.1 response carrying a problem, closing the connection."""
     status, title = ERROR_STATUS[code]
-    body = json.dumps(
-        {
-            "type": problem_type_uri(code),
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "code": code.value,
-        }
-    ).encode()
+    body = json.dumps(ApiError(code, detail).body()).encode()
     headers = {
         "content-type": PROBLEM_CONTENT_TYPE,
         "content-length": str(len(body)),

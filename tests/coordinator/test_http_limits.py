@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,21 @@ def _request(path: str, extra: str = "", body: bytes = b"", method: str = "GET")
     return f"{method} {path} HTTP/1.1\r\nHost: test\r\n{extra}{length}\r\n".encode() + body
 
 
+def _head_declaring(path: str, length: int) -> bytes:
+    """A POST head announcing a JSON body of ``length`` bytes (none of it sent)."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Length: {length}\r\n"
+        "Content-Type: application/json\r\n\r\n"
+    ).encode()
+
+
+async def _trickle(writer: Any, pieces: Iterable[bytes]) -> None:
+    """A slow client: one piece every 0.2 s."""
+    for piece in pieces:
+        writer.write(piece)
+        await asyncio.sleep(0.2)
+
+
 async def test_oversized_headers_get_431_and_the_connection_closes(
     strict: RunningCoordinator,
 ) -> None:
@@ -92,13 +107,8 @@ async def test_a_trickled_head_gets_408_and_the_connection_closes(
 ) -> None:
     reader, writer = await _open(strict)
     writer.write(b"GET /healthz HTTP/1.1\r\n")
-
-    async def trickle() -> None:
-        for i in range(100):
-            writer.write(f"X-Slow-{i}: a\r\n".encode())
-            await asyncio.sleep(0.2)
-
-    dripping = asyncio.create_task(trickle())
+    lines = (f"X-Slow-{i}: a\r\n".encode() for i in range(100))
+    dripping = asyncio.create_task(_trickle(writer, lines))
     status, _, problem = await _answer(reader)
     dripping.cancel()
     assert status == 408 and problem["code"] == "request_timeout", problem
@@ -145,10 +155,7 @@ async def test_a_head_pipelined_behind_a_small_request_is_counted_too(
 
 async def test_a_refused_big_body_gets_one_answer_only(strict: RunningCoordinator) -> None:
     reader, writer = await _open(strict)
-    head = _request("/v1/calls/query", method="POST").replace(
-        b"\r\n\r\n", b"\r\nContent-Length: 2097152\r\nContent-Type: application/json\r\n\r\n"
-    )
-    writer.write(head)
+    writer.write(_head_declaring("/v1/calls/query", 2 * 1024 * 1024))
     status, _, problem = await _answer(reader)
     assert status == 413 and problem["code"] == "payload_too_large", problem
     writer.write(b"x" * 65536)  # the body the client had started sending
@@ -160,17 +167,9 @@ async def test_a_refused_big_body_gets_one_answer_only(strict: RunningCoordinato
 
 async def test_a_trickled_body_gets_408(strict: RunningCoordinator) -> None:
     reader, writer = await _open(strict)
-    head = _request("/v1/auth/sign-up", method="POST").replace(
-        b"\r\n\r\n", b"\r\nContent-Length: 100\r\nContent-Type: application/json\r\n\r\n"
-    )
-    writer.write(head)
-
-    async def trickle() -> None:
-        for _ in range(100):
-            writer.write(b" ")
-            await asyncio.sleep(0.2)
-
-    dripping = asyncio.create_task(trickle())
+    writer.write(_head_declaring("/v1/auth/sign-up", 100))
+    spaces = (b" " for _ in range(100))
+    dripping = asyncio.create_task(_trickle(writer, spaces))
     status, _, problem = await _answer(reader)
     dripping.cancel()
     assert status == 408 and problem["code"] == "request_timeout", problem
