@@ -136,11 +136,14 @@ async def test_three_clients_form_a_mesh(connect: ClientFactory) -> None:
             participant = _remote(call, user)
             assert participant is not None
             await _frames(participant.video_track, 10)  # past the start-up
-            numbers = await _frames(participant.video_track, 16)
+            numbers = await _frames(participant.video_track, 31)
             steps = [b - a for a, b in itertools.pairwise(numbers)]
-            # Senders do not take turns at one camera (then no two frames in a row would
-            # arrive). Six encoders on two cores do skip some frames under load.
+            # Senders do not take turns at one camera (then two frames in a row would
+            # hardly ever arrive). Six encoders on two cores do skip frames under load:
+            # a fully loaded CI run saw a quarter of the steps in a row, so the bar is a
+            # fifth, over 30 steps (over 15, one unlucky sample decided it).
             consecutive = sum(step == 1 for step in steps)
-            assert consecutive * 3 >= len(steps), f"{user} → {call.context.user_id}: {numbers}"
+            assert all(step > 0 for step in steps), f"{user} → {call.context.user_id}: {numbers}"
+            assert consecutive * 5 >= len(steps), f"{user} → {call.context.user_id}: {numbers}"
     for call in calls:
         await call.leave()
