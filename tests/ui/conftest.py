@@ -149,6 +149,10 @@ async def window_for() -> AsyncIterator[Callable[[Session], MainWindow]]:
     await asyncio.sleep(0.05)
     for window in windows:
         window.deleteLater()
+    # Let Qt carry out the deletions now, in this test's loop: left pending, they ran in
+    # the next test's fixture set-up, where CI crashed (SIGSEGV inside Qt's event loop).
+    await asyncio.sleep(0.05)
+    windows.clear()
 
 
 BotFactory = Callable[..., Awaitable[BotProcess]]
