@@ -38,18 +38,19 @@ async def test_a_flood_from_one_token_is_cut_off_and_others_go_on(
     flooder, other = limited.api("mallory"), limited.api("alice")
     path = f"/v1/calls/default/{unique()}"
     await other.post(path, {})
-    answers = await asyncio.gather(*(flooder.get("/v1/users") for _ in range(60)))
-    refused = [problem for status, problem in answers if status == 429]
-    assert len(refused) >= 30, [s for s, _ in answers]
-    assert refused[0]["code"] == "rate_limited" and "try again" in refused[0]["detail"]
-    response = await flooder.client.get("/v1/users")
-    assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+    answers = await asyncio.gather(*(flooder.client.get("/v1/users") for _ in range(60)))
+    refused = [r for r in answers if r.status_code == 429]
+    assert len(refused) >= 30, [r.status_code for r in answers]
+    problem = refused[0].json()
+    assert problem["code"] == "rate_limited" and "try again" in problem["detail"]
+    assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
     status, _ = await other.get(path)
     assert status == 200, "another user's budget is their own"
 
 
 async def test_random_tokens_open_no_fresh_budgets(tmp_path: Path) -> None:
-    limits = RateLimitSettings(user="1000/second", server="1000/second", address="30/second")
+    # A minute-long window: the check after the burst cannot fall into a fresh second.
+    limits = RateLimitSettings(user="1000/second", server="1000/second", address="30/minute")
     async with running(_config(tmp_path, limits)) as coordinator:
         client = coordinator.api("alice").client
         forged = [
@@ -81,7 +82,7 @@ async def test_the_sdk_waits_as_told_and_tries_again(limited: RunningCoordinator
 
 
 async def test_the_sdk_gives_up_with_a_sentence_after_waiting_enough(tmp_path: Path) -> None:
-    limits = RateLimitSettings(user="1/minute", server="1/minute", address="1000/second")
+    limits = RateLimitSettings(user="1/hour", server="1/hour", address="1000/second")
     async with running(_config(tmp_path, limits)) as coordinator:
         client = VideoClient(
             {"id": "sam", "name": "Sam"},
