@@ -29,8 +29,8 @@ from desktop_app.protocol.users import (
     SignUpResponse,
     UpdateUserRequest,
     UpsertUsersRequest,
+    UserPresenceResponse,
     UserRequest,
-    UserResponse,
     UsersResponse,
 )
 
@@ -42,7 +42,7 @@ from .read_cache import CallCache
 from .store import Repository, Store, schema
 from .store.query import Field, compile_sort, decode_cursor, encode_cursor
 from .store.rows import CallTypeRow, UserRow
-from .views import user_response
+from .views import listed_user, user_response
 
 _u = schema.users.c
 USER_FIELDS = {"id": Field(_u.id, "string", sortable=True)}
@@ -79,8 +79,11 @@ class AdminService:
         clock: Clock,
         secret: str,
         open_sign_up: bool | None,
+        online: Callable[[str], bool] = lambda _user_id: False,
     ) -> None:
         self.store = store
+        #: Whether a user has a connected event stream now (the hub knows).
+        self.online = online
         self.call_types = call_types
         self.snapshots = snapshots
         #: Signed-in users by id, so that resolving a token needs no database round-trip.
@@ -167,7 +170,7 @@ class AdminService:
         self._changed(rows)
         access = [u.id for u in request.users if {"role", "teams"} & u.model_fields_set]
         await self._access_changed(user_ids=access)
-        return UsersResponse(users=[user_response(r, teams=True) for r in rows])
+        return UsersResponse(users=[self._listed(r, teams=True) for r in rows])
 
     async def _upsert(
         self, repo: Repository, user_id: str, request: UserRequest | UpdateUserRequest, claim: bool
@@ -200,18 +203,21 @@ class AdminService:
             setattr(existing, key, value)
         return existing
 
-    async def get_user(self, actor: Actor, user_id: str) -> UserResponse:
+    def _listed(self, row: UserRow, teams: bool) -> UserPresenceResponse:
+        return listed_user(row, teams=teams, online=self.online(row.id))
+
+    async def get_user(self, actor: Actor, user_id: str) -> UserPresenceResponse:
         async with self.store.transaction() as repo:
             row = await repo.get_user(user_id)
         own = actor.is_server or actor.user_id == user_id
         if row is None or not (row.claimed or own):
             # Users named as members but never signed in are left out of the list too.
             raise ApiError(ErrorCode.NOT_FOUND, f"There is no user {user_id!r}.")
-        return user_response(row, teams=own)
+        return self._listed(row, teams=own)
 
     async def put_user(
         self, actor: Actor, user_id: str, request: UpdateUserRequest
-    ) -> UserResponse:
+    ) -> UserPresenceResponse:
         if not actor.is_server:
             if actor.user_id != user_id:
                 raise ApiError(ErrorCode.NOT_ALLOWED, "You can change only your own profile.")
@@ -224,7 +230,7 @@ class AdminService:
         self._changed([row])
         if {"role", "teams"} & request.model_fields_set:
             await self._access_changed(user_ids=[user_id])
-        return user_response(row, teams=True)
+        return self._listed(row, teams=True)
 
     async def _access_changed(self, **what: Any) -> None:
         if not any(what.values()):
@@ -252,7 +258,7 @@ class AdminService:
         next_cursor = (
             encode_cursor(ordering, {"id": rows[-1].id}, "next") if rows and more else None
         )
-        users = [user_response(r, teams=actor.is_server or r.id == actor.user_id) for r in rows]
+        users = [self._listed(r, teams=actor.is_server or r.id == actor.user_id) for r in rows]
         return UsersResponse(users=users, next=next_cursor)
 
     # --- sign-up -----------------------------------------------------------------------

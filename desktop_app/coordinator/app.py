@@ -27,6 +27,7 @@ from .config import CoordinatorConfig
 from .docs_page import render_docs
 from .hub import EventHub
 from .members import MemberService
+from .presence import PresenceAnnouncer
 from .problems import UnexpectedErrorMiddleware, install_problem_handlers
 from .rate_limits import AddressLimitMiddleware, RateLimits
 from .read_cache import CallCache
@@ -73,7 +74,9 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
     # Snapshots are only safe while this process is the database's one writer: always true
     # of SQLite; PostgreSQL deployments may run several nodes, so they read through.
     snapshots = CallCache(enabled=config.read_cache and is_sqlite(config.database_url))
-    admin = AdminService(store, call_types, snapshots, clock, config.secret, config.open_sign_up)
+    admin = AdminService(
+        store, call_types, snapshots, clock, config.secret, config.open_sign_up, hub.online
+    )
     webhooks = WebhookDispatcher(
         config.secret, admin.app_settings, config.webhook_url, config.webhook_retry_delays
     )
@@ -102,6 +105,7 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
         watches=watches,
         rings=rings,
         signalling=SignalRelay(services),
+        presence=PresenceAnnouncer(store, hub, clock),
     )
 
 

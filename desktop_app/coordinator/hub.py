@@ -108,6 +108,15 @@ class EventHub:
     def connections_of(self, user_id: str) -> list[Connection]:
         return [self._connections[c] for c in self._by_user.get(user_id, ())]
 
+    def online(self, user_id: str) -> bool:
+        """Whether the user has an attached connection (a detached one waiting for its
+        client to resume does not count: that app is gone or cut off)."""
+        return any(c.attached for c in self.connections_of(user_id))
+
+    def attached_except(self, user_id: str) -> list[str]:
+        """The attached connections of everyone but ``user_id``."""
+        return [c.id for c in self._connections.values() if c.attached and c.user_id != user_id]
+
     # --- watching -------------------------------------------------------------------
 
     def watch(self, connection_id: str, cid: str) -> None:

@@ -11,6 +11,7 @@ from .calls import CallService
 from .config import CoordinatorConfig
 from .hub import EventHub
 from .members import MemberService
+from .presence import PresenceAnnouncer
 from .rate_limits import RateLimits
 from .ringing import RingService
 from .scheduler import Scheduler
@@ -38,3 +39,4 @@ class CoordinatorState:
     watches: WatchGuard
     rings: RingService
     signalling: SignalRelay
+    presence: PresenceAnnouncer

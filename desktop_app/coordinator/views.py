@@ -15,7 +15,7 @@ from desktop_app.protocol.calls import (
 )
 from desktop_app.protocol.permissions import Role
 from desktop_app.protocol.settings import CallSettings, CallSettingsOverride, merge_settings
-from desktop_app.protocol.users import UserResponse
+from desktop_app.protocol.users import UserPresenceResponse, UserResponse
 
 from .store import Repository
 from .store.rows import CallRow, MemberRow, ParticipantRow, SessionRow, UserRow
@@ -35,6 +35,12 @@ def user_response(row: UserRow, teams: bool = False) -> UserResponse:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def listed_user(row: UserRow, *, teams: bool, online: bool) -> UserPresenceResponse:
+    """A user in a user list or a presence event: as others see them, and whether they
+    are connected now."""
+    return UserPresenceResponse(**user_response(row, teams).model_dump(), online=online)
 
 
 def placeholder_user(user_id: str, at: datetime) -> UserResponse:

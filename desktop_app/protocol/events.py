@@ -15,7 +15,7 @@ from pydantic import Field, TypeAdapter
 from .base import Response
 from .calls import CallParticipantResponse, CallResponse, MemberResponse
 from .custom import CustomData
-from .users import UserResponse
+from .users import UserPresenceResponse, UserResponse
 
 CallEventType = Literal[
     "call.created",
@@ -267,6 +267,16 @@ class ConnectionOkEvent(Response):
     resumed: bool = False
 
 
+class UserPresenceChangedEvent(Response):
+    """A user came online (their first connected device) or went offline (their last one
+    closed). Sent to every other connected user, so people lists stay current; a user
+    who signs up appears through this event when they first connect."""
+
+    type: Literal["user.presence_changed"] = "user.presence_changed"
+    created_at: datetime
+    user: UserPresenceResponse
+
+
 class ConnectionErrorEvent(Response):
     type: Literal["connection.error"] = "connection.error"
     code: str
@@ -276,6 +286,9 @@ class ConnectionErrorEvent(Response):
 def event_json_schema() -> dict[str, Any]:
     """JSON Schema of every event the WebSocket can carry (published in ``docs/``)."""
     adapter: TypeAdapter[Any] = TypeAdapter(
-        Annotated[CallEvent | ConnectionOkEvent | ConnectionErrorEvent, Field()]
+        Annotated[
+            CallEvent | UserPresenceChangedEvent | ConnectionOkEvent | ConnectionErrorEvent,
+            Field(),
+        ]
     )
     return adapter.json_schema(mode="serialization")

@@ -56,6 +56,7 @@ from .users import (
     UpdateUserRequest,
     UpsertUsersRequest,
     UserEnvelope,
+    UserPresenceResponse,
     UserRequest,
     UserResponse,
     UsersResponse,
@@ -181,8 +182,13 @@ _EXAMPLES: list[BaseModel] = [
     SendEventResponse(
         call_cid="default:standup", created_at=AT, custom={"reaction": "👍"}, user=ALICE
     ),
-    UsersResponse(users=[ALICE, BOB]),
-    UserEnvelope(user=ALICE),
+    UsersResponse(
+        users=[
+            UserPresenceResponse(**ALICE.model_dump(), online=True),
+            UserPresenceResponse(**BOB.model_dump(), online=False),
+        ]
+    ),
+    UserEnvelope(user=UserPresenceResponse(**ALICE.model_dump(), online=True)),
     SignUpResponse(token="eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkYXZlIn0.c2lnbmF0dXJl", user=ALICE),
     CallTypeResponse.model_validate(CALL_TYPE.model_dump()),
     CallTypesResponse(call_types=[CALL_TYPE]),

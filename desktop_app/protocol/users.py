@@ -52,13 +52,23 @@ class UserResponse(Response):
     updated_at: datetime
 
 
+class UserPresenceResponse(UserResponse):
+    """A user and whether they can be reached now (user lists and presence events)."""
+
+    online: bool = Field(
+        default=False,
+        description="True while the user has at least one connected event stream "
+        "(a running app, signed in); a ring reaches only online users at once.",
+    )
+
+
 class UsersResponse(Response):
-    users: list[UserResponse]
+    users: list[UserPresenceResponse]
     next: str | None = None
 
 
 class UserEnvelope(Response):
-    user: UserResponse
+    user: UserPresenceResponse
 
 
 class SignUpRequest(Request):

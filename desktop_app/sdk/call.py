@@ -113,6 +113,7 @@ class Call:
 
     def _feed(self, given: m.Input) -> list[m.Command]:
         before = self.machine.calling_state
+        missed_before = self.machine.missed_rings
         commands = self.machine.handle(given)
         if log.isEnabledFor(logging.DEBUG):
             what = type(given).__name__
@@ -130,6 +131,8 @@ class Call:
         self.state.ring_.set(self.machine.ring)
         self.state.set_calling_state(self.machine.calling_state)
         self.context.listener.ring_changed(self)
+        if self.machine.missed_rings != missed_before:
+            self.context.listener.ring_missed(self)
         return commands
 
     def _dispatch(self, commands: list[m.Command]) -> None:

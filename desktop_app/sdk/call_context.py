@@ -33,6 +33,9 @@ class CallListener(Protocol):
     def ring_changed(self, call: Call) -> None:
         """The call's ring state here may have changed."""
 
+    def ring_missed(self, call: Call) -> None:
+        """A ring of this call ended here with no answer of ours (a missed call)."""
+
     def in_another_call(self, call: Call) -> bool: ...
 
     def notified(self, call: Call) -> None:

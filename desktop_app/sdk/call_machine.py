@@ -17,7 +17,8 @@ Ringing rules on this side (the coordinator enforces the same deadlines on its o
   answers on another device, the caller cancels, the ring is over, the call ends, or our
   incoming deadline passes (reject with ``timeout``, never ``decline``). With
   ``reject_when_busy``, a ring while another call is joined is rejected ``busy`` at once.
-  A ring from ourselves (another device of ours) never rings us.
+  A ring from ourselves (another device of ours) never rings us. A ring that ends with
+  no answer of ours on any device (accept or decline) counts as a missed call.
 * Joining while an incoming ring waits accepts it in the same step.
 
 Media: a joined call whose media fails *rejoins* (a new participant session) in state
@@ -165,6 +166,9 @@ class CallMachine:
         self._call: CallResponse | None = None
         #: Where a failed join goes back to.
         self._before_join = CallingState.IDLE
+        #: Incoming rings that ended on this device with no answer from us anywhere (the
+        #: caller cancelled, the ring timed out, the call ended): each is a missed call.
+        self.missed_rings = 0
 
     def __repr__(self) -> str:
         return f"<CallMachine {self.calling_state.value} ring={self.ring}>"
@@ -250,7 +254,7 @@ class CallMachine:
         self.ring = replace(ring, active=active, answers=answers)
         if ring.active and not active and self.calling_state is CallingState.RINGING:
             if ring.direction is RingDirection.INCOMING:
-                return self._stop_ringing()
+                return self._stop_ringing(missed=not self._answered_by_me(call))
             if session is None or not session.accepted_by:
                 return self._leave(reject=True, reason="cancel")  # nobody accepted
         return []
@@ -301,6 +305,7 @@ class CallMachine:
         if self.calling_state in (*_IN_CALL, CallingState.JOINING):
             return []
         if self.reject_when_busy and busy:
+            self.missed_rings += 1  # refused for us: still a call we missed
             return [SendReject("busy")]
         self._callees = tuple(m.user_id for m in event.members if m.user_id != event.user.id)
         self.ring = RingContext(
@@ -321,17 +326,31 @@ class CallMachine:
             self.calling_state = CallingState.JOINING
             return [DisarmTimer(Timer.RING), SendJoin()]
         if self.ringing_me and user_id == self.own_user_id:
-            return self._stop_ringing()  # answered on another device of ours
+            return self._stop_ringing(missed=False)  # answered on another device of ours
         return []
 
     def _answered_elsewhere(self, user_id: str) -> list[Command]:
         if self.ringing_me and user_id == self.own_user_id:
-            return self._stop_ringing()  # rejected (or missed) on another device of ours
+            # Rejected (or missed) on another device of ours.
+            return self._stop_ringing(missed=not self._answered_by_me(self._call))
         return []
 
-    def _stop_ringing(self) -> list[Command]:
+    def _answered_by_me(self, call: CallResponse | None) -> bool:
+        """Whether we answered the ring ourselves (on any device): accepted or declined.
+        A timeout, a ``busy`` refusal or a ring that just ended is a missed call."""
+        session = call.session if call is not None else None
+        if session is None:
+            return False
+        rejection = session.rejected_by.get(self.own_user_id)
+        return self.own_user_id in session.accepted_by or (
+            rejection is not None and rejection.reason == "decline"
+        )
+
+    def _stop_ringing(self, missed: bool) -> list[Command]:
         self.calling_state = CallingState.IDLE
         self.ring = None
+        if missed:
+            self.missed_rings += 1
         return [DisarmTimer(Timer.RING)]
 
     # --- the user's intents -----------------------------------------------------------
@@ -388,6 +407,8 @@ class CallMachine:
         return commands
 
     def _finished(self) -> list[Command]:
+        if self.ringing_me:
+            self.missed_rings += 1  # the call ended while it rang here
         if self.calling_state is CallingState.LEFT and self.session_id is None:
             return [*_DISARM_ALL, StopMedia()]
         self.calling_state = CallingState.LEFT
@@ -404,6 +425,7 @@ class CallMachine:
         if self.ringing_me:
             self.calling_state = CallingState.IDLE
             self.ring = None
+            self.missed_rings += 1
             return [SendReject("timeout")]
         if self.ringing_out:
             return self._leave(reject=True, reason="timeout")

@@ -7,9 +7,11 @@ import uuid
 from typing import Any
 
 import httpx
+import pydantic
 
 from desktop_app.protocol.calls import QueryCallsResponse
-from desktop_app.protocol.users import UserResponse, UsersResponse
+from desktop_app.protocol.events import UserPresenceChangedEvent
+from desktop_app.protocol.users import UserPresenceResponse, UserResponse, UsersResponse
 
 from .call import Call
 from .call_context import CallContext
@@ -37,6 +39,11 @@ class ClientState:
         #: The call ringing this device now (the incoming popup), if any: who rang and
         #: with audio or video are in its ``ring``.
         self.incoming_call: Observable[Call | None] = Observable(None)
+        #: People on the server by id, with whether each is online: filled by
+        #: ``query_users`` and kept current by presence events (the people list binds here).
+        self.people: Observable[dict[str, UserPresenceResponse]] = Observable({})
+        #: The newest call whose ring we missed (it stopped ringing with no answer of ours).
+        self.missed_call: Observable[Call | None] = Observable(None)
 
 
 class VideoClient:
@@ -144,14 +151,21 @@ class VideoClient:
 
     async def query_users(
         self, *, ids: list[str] | None = None, limit: int = 100, next: str | None = None
-    ) -> tuple[list[UserResponse], str | None]:
-        """People on this coordinator (who have signed in), for picking whom to ring."""
+    ) -> tuple[list[UserPresenceResponse], str | None]:
+        """People on this coordinator (who have signed in) and whether each is online, for
+        picking whom to ring (they also update ``state.people``)."""
         answer = UsersResponse.model_validate(
             await self.connection.request(
                 "GET", "/v1/users", params={"id": ids or None, "limit": limit, "next": next}
             )
         )
+        self._know_people(answer.users)
         return answer.users, answer.next
+
+    def _know_people(self, users: list[UserPresenceResponse]) -> None:
+        people = dict(self.state.people.value)
+        people.update((u.id, u) for u in users if u.id != self.user_id)
+        self.state.people.set(people)
 
     # --- what calls tell the client (``CallListener``) -----------------------------------
 
@@ -169,6 +183,10 @@ class VideoClient:
             others = [c for c in self._calls.values() if c.is_ringing_me]
             self.state.incoming_call.set(others[-1] if others else None)
 
+    def ring_missed(self, call: Call) -> None:
+        self.state.missed_call.set(None)  # the same call may be missed twice
+        self.state.missed_call.set(call)
+
     def notified(self, call: Call) -> None:
         self.state.notified_call.set(None)  # the same call may be announced again
         self.state.notified_call.set(call)
@@ -181,6 +199,14 @@ class VideoClient:
         )
 
     def _on_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "user.presence_changed":
+            try:
+                changed = UserPresenceChangedEvent.model_validate(event)
+            except pydantic.ValidationError:
+                log.warning("ignoring a malformed presence event")
+                return
+            self._know_people([changed.user])
+            return
         cid = event.get("call_cid")
         if not isinstance(cid, str) or ":" not in cid:
             return
@@ -192,7 +218,13 @@ class VideoClient:
     async def _on_reconnected(self, resumed: bool) -> None:
         """Resync every call we are in or being rung by: rebuild its state from the server
         (and watch it again when the connection is new); the machine rejoins a call whose
-        participant session the server forgot."""
+        participant session the server forgot. Presence changed unseen meanwhile: the
+        people we know are loaded again."""
+        if self.state.people.value:
+            try:
+                await self.query_users()
+            except Exception:
+                log.exception("reloading people failed")
         for call in list(self._calls.values()):
             if call.state.calling_state in (CallingState.LEFT, CallingState.UNKNOWN):
                 continue

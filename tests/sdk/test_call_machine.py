@@ -317,6 +317,44 @@ def test_busy() -> None:
     assert event(machine, server.ring("alice", ["bob"]), busy=True) == RING, "not told to"
 
 
+def test_a_ring_that_ends_unanswered_is_a_missed_call() -> None:
+    """Cancelled by the caller, timed out here or on the server, or the call ended while it
+    rang: each counts once. Our own answer on any device does not."""
+    machine, server = callee_ringing()
+    event(machine, server.reject("alice", "cancel", ring_over=True))
+    assert machine.missed_rings == 1
+    machine, _ = callee_ringing()
+    machine.handle(m.TimerFired(m.Timer.RING))
+    assert machine.missed_rings == 1
+    machine, server = callee_ringing()
+    event(machine, server.miss("bob", ring_over=True))
+    assert machine.missed_rings == 1
+    machine, server = callee_ringing()
+    server.ended = True
+    event(machine, CallEndedEvent(**server.base()))
+    assert machine.missed_rings == 1
+    machine, server = m.CallMachine("bob", reject_when_busy=True), Server()
+    event(machine, server.ring("alice", ["bob"]), busy=True)
+    assert machine.missed_rings == 1, "refused as busy for us"
+
+
+def test_answering_anywhere_is_not_a_missed_call() -> None:
+    for answer in ("accept", "decline", "decline-here", "join-here"):
+        machine, server = callee_ringing()
+        if answer == "accept":
+            event(machine, server.accept("bob"))
+        elif answer == "decline":
+            event(machine, server.reject("bob", ring_over=True))
+        elif answer == "decline-here":
+            machine.handle(m.RejectRequested("decline"))
+            event(machine, server.reject("bob", ring_over=True))
+        else:
+            joined(machine)
+            event(machine, server.accept("bob"))
+        assert machine.missed_rings == 0, answer
+        assert not machine.ringing_me
+
+
 def test_a_ring_while_in_the_call_does_not_ring() -> None:
     machine, server = m.CallMachine("bob"), Server()
     machine.handle(m.CallSeen(server.call()))
