@@ -18,5 +18,10 @@ if command -v dpkg >/dev/null; then
   fi
 fi
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
-.venv/bin/python -m pip install -q -e .
+# Install only when the project's definition changed since the last install (an editable
+# install follows the source by itself): a launch then takes well under a second.
+stamp=.venv/.parley-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || ! .venv/bin/python -c "import desktop_app" 2>/dev/null; then
+  .venv/bin/python -m pip install -q -e . && touch "$stamp"
+fi
 exec .venv/bin/parley "$@"

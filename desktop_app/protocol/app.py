@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -44,3 +44,8 @@ class AppResponse(Response):
 class HealthResponse(Response):
     status: str = "ok"
     version: str
+    service: Literal["parley"] = Field(
+        default="parley",
+        description='Always "parley": how an app tells a Parley coordinator from any '
+        "other web server at the address a person typed.",
+    )

@@ -1,6 +1,6 @@
 """``parley-bot``: a headless participant built on the SDK with synthetic devices.
 
-    parley-bot --server http://127.0.0.1:3000 --user echo --token $TOKEN --answer accept --echo
+    PARLEY_BOT_TOKEN=… parley-bot --server http://127.0.0.1:3000 --user echo --answer accept --echo
     parley-bot --user helper --sign-up --join default:standup
 
 It answers rings (``--answer accept|reject|ignore``, after ``--answer-after`` seconds, as
@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -151,8 +152,12 @@ class Bot:
 async def _token(args: argparse.Namespace) -> str:
     if args.token:
         return str(args.token)
+    if os.environ.get("PARLEY_BOT_TOKEN"):
+        return os.environ["PARLEY_BOT_TOKEN"]  # kept out of argv, where ps shows it
     if not args.sign_up:
-        raise SystemExit("parley-bot: give --token, or --sign-up on a server with open sign-up")
+        raise SystemExit(
+            "parley-bot: give PARLEY_BOT_TOKEN (or --token), or --sign-up on a server with open sign-up"
+        )
     async with httpx.AsyncClient(base_url=args.server) as http:
         response = await http.post(
             "/v1/auth/sign-up", json={"user_id": args.user, "name": args.name}
@@ -198,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--server", default="http://127.0.0.1:3000")
     parser.add_argument("--user", default="bot", help="the bot's user id")
     parser.add_argument("--name", default="Parley bot")
-    parser.add_argument("--token", help="a user token for --user")
+    parser.add_argument(
+        "--token", help="a user token for --user (better: the PARLEY_BOT_TOKEN variable)"
+    )
     parser.add_argument("--sign-up", action="store_true", help="get a token through open sign-up")
     parser.add_argument("--answer", choices=["accept", "reject", "ignore"], default="accept")
     parser.add_argument(

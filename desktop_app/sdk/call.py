@@ -545,4 +545,5 @@ class Call:
         fresh = self.state.apply_call(event.call)
         EVENT_HANDLERS[event.type](self, event)
         busy = self.context.listener.in_another_call(self)
-        self._dispatch(self._feed(m.EventReceived(event, busy, fresh)))
+        quiet = self.context.options.do_not_disturb
+        self._dispatch(self._feed(m.EventReceived(event, busy, fresh, quiet)))

@@ -40,6 +40,8 @@ class EventReceived:
     #: Whether the event's ``call`` is the newest seen (answers and events race: an older
     #: one says nothing about the ring).
     fresh: bool = True
+    #: Whether the user asked not to be disturbed (rings are refused ``busy``).
+    do_not_disturb: bool = False
 
 
 @dataclass(frozen=True)

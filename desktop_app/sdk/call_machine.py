@@ -16,7 +16,8 @@ Ringing rules on this side (the coordinator enforces the same deadlines on its o
 * **Incoming** (someone else rang us): ``ringing`` until we answer here, the same user
   answers on another device, the caller cancels, the ring is over, the call ends, or our
   incoming deadline passes (reject with ``timeout``, never ``decline``). With
-  ``reject_when_busy``, a ring while another call is joined is rejected ``busy`` at once.
+  ``reject_when_busy``, a ring while another call is joined is rejected ``busy`` at once;
+  so is every ring while the user asked not to be disturbed.
   A ring from ourselves (another device of ours) never rings us. A ring that ends with
   no answer of ours on any device (accept or decline) counts as a missed call.
 * Joining while an incoming ring waits accepts it in the same step.
@@ -200,8 +201,8 @@ class CallMachine:
                 return self._seen(call)
             case RingSent():
                 return self._ring_sent(given)
-            case EventReceived(event, busy, fresh):
-                return self._event(event, busy, fresh)
+            case EventReceived(event, busy, fresh, quiet):
+                return self._event(event, busy or quiet, fresh, refuse=quiet)
             case JoinRequested():
                 return self._join_requested()
             case JoinSucceeded(session_id) | RejoinSucceeded(session_id):
@@ -280,11 +281,13 @@ class CallMachine:
         seconds = given.call.settings.ring.auto_cancel_timeout_ms / 1000
         return [ArmTimer(Timer.RING, seconds)]
 
-    def _event(self, event: CallEvent, busy: bool, fresh: bool) -> list[Command]:
+    def _event(
+        self, event: CallEvent, busy: bool, fresh: bool, refuse: bool = False
+    ) -> list[Command]:
         commands = self._seen(event.call) if fresh else []
         match event:
             case CallRingEvent():
-                commands += self._rung(event, busy)
+                commands += self._rung(event, busy, refuse)
             case CallAcceptedEvent():
                 commands += self._accepted(event.user.id)
             case CallRejectedEvent() | CallMissedEvent():
@@ -299,13 +302,13 @@ class CallMachine:
                     commands += self._media_failed()  # the server let our session go
         return commands
 
-    def _rung(self, event: CallRingEvent, busy: bool) -> list[Command]:
+    def _rung(self, event: CallRingEvent, busy: bool, refuse: bool) -> list[Command]:
         if event.user.id == self.own_user_id:
             return []  # our own ring, from another device of ours
         if self.calling_state in (*_IN_CALL, CallingState.JOINING):
             return []
-        if self.reject_when_busy and busy:
-            self.missed_rings += 1  # refused for us: still a call we missed
+        if (self.reject_when_busy and busy) or refuse:
+            self.missed_rings += 1  # refused for us (busy, do not disturb): still missed
             return [SendReject("busy")]
         self._callees = tuple(m.user_id for m in event.members if m.user_id != event.user.id)
         self.ring = RingContext(

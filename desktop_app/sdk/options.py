@@ -11,6 +11,9 @@ from .connection import ReconnectPolicy
 class ClientOptions:
     #: Reject an incoming ring with ``busy`` while another call is joined.
     reject_call_when_busy: bool = False
+    #: Do not disturb: refuse every incoming ring at once with ``busy`` (each counts as a
+    #: missed call here). May be switched at any time.
+    do_not_disturb: bool = False
     #: How the event connection retries after it drops.
     reconnect_policy: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     #: How a call rejoins after its media failed (a peer connection broke): a few quick

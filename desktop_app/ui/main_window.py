@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QSystemTrayIcon,
@@ -46,6 +47,7 @@ class Pending:
 
 
 class MainWindow(QMainWindow):
+    #: The app is quitting (Quit in the tray menu, or the window closed without a tray).
     closed = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -70,9 +72,23 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.server_note, 1)
         self.statusBar().addPermanentWidget(self.connection_note)
         self.tray: QSystemTrayIcon | None = None
+        self.tray_menu = QMenu(self)
+        self.tray_menu.addAction("Open Parley", self.bring_to_front)
+        self.do_not_disturb = self.tray_menu.addAction("Do not disturb")
+        self.do_not_disturb.setCheckable(True)
+        self.do_not_disturb.toggled.connect(self._do_not_disturb)
+        self.tray_menu.addSeparator()
+        self.tray_menu.addAction("Quit Parley", self.quit)
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
+            self.tray.setToolTip("Parley")
+            self.tray.setContextMenu(self.tray_menu)
+            self.tray.activated.connect(self._tray_activated)
             self.tray.show()
+        #: The window was closed to the tray (the app runs on, reachable by rings).
+        self.in_tray = False
+        self.tray_notice: QMessageBox | None = None
+        self.sign_out_question: QMessageBox | None = None
         self._pending: Pending | None = None
         self.incoming: IncomingRingDialog | None = None
         self.outgoing: OutgoingRingDialog | None = None
@@ -84,6 +100,9 @@ class MainWindow(QMainWindow):
         self.home.ring_requested.connect(
             lambda ids, video: self._prepare(Pending("ring", tuple(ids), video))
         )
+        self.home.call_back_requested.connect(
+            lambda ids, video: self._prepare(Pending("ring", tuple(ids), video))
+        )
         self.home.echo_requested.connect(lambda: self._prepare(Pending("echo")))
         self.home.join_requested.connect(self._join_by_id)
         self.lobby.join_clicked.connect(self._go)
@@ -91,7 +110,10 @@ class MainWindow(QMainWindow):
         self.call_view.left.connect(self.show_home)
         session.incoming_ring.connect(self._incoming)
         session.notified.connect(self._notified)
+        session.missed.connect(self._missed)
+        session.people_changed.connect(self.home.show_people)
         session.connection_changed.connect(self._connection_changed)
+        session.local_server_changed.connect(self._local_server_changed)
 
     # --- start and sign-in ------------------------------------------------------------------
 
@@ -106,8 +128,6 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.sign_in)
         if mode == "local":
             self.server_note.setText("Starting the server on this computer…")
-        if mode == "remote" and not token and self.session.preferences.user_id == user_id:
-            token = self.session.preferences.token
         self.sign_in.runner.run(
             self.session.sign_in(mode, url, user_id, name, token),
             on_done=lambda _: self.show_home(),
@@ -119,21 +139,57 @@ class MainWindow(QMainWindow):
         self.server_note.setText("")
 
     def _sign_out(self) -> None:
-        self.runner.run(self.session.sign_out(), on_done=lambda _: self._signed_out())
+        """Ask first: signing out means nobody can ring you here until you sign in."""
+        prefs = self.session.preferences
+        question = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Sign out",
+            f"Sign out of Parley as {prefs.name or prefs.user_id}?",
+            parent=self,
+        )
+        question.setInformativeText(
+            "Nobody can ring you on this computer until you sign in again. Parley remembers "
+            f"this computer, so you can sign in again as {prefs.user_id!r} at any time."
+        )
+        confirm = question.addButton("Sign out", QMessageBox.ButtonRole.AcceptRole)
+        question.addButton(QMessageBox.StandardButton.Cancel)
+        confirm.clicked.connect(
+            lambda: self.runner.run(self.session.sign_out(), on_done=lambda _: self._signed_out())
+        )
+        self.sign_out_question = question
+        question.open()
 
     def _signed_out(self) -> None:
         self.sign_in.token.clear()
+        self.sign_in.status.clear()
+        self.server_note.setText("")
+        self.connection_note.setText("")
+        self.home.dismiss_missed()
         self.stack.setCurrentWidget(self.sign_in)
 
     def show_home(self) -> None:
-        if self.session.is_local and self.session.local is not None:
-            self.server_note.setText(
-                f"Parley is running its own server on this computer ({self.session.local.base_url})."
-            )
-        else:
-            self.server_note.setText(f"Server: {self.session.server_label}")
+        self._show_server_note()
         self.stack.setCurrentWidget(self.home)
         self.home.refresh()
+
+    def _show_server_note(self) -> None:
+        local = self.session.local
+        if self.session.is_local and local is not None:
+            text = f"Parley is running its own server on this computer ({local.base_url})."
+            if local.moved_from is not None:
+                text += f" Port {local.moved_from} was taken, so its address changed this time."
+            self.server_note.setText(text)
+        else:
+            self.server_note.setText(f"Server: {self.session.server_label}")
+
+    def _local_server_changed(self, what: str) -> None:
+        if what == "down":
+            self.server_note.setText("Parley's server on this computer stopped. Starting it again…")
+        else:
+            self._show_server_note()
+            self.server_note.setText(
+                self.server_note.text() + " (It had stopped and was started again.)"
+            )
 
     def _theme_chosen(self, name: str) -> None:
         if name in ("light", "dark", "system"):
@@ -149,6 +205,7 @@ class MainWindow(QMainWindow):
             "offline": "Offline: the server can't be reached.",
         }
         self.connection_note.setText(texts.get(state, ""))
+        self.call_view.set_connection(state)
 
     # --- starting a call ----------------------------------------------------------------------
 
@@ -158,13 +215,23 @@ class MainWindow(QMainWindow):
             self._go()
             return
         if pending.kind == "ring":
-            subtitle = "You are about to ring " + ", ".join(pending.people) + "."
+            subtitle = "You are about to ring " + self._names(pending.people) + "."
+            action = "Ring"
         elif pending.kind == "echo":
             subtitle = "Echo test: you will see and hear yourself as the others would."
+            action = "Start echo test"
         else:
             subtitle = f"Joining {pending.call.cid}." if pending.call else ""
-        self.lobby.open_for(pending.call, subtitle)
+            action = "Join"
+        self.lobby.open_for(pending.call, subtitle, action, camera=pending.video)
         self.stack.setCurrentWidget(self.lobby)
+
+    def _names(self, user_ids: tuple[str, ...] | list[str]) -> str:
+        """People's names as the people list knows them (ids for people it does not)."""
+        client = self.session.client
+        people = client.state.people.value if client is not None else {}
+        names = [(people[u].name or u) if u in people else u for u in user_ids]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     def _join_by_id(self, text: str) -> None:
         try:
@@ -181,43 +248,57 @@ class MainWindow(QMainWindow):
         self.show_home()
 
     def _go(self) -> None:
-        self.lobby.close_devices()
+        """The lobby's main button. The lobby keeps its preview and meter until the ring
+        or join has gone through: a failed attempt leaves it as it was, error shown."""
         pending = self._pending
         if pending is None:
             return
+        # Errors show where the person is: the lobby, or home when the lobby is skipped.
+        runner = self.lobby.runner if self.stack.currentWidget() is self.lobby else self.home.runner
         if pending.kind in ("ring", "echo"):
             call = self.session.new_call()
             if pending.kind == "echo":
                 work = self.session.ring_echo(call)
+                title = "Echo test"
             else:
                 work = self.session.ring(call, list(pending.people), pending.video)
-            self.lobby.runner.run(work, on_done=lambda _: self._ringing(call))
+                title = "Call with " + self._names(pending.people)
+            runner.run(work, on_done=lambda _: self._ringing(call, title))
         elif pending.call is not None:
             joining = pending.call
-            self.lobby.runner.run(
-                joining.join(create=True), on_done=lambda _: self.show_call(joining)
-            )
+            runner.run(joining.join(create=True), on_done=lambda _: self.show_call(joining))
+        else:
+            return
 
-    def _ringing(self, call: Call) -> None:
-        self.outgoing = OutgoingRingDialog(call, self)
+    def _ringing(self, call: Call, title: str) -> None:
+        self.lobby.close_devices()
+        client = self.session.client
+
+        def online(user_id: str) -> bool | None:
+            person = client.state.people.value.get(user_id) if client is not None else None
+            return person.online if person is not None else None
+
+        self.outgoing = OutgoingRingDialog(call, self, online)
         self.outgoing.show()
-        self._follow_outgoing(call)
+        self._follow_outgoing(call, title)
         self.show_home()
 
-    def _follow_outgoing(self, call: Call) -> None:
+    def _follow_outgoing(self, call: Call, title: str) -> None:
         def changed(state: CallingState) -> None:
             if state is CallingState.JOINED:
                 unsubscribe()
-                self.show_call(call)
-            elif state in (CallingState.LEFT, CallingState.IDLE):
+                self.show_call(call, title)
+            elif state is CallingState.LEFT:
                 unsubscribe()
+                self.home.refresh_calls()  # the ring's outcome joins the history
 
         unsubscribe = call.state.calling_state_.subscribe(changed)
 
-    def show_call(self, call: Call) -> None:
+    def show_call(self, call: Call, title: str = "") -> None:
         if self._closing:
             return  # a join that finishes while the app quits shows nothing
-        self.call_view.bind(call)
+        self.lobby.close_devices()
+        self.call_view.bind(call, title or call.id)
         self.stack.setCurrentWidget(self.call_view)
 
     # --- rings and notifications ----------------------------------------------------------------
@@ -231,16 +312,49 @@ class MainWindow(QMainWindow):
         self.incoming.accepted_with.connect(lambda video: self._accept(call, video))
         self.incoming.show()
         self.incoming.raise_()
+        self.incoming.activateWindow()
         if self.tray is not None and not self.isActiveWindow():
             self.tray.showMessage("Parley", self.incoming.who.text(), app_icon(), 10_000)
 
     def _accept(self, call: Call, video: bool) -> None:
+        ring = call.state.ring
+        caller = ring.caller if ring is not None else None
+        title = f"Call with {caller.name or caller.id}" if caller is not None else ""
+
         async def accept() -> None:
             if not video:
                 await call.camera.disable()
             await call.join()
 
-        self.runner.run(accept(), on_done=lambda _: self.show_call(call))
+        self.bring_to_front()  # answering brings the call to the front, even from the tray
+        self.runner.run(accept(), on_done=lambda _: self.show_call(call, title))
+
+    def bring_to_front(self) -> None:
+        self.in_tray = False
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def _missed(self, call: Call) -> None:
+        if self._closing:
+            return
+        self.home.show_missed(call)
+        if self.tray is not None and not self.isActiveWindow():
+            self.tray.showMessage("Parley", self.home.missed_text.text(), app_icon(), 10_000)
+
+    def _do_not_disturb(self, on: bool) -> None:
+        client = self.session.client
+        if client is not None:
+            client.options.do_not_disturb = on
+
+    def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.bring_to_front()
 
     def _notified(self, call: Call) -> None:
         if self._closing:
@@ -260,11 +374,40 @@ class MainWindow(QMainWindow):
     # --- closing ------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing the window keeps Parley running in the tray while signed in (people
+        can still ring you; the first time, a notice says so). Without a tray, or signed
+        out, it quits."""
+        if not self._closing and self.tray is not None and self.session.client is not None:
+            event.ignore()
+            self.hide()
+            self.in_tray = True
+            if not self.session.preferences.tray_notice_shown:
+                self.session.preferences.tray_notice_shown = True
+                self.session.save()
+                self.tray.showMessage(
+                    "Parley is still running",
+                    "You can still be rung. Open Parley or quit it from its icon here.",
+                    app_icon(),
+                    10_000,
+                )
+            return
+        self._quit_now()
+        super().closeEvent(event)
+
+    def quit(self) -> None:
+        """Quit Parley (the tray menu's Quit): leave calls, stop the local server."""
+        self._quit_now()
+        self.hide()
+
+    def _quit_now(self) -> None:
         """The app is going: the views stop pulling frames now (the session's shutdown
         then leaves the calls and closes the devices; nothing opens meanwhile)."""
+        if self._closing:
+            return
         self._closing = True
         self.lobby.close_devices()
         if self.call_view.call is not None:
             self.call_view.unbind()
+        if self.tray is not None:
+            self.tray.hide()
         self.closed.emit()
-        super().closeEvent(event)

@@ -34,6 +34,17 @@ class Preferences(BaseModel):
     use_test_devices: bool = False
     skip_lobby: bool = False
     theme: Literal["light", "dark", "system"] = "system"
+    #: The port of the app's own server, kept across launches (its address stays valid).
+    local_port: int | None = None
+    #: Tokens of the accounts signed in on this computer, by ``server|user id`` (server:
+    #: ``local`` or its address). Signing out keeps them, so signing in again as yourself
+    #: works where open sign-up would now say the id is taken.
+    accounts: dict[str, str] = {}
+    #: Whether the "Parley keeps running in the tray" notice has been shown.
+    tray_notice_shown: bool = False
+
+    def account_key(self, mode: str, server_url: str, user_id: str) -> str:
+        return f"{'local' if mode == 'local' else server_url}|{user_id}"
 
     @property
     def signed_in(self) -> bool:

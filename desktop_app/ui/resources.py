@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QGuiApplication, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 
@@ -56,3 +56,22 @@ def app_icon() -> QIcon:
     for size in (16, 32, 64, 128, 256):
         result.addPixmap(_render(svg, size, 1.0))
     return result
+
+
+@cache
+def presence_dot(online: bool) -> QIcon:
+    """A filled green dot (online) or a hollow grey ring (offline), for people lists."""
+    pixmap = QPixmap(QSize(24, 24))
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if online:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#2ea043"))
+        painter.drawEllipse(QRectF(6, 6, 12, 12))
+    else:
+        painter.setPen(QPen(QColor("#8b949e"), 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(QRectF(7, 7, 10, 10))
+    painter.end()
+    return QIcon(pixmap)

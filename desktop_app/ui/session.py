@@ -9,10 +9,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import pydantic
 from PySide6.QtCore import QObject, Signal
 
+from desktop_app.protocol.app import HealthResponse
 from desktop_app.protocol.ids import ID_PATTERN
 from desktop_app.sdk import Call, ClientOptions, ParleyError, VideoClient
 from desktop_app.sdk.errors import ConnectionFailed, InvalidInput, NotAllowed
@@ -27,6 +30,36 @@ class SignInProblem(ParleyError):
     """Something the person typed (or the server's sign-up) is not right."""
 
 
+def server_address(text: str) -> str:
+    """What a person typed as a server's address, as a base URL. Without a scheme,
+    ``http://`` for this computer, an IP address or an explicit port (a server on a LAN or
+    for tests), ``https://`` for a host name (a server on the internet)."""
+    text = text.strip().rstrip("/")
+    if not text or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
+        return text
+    host = urlsplit(f"//{text}").hostname or ""
+    plain = host == "localhost" or re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", host) or ":" in text
+    return ("http://" if plain else "https://") + text
+
+
+async def check_server(base_url: str) -> None:
+    """That a Parley coordinator answers at ``base_url`` (its health answer says so)."""
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+            response = await http.get("/healthz")
+    except (httpx.HTTPError, ValueError):
+        raise ConnectionFailed(f"The server at {base_url} can't be reached.") from None
+    try:
+        HealthResponse.model_validate(response.json())
+        parley = response.status_code == 200
+    except (ValueError, pydantic.ValidationError):
+        parley = False
+    if not parley:
+        raise SignInProblem(
+            f"{base_url} is not a Parley server. Check the address with the server's administrator."
+        )
+
+
 async def sign_up(base_url: str, user_id: str, name: str) -> str:
     """A user token from the server's open sign-up."""
     try:
@@ -38,7 +71,7 @@ async def sign_up(base_url: str, user_id: str, name: str) -> str:
         return str(response.json()["token"])
     try:
         detail = str(response.json().get("detail") or "")
-    except ValueError:
+    except (ValueError, AttributeError):
         detail = ""
     raise SignInProblem(detail or "This server does not let people sign up by themselves.")
 
@@ -50,7 +83,13 @@ class Session(QObject):
     incoming_ring = Signal(object)
     #: Someone announced a call to us with ``notify`` ("Join" notification).
     notified = Signal(object)
+    #: A ring of this call ended here unanswered (the missed-call notice).
+    missed = Signal(object)
+    #: The people on the server and their presence changed (``{user id: user}``).
+    people_changed = Signal(dict)
     connection_changed = Signal(str)
+    #: The app's own server: "down" (it died; restarting), "up" (running again).
+    local_server_changed = Signal(str)
 
     def __init__(
         self,
@@ -85,11 +124,19 @@ class Session(QObject):
         if self.persist:
             save_preferences(self.preferences)
 
+    def use_test_devices(self, on: bool) -> None:
+        """Synthetic devices instead of this computer's (remembered), or back again."""
+        self.preferences.use_test_devices = on
+        self.save()
+        switch = getattr(self.devices, "switch", None)
+        if switch is not None:
+            switch(on)
+
     # --- signing in and out -------------------------------------------------------------
 
     async def start_local_server(self) -> LocalServer:
         if self.local is None:
-            local = LocalServer(self.data_dir)
+            local = LocalServer(self.data_dir, self.preferences.local_port)
             try:
                 await local.start()
             except LocalServerError as error:
@@ -98,6 +145,13 @@ class Session(QObject):
                     f"Parley could not start its server on this computer. {error}"
                 ) from None
             self.local = local
+            if self.preferences.local_port != local.port:
+                self.preferences.local_port = local.port
+                self.save()
+            local.keep_alive(
+                lambda: self.local_server_changed.emit("down"),
+                lambda: self.local_server_changed.emit("up"),
+            )
             try:
                 await local.start_echo_bot()
                 self.echo_ready = True
@@ -117,23 +171,22 @@ class Session(QObject):
         if not re.match(ID_PATTERN, user_id):
             raise SignInProblem("A user id is 1 to 64 letters, digits, '-' or '_' (no spaces).")
         name = name or user_id
+        key = self.preferences.account_key(mode, server_address(server_url), user_id)
+        remembered = self.preferences.accounts.get(key, "") or self._signed_in_token(
+            mode, server_address(server_url), user_id
+        )
         if mode == "local":
-            local = await self.start_local_server()
-            base_url = local.base_url
-            remembered = self.preferences.token if self.preferences.user_id == user_id else ""
-            if not (remembered and self.preferences.server_mode == "local"):
-                try:
-                    token = await sign_up(base_url, user_id, name)
-                except SignInProblem:  # the id is ours from an earlier run: mint its token
-                    token = await local.token(user_id)
-            else:
-                token = remembered
+            base_url = (await self.start_local_server()).base_url
+            # Someone else's id on this computer's server stays theirs: sign-up says taken.
+            token = remembered or await sign_up(base_url, user_id, name)
         else:
-            if not server_url.startswith(("http://", "https://")):
-                raise SignInProblem("A server address starts with http:// or https://.")
+            server_url = server_address(server_url)
+            if not server_url:
+                raise SignInProblem("Type the address of the server, like parley.example.org.")
             base_url = server_url
+            await check_server(base_url)
             if not token:
-                token = await sign_up(base_url, user_id, name)
+                token = remembered or await sign_up(base_url, user_id, name)
         client = VideoClient(
             {"id": user_id, "name": name},
             token=token,
@@ -154,13 +207,23 @@ class Session(QObject):
                 "user_id": user_id,
                 "name": name,
                 "token": token,
+                "accounts": {**self.preferences.accounts, key: token},
             }
         )
         self.save()
         self._bind(client)
         self.signed_in.emit()
 
+    def _signed_in_token(self, mode: str, server_url: str, user_id: str) -> str:
+        """The token of the current sign-in, if it is this account (settings saved before
+        accounts were remembered)."""
+        prefs = self.preferences
+        same = prefs.server_mode == mode and (mode == "local" or prefs.server_url == server_url)
+        return prefs.token if same and prefs.user_id == user_id else ""
+
     async def sign_out(self) -> None:
+        """Stop being reachable here: disconnect, and forget the active sign-in (the
+        account's token stays remembered, so signing in again as yourself works)."""
         await self._drop_client()
         self.preferences = self.preferences.model_copy(update={"token": ""})
         self.save()
@@ -185,6 +248,10 @@ class Session(QObject):
     def _bind(self, client: VideoClient) -> None:
         self._unsubscribe.append(client.state.incoming_call.subscribe(self._ringing, now=True))
         self._unsubscribe.append(client.state.notified_call.subscribe(self._notified))
+        self._unsubscribe.append(client.state.missed_call.subscribe(self._missed))
+        self._unsubscribe.append(
+            client.state.people.subscribe(lambda people: self.people_changed.emit(dict(people)))
+        )
         self._unsubscribe.append(
             client.state.connection_state.subscribe(
                 lambda state: self.connection_changed.emit(str(state.value))
@@ -194,6 +261,10 @@ class Session(QObject):
     def _ringing(self, call: Call | None) -> None:
         if call is not None:
             self.incoming_ring.emit(call)
+
+    def _missed(self, call: Call | None) -> None:
+        if call is not None:
+            self.missed.emit(call)
 
     def _notified(self, call: Call | None) -> None:
         if call is not None:

@@ -317,6 +317,13 @@ def test_busy() -> None:
     assert event(machine, server.ring("alice", ["bob"]), busy=True) == RING, "not told to"
 
 
+def test_do_not_disturb_refuses_every_ring_as_busy() -> None:
+    machine, server = m.CallMachine("bob"), Server()
+    quiet = m.EventReceived(server.ring("alice", ["bob"]), do_not_disturb=True)
+    assert machine.handle(quiet) == [m.SendReject("busy")]
+    assert machine.calling_state is not S.RINGING and machine.missed_rings == 1
+
+
 def test_a_ring_that_ends_unanswered_is_a_missed_call() -> None:
     """Cancelled by the caller, timed out here or on the server, or the call ended while it
     rang: each counts once. Our own answer on any device does not."""

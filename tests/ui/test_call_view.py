@@ -81,7 +81,10 @@ async def test_tiles_controls_and_shortcuts(
     await eventually(lambda: bobs_tile.muted, what="bob's muted mark")
 
     view.participants.click()
-    assert view.people.isVisible() and view.people.count() == 2
+    rows = [view.people.item(i).text() for i in range(view.people.count())]
+    assert view.people.isVisible() and rows[0] == "In the call (2)", rows
+    assert any(r.startswith("● Bob — ") and "muted" in r for r in rows), rows
+    assert not any("call_member" in r for r in rows), "roles read as people say them"
 
     await call.end_call()
     await eventually(

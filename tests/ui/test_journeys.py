@@ -85,7 +85,7 @@ async def test_calling_shows_who_declined_and_the_call_follows(
     await eventually(
         lambda: ("Robin", "declined") in dialog.callee_states(), what="robin declined shown"
     )
-    assert ("Sam", "ringing") in dialog.callee_states()
+    assert ("Sam", "ringing…") in dialog.callee_states()
     await eventually(
         lambda: window.stack.currentWidget() is window.call_view, timeout=15, what="call view"
     )

@@ -163,7 +163,7 @@ async def test_the_outgoing_dialog_follows_callees_and_turns_into_the_call(
         lambda: window.outgoing if window.outgoing and window.outgoing.isVisible() else None,
         what="outgoing dialog",
     )
-    assert sorted(dialog.callee_states()) == [("Bob", "ringing"), ("Carol", "ringing")]
+    assert sorted(dialog.callee_states()) == [("Bob", "ringing…"), ("Carol", "ringing…")]
     call = dialog.call
     carols = await eventually(
         lambda: (

@@ -37,10 +37,10 @@ async def test_mistakes_are_sentences(window_for: Any) -> None:
     await eventually(lambda: error.isVisible(), what="an error")
     assert "user id is 1 to 64 letters" in error.text()
 
-    _fill(window, "remote", "parley.example", "alice", "Alice")
-    await eventually(lambda: "starts with http" in error.text(), what="address sentence")
+    _fill(window, "remote", "", "alice", "Alice")
+    await eventually(lambda: "Type the address" in error.text(), what="address sentence")
 
-    _fill(window, "remote", "http://127.0.0.1:1", "alice", "Alice")
+    _fill(window, "remote", "127.0.0.1:1", "alice", "Alice")  # no http://: accepted
     await eventually(lambda: "can't be reached" in error.text(), timeout=15, what="unreachable")
     assert "Traceback" not in error.text()
     assert window.stack.currentWidget() is window.sign_in
@@ -86,6 +86,9 @@ async def test_signing_in_reaches_home_and_is_remembered(
     assert (own_config_dir / "settings.json").stat().st_mode & 0o077 == 0, "token file is private"
 
     window.home.sign_out_requested.emit()
+    question = await eventually(lambda: window.sign_out_question, what="sign-out question")
+    assert "Nobody can ring you" in question.informativeText()
+    next(b for b in question.buttons() if b.text() == "Sign out").click()
     await eventually(lambda: window.stack.currentWidget() is window.sign_in, what="signed out")
     assert not load_preferences().token and load_preferences().user_id == "alice"
     await window.session.shutdown()

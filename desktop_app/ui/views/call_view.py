@@ -11,12 +11,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QRect, QSize, QTimer, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QListWidget,
+    QListWidgetItem,
     QMenu,
     QToolButton,
     QVBoxLayout,
@@ -35,6 +36,20 @@ from .lobby import show_toggle, toggle_button
 
 PAGE_SIZE = 16
 SPEAKING_LEVEL = 0.15
+#: How long "Bob left the call." stays.
+NOTICE_SECONDS = 5.0
+#: Roles as people say them.
+ROLE_NAMES = {
+    "host": "Host",
+    "admin": "Admin",
+    "moderator": "Moderator",
+    "call_member": "Member",
+    "user": "Guest",
+}
+
+
+def role_name(role: str) -> str:
+    return ROLE_NAMES.get(role, role.replace("_", " ").capitalize())
 
 
 def grid_shape(count: int, width: int, height: int) -> tuple[int, int]:
@@ -128,9 +143,11 @@ class CallView(QWidget):
 
         self.title = label("", "title")
         self.copy_id = control("copy", "Copy the call id", self._copy_id)
+        self.copied = label("", "muted")
         header = QHBoxLayout()
         header.addWidget(self.title)
         header.addWidget(self.copy_id)
+        header.addWidget(self.copied)
         header.addStretch(1)
         self.status = StatusRow(self.runner)
         header.addWidget(self.status)
@@ -151,8 +168,17 @@ class CallView(QWidget):
         self.page_label = label("", "muted")
         self.grid.page_changed.connect(self._show_pages)
         self.people = QListWidget()
-        self.people.setMaximumWidth(260)
+        self.people.setMaximumWidth(280)
         self.people.hide()
+        #: "Bob left the call." for a moment, and "You are the only one here."
+        self.notice = label("", "muted")
+        self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self._clear_notice)
+        self._others: dict[str, str] = {}
+        #: The event connection's state ("connected", "reconnecting", "offline").
+        self.connection = "connected"
         middle = QHBoxLayout()
         middle.addWidget(self.previous_page)
         middle.addWidget(self.grid, 1)
@@ -183,6 +209,7 @@ class CallView(QWidget):
         outer.addLayout(header)
         outer.addWidget(self.banner)
         outer.addLayout(middle, 1)
+        outer.addWidget(self.notice)
         outer.addLayout(controls)
 
         QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_microphone)
@@ -193,10 +220,13 @@ class CallView(QWidget):
 
     # --- binding ------------------------------------------------------------------------------
 
-    def bind(self, call: Call) -> None:
+    def bind(self, call: Call, title: str = "") -> None:
         self.unbind()
         self.call = call
-        self.title.setText(call.id)
+        self.title.setText(title or call.id)
+        self.title.setToolTip(call.cid)
+        self._others = {}
+        self._clear_notice()
         state = call.state
         for observable in (
             state.participants_,
@@ -252,7 +282,6 @@ class CallView(QWidget):
             known = self.tiles.get(participant.session_id)
             if known is None:
                 known = self.tiles[participant.session_id] = VideoTile()
-            known.mirrored = participant.is_local  # known only once the join answer is in
             self._show_participant(known, participant)
         self.grid.set_tiles([self.tiles[p.session_id] for p in ordered])
 
@@ -261,11 +290,14 @@ class CallView(QWidget):
         self.end.setVisible(Permission.END_CALL in state.own_capabilities)
         self._show_banner()
         self._show_people()
+        self._show_arrivals(participants)
 
     def _show_participant(self, tile: VideoTile, participant: Participant) -> None:
         call = self.call
         assert call is not None
         tile.set_name(participant.user.name or participant.user.id)
+        # Your own picture is always a mirror (as in the lobby); others never are.
+        tile.set_mirrored(participant.is_local)
         if participant.is_local:
             tile.set_name(f"{participant.user.name or participant.user.id} (you)")
             tile.set_muted(not call.microphone.enabled)
@@ -302,8 +334,8 @@ class CallView(QWidget):
             calling is CallingState.LEFT and state.call is not None and state.call.ended_at
         ):
             text, home = "This call has ended.", True
-        elif calling is CallingState.RECONNECTING:
-            text = "Reconnecting… the connection to the others was lost."
+        elif calling is CallingState.RECONNECTING or self.connection != "connected":
+            text = "Reconnecting… the connection was lost; the call goes on when it is back."
         elif calling is CallingState.RECONNECTING_FAILED:
             text, home = "The connection could not be restored.", True
         elif state.backstage:
@@ -317,13 +349,79 @@ class CallView(QWidget):
             widget.setEnabled(not home)
 
     def _show_people(self) -> None:
+        """Who is here now (with microphone and camera), then members who are not."""
         call = self.call
         assert call is not None
         self.people.clear()
-        in_call = {p.user.id for p in call.state.participants}
-        for member in call.state.members:
-            mark = "●" if member.user_id in in_call else "○"
-            self.people.addItem(f"{mark} {member.user.name or member.user_id} — {member.role}")
+        here = call.state.participants
+        self.people.addItem(f"In the call ({len(here)})")
+        roles = {m.user_id: m.role.value for m in call.state.members}
+        for participant in sorted(here, key=lambda p: (not p.is_local, p.joined_at)):
+            name = participant.user.name or participant.user.id
+            if participant.is_local:
+                name += " (you)"
+                mic, cam = call.microphone.enabled, call.camera.enabled
+            else:
+                mic = participant.published.get("audio") is not False
+                cam = participant.published.get("video") is not False
+            role = role_name(roles.get(participant.user.id, participant.role))
+            what = ("mic on" if mic else "muted") + " · " + ("camera on" if cam else "camera off")
+            item = QListWidgetItem(f"● {name} — {role}\n    {what}")
+            item.setData(Qt.ItemDataRole.UserRole, participant.user.id)
+            self.people.addItem(item)
+        present = {p.user.id for p in here}
+        away = [m for m in call.state.members if m.user_id not in present]
+        if away:
+            self.people.addItem(f"Not here ({len(away)})")
+            for member in away:
+                name = member.user.name or member.user_id
+                self.people.addItem(f"○ {name} — {role_name(member.role.value)}")
+        for row in range(self.people.count()):
+            item = self.people.item(row)
+            if not item.text().startswith(("●", "○")):
+                item.setFlags(Qt.ItemFlag.NoItemFlags)  # a section heading
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+
+    def _show_arrivals(self, participants: list[Participant]) -> None:
+        """Say when someone leaves, and when you are the only one left."""
+        call = self.call
+        assert call is not None
+        others = {p.user.id: p.user.name or p.user.id for p in participants if not p.is_local}
+        joined = call.state.calling_state is CallingState.JOINED
+        for user_id, name in self._others.items():
+            if user_id not in others and joined:
+                self._show_notice(f"{name} left the call.")
+        self._others = others
+        if joined and not others and not self._notice_timer.isActive():
+            self.notice.setText("You are the only one here.")
+            self.notice.show()
+        elif others and not self._notice_timer.isActive():
+            self._clear_notice()
+
+    def _show_notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.show()
+        self._notice_timer.start(round(NOTICE_SECONDS * 1000))
+
+    def _clear_notice(self) -> None:
+        self._notice_timer.stop()
+        if (
+            self.call is not None
+            and not self._others
+            and (self.call.state.calling_state is CallingState.JOINED)
+        ):
+            self.notice.setText("You are the only one here.")
+            return
+        self.notice.setText("")
+        self.notice.hide()
+
+    def set_connection(self, state: str) -> None:
+        """The event connection's state (the banner says "Reconnecting…" while it is down)."""
+        self.connection = state if state in ("reconnecting", "offline") else "connected"
+        if self.call is not None:
+            self._show_banner()
 
     def _show_pages(self) -> None:
         many = self.grid.pages > 1
@@ -350,7 +448,8 @@ class CallView(QWidget):
             clipboard = QGuiApplication.clipboard()
             clipboard.setText(self.call.cid)
             self.status.show_error("")
-            self.copy_id.setToolTip(f"Copied {self.call.cid}")
+            self.copied.setText(f"Copied the call id {self.call.cid}")
+            QTimer.singleShot(3000, lambda: self.copied.setText(""))
 
     def _go_live(self) -> None:
         if self.call is not None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QActionGroup
+from PySide6.QtGui import QActionGroup, QColor
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLineEdit,
@@ -18,31 +19,56 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.protocol.users import UserResponse
+from desktop_app.protocol.users import UserPresenceResponse
 from desktop_app.sdk import Call
+from desktop_app.sdk.call_history import CallRecord, call_record
 
 from ..local_server import ECHO_USER
-from ..resources import icon
+from ..resources import icon, presence_dot
 from ..session import Session
 from ..tasks import Runner
 from ..theme import colors
 from .common import StatusRow, button, card, label
 
+OUTCOME_WORDS = {
+    "answered": "answered",
+    "ringing": "ringing now",
+    "cancelled": "cancelled",
+    "declined": "declined",
+    "no answer": "no answer",
+    "missed": "missed",
+    "meeting": "call",
+}
 
-def describe(call: Call, own_id: str) -> str:
-    """ "Bob, Carol · video · 14:05" for the recent list."""
-    state = call.state
-    others = [m.user.name or m.user_id for m in state.members if m.user_id != own_id]
-    who = ", ".join(others[:3]) + (f" +{len(others) - 3}" if len(others) > 3 else "")
-    info = state.call
-    when = info.created_at.astimezone().strftime("%d %b %H:%M") if info else ""
-    kind = "video" if info and info.video else "audio"
-    ended = " · ended" if state.ended_at else ""
-    return f"{who or call.id} · {kind} · {when}{ended}"
+
+def duration_text(seconds: float) -> str:
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def describe(record: CallRecord) -> str:
+    """ "↗ Bob, Carol · answered · video · 01 Dec 14:05 · 3 min" for the recent list."""
+    names = [p.name for p in record.people]
+    who = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+    arrow = "↙" if record.direction == "incoming" else "↗"
+    when = record.started_at.astimezone().strftime("%d %b %H:%M")
+    parts = [f"{arrow} {who or 'Nobody else'}", OUTCOME_WORDS[record.outcome]]
+    parts += ["video" if record.video else "audio", when]
+    if record.duration is not None and record.outcome in ("answered", "meeting"):
+        parts.append(duration_text(record.duration.total_seconds()))
+    return " · ".join(parts)
+
+
+def record_of(call: Call, own_id: str) -> CallRecord | None:
+    info = call.state.call
+    return call_record(info, call.state.members, own_id) if info is not None else None
 
 
 class HomeView(QWidget):
     ring_requested = Signal(list, bool)  # user ids, video
+    call_back_requested = Signal(list, bool)  # user ids, video (a call back from the history)
     echo_requested = Signal()
     join_requested = Signal(str)  # "type:id"
     sign_out_requested = Signal()
@@ -86,8 +112,17 @@ class HomeView(QWidget):
         header.addWidget(self.settings)
         header.addWidget(sign_out)
 
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search people")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _: self._filter_people())
         self.people = QListWidget()
         self.people.setMinimumHeight(160)
+        self.people.itemPressed.connect(self._person_pressed)
+        self.people.itemClicked.connect(self._person_clicked)
+        self._pressed_state: Qt.CheckState | None = None
+        self.people.itemChanged.connect(self._picks_changed)
+        self._people: dict[str, UserPresenceResponse] = {}
         self.video = QRadioButton("Video")
         self.audio = QRadioButton("Audio only")
         self.video.setChecked(True)
@@ -115,8 +150,21 @@ class HomeView(QWidget):
         join_row.addWidget(join)
         join_box = QWidget()
         join_box.setLayout(join_row)
+        self.missed_box = QFrame()
+        self.missed_box.setProperty("role", "banner")
+        self.missed_text = label("", wrap=True)
+        self.call_back = button("Call back", "primary", self._call_back_missed)
+        dismiss = button("Dismiss", on_click=self.dismiss_missed)
+        missed_row = QHBoxLayout(self.missed_box)
+        missed_row.addWidget(self.missed_text, 1)
+        missed_row.addWidget(self.call_back)
+        missed_row.addWidget(dismiss)
+        self.missed_box.hide()
+        self._missed: list[CallRecord] = []
+
         start = card(
             label("People you can ring", "muted"),
+            self.search,
             self.people,
             ring_box,
             self.echo,
@@ -139,6 +187,7 @@ class HomeView(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(20, 16, 20, 16)
         outer.addLayout(header)
+        outer.addWidget(self.missed_box)
         outer.addWidget(self.status)
         outer.addLayout(grid, 1)
 
@@ -148,6 +197,7 @@ class HomeView(QWidget):
         client = self.session.client
         if client is None:
             return
+        self.status.clear()
         prefs = self.session.preferences
         self.show_lobby.setChecked(not prefs.skip_lobby)
         for action in self.theme_actions.actions():
@@ -156,37 +206,87 @@ class HomeView(QWidget):
         self.server.setText(f"· {self.session.server_label}")
         self.echo.setVisible(self.session.is_local)
         self.echo.setEnabled(self.session.echo_ready)
-        self.runner.run(client.query_users(), on_done=lambda found: self.show_people(found[0]))
-        self.runner.run(
-            client.query_calls(limit=20), on_done=lambda found: self.show_calls(found[0])
-        )
+        self.runner.run(client.query_users())  # the list follows client.state.people
+        self.refresh_calls()
 
-    def show_people(self, users: list[UserResponse]) -> None:
-        own = self.session.preferences.user_id
+    def refresh_calls(self) -> None:
+        client = self.session.client
+        if client is not None:
+            self.runner.run(
+                client.query_calls(limit=20), on_done=lambda found: self.show_calls(found[0])
+            )
+
+    def show_people(self, people: dict[str, UserPresenceResponse]) -> None:
+        """Everyone but us and the echo bot: online first, then by name; picks survive."""
+        chosen = set(self.chosen_people())
+        self._people = {k: v for k, v in people.items() if k != ECHO_USER}
+        self.people.blockSignals(True)
         self.people.clear()
-        for user in users:
-            if user.id in (own, ECHO_USER):
-                continue
-            item = QListWidgetItem(f"{user.name or user.id}  ({user.id})")
+        ordered = sorted(
+            self._people.values(), key=lambda u: (not u.online, (u.name or u.id).lower())
+        )
+        for user in ordered:
+            presence = "online" if user.online else "offline"
+            item = QListWidgetItem(f"{user.name or user.id}  ({user.id}) · {presence}")
             item.setData(Qt.ItemDataRole.UserRole, user.id)
+            item.setIcon(presence_dot(user.online))
+            item.setToolTip(f"{user.name or user.id} is {presence}")
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked if user.id in chosen else Qt.CheckState.Unchecked
+            )
             self.people.addItem(item)
-        if not self.people.count():
+        if not ordered:
             item = QListWidgetItem("Nobody else has signed in to this server yet.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.people.addItem(item)
+        self.people.blockSignals(False)
+        self._filter_people()
+
+    def _filter_people(self) -> None:
+        wanted = self.search.text().strip().lower()
+        for row in range(self.people.count()):
+            item = self.people.item(row)
+            user_id = item.data(Qt.ItemDataRole.UserRole)
+            user = self._people.get(str(user_id)) if user_id else None
+            text = f"{user.name or ''} {user.id}".lower() if user else ""
+            item.setHidden(bool(wanted) and user is not None and wanted not in text)
 
     def show_calls(self, calls: list[Call]) -> None:
         own = self.session.preferences.user_id
         self.recent.clear()
         for call in calls:
-            item = QListWidgetItem(describe(call, own))
-            item.setData(Qt.ItemDataRole.UserRole, call.cid)
-            item.setToolTip(f"{call.cid} — double-click to join")
+            record = record_of(call, own)
+            if record is None:
+                continue
+            item = QListWidgetItem(describe(record))
+            item.setData(Qt.ItemDataRole.UserRole, record)
+            if record.outcome == "missed":
+                item.setForeground(QColor(colors().danger))
+            again = "call back" if record.call_back_ids else "join again"
+            item.setToolTip(f"{record.cid} — double-click to {again}")
             self.recent.addItem(item)
-        self.empty_recent.setVisible(not calls)
-        self.recent.setVisible(bool(calls))
+        self.empty_recent.setVisible(not self.recent.count())
+        self.recent.setVisible(bool(self.recent.count()))
+
+    def show_missed(self, call: Call) -> None:
+        """The missed-call notice: stays until called back or dismissed."""
+        record = record_of(call, self.session.preferences.user_id)
+        if record is None:
+            return
+        self._missed = [r for r in self._missed if r.cid != record.cid] + [record]
+        latest = self._missed[-1]
+        names = ", ".join(p.name for p in latest.people[:1]) or "Someone"
+        when = latest.started_at.astimezone().strftime("%H:%M")
+        more = f" (and {len(self._missed) - 1} more)" if len(self._missed) > 1 else ""
+        self.missed_text.setText(f"Missed call from {names} at {when}{more}.")
+        self.call_back.setVisible(bool(latest.call_back_ids))
+        self.missed_box.show()
+        self.refresh_calls()
+
+    def dismiss_missed(self) -> None:
+        self._missed.clear()
+        self.missed_box.hide()
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -198,7 +298,24 @@ class HomeView(QWidget):
                 chosen.append(str(item.data(Qt.ItemDataRole.UserRole)))
         return chosen
 
+    def _picks_changed(self, _item: QListWidgetItem) -> None:
+        self.status.clear()  # "Pick at least one person" was about the earlier attempt
+
+    def _person_pressed(self, item: QListWidgetItem) -> None:
+        self._pressed_state = item.checkState()
+
+    def _person_clicked(self, item: QListWidgetItem) -> None:
+        """A click anywhere on the row picks (or unpicks) the person, not only on the box
+        (a click on the box has toggled it already)."""
+        if not item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+            return
+        if item.checkState() is self._pressed_state:
+            checked = item.checkState() is Qt.CheckState.Checked
+            item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
+        self._pressed_state = None
+
     def _ring(self) -> None:
+        self.status.clear()
         people = self.chosen_people()
         if not people:
             self.status.show_error("Pick at least one person to ring.")
@@ -206,6 +323,7 @@ class HomeView(QWidget):
         self.ring_requested.emit(people, self.video.isChecked())
 
     def _join(self) -> None:
+        self.status.clear()
         text = self.call_id.text().strip()
         if not text:
             self.status.show_error("Type the id of the call to join.")
@@ -217,4 +335,19 @@ class HomeView(QWidget):
         self.session.save()
 
     def _recent_chosen(self, item: QListWidgetItem) -> None:
-        self.join_requested.emit(str(item.data(Qt.ItemDataRole.UserRole)))
+        """Call back: ring the same people again (a new call); a call with nobody else
+        to ring is joined again."""
+        record = item.data(Qt.ItemDataRole.UserRole)
+        if not isinstance(record, CallRecord):
+            return
+        self.status.clear()
+        if record.call_back_ids:
+            self.call_back_requested.emit(record.call_back_ids, record.video)
+        else:
+            self.join_requested.emit(record.cid)
+
+    def _call_back_missed(self) -> None:
+        if self._missed:
+            latest = self._missed[-1]
+            self.dismiss_missed()
+            self.call_back_requested.emit(latest.call_back_ids, latest.video)

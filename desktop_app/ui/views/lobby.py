@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiortc.mediastreams import MediaStreamError
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,6 +38,9 @@ from ..theme import colors
 from ..widgets.level_meter import LevelMeter
 from ..widgets.video_tile import VideoTile
 from .common import StatusRow, button, card, label
+
+#: How long the speaker test's tone plays.
+TEST_SOUND_SECONDS = 1.5
 
 
 def toggle_button(on_icon: str, off_icon: str, tip: str) -> QToolButton:
@@ -98,12 +102,20 @@ class LobbyView(QWidget):
         self.no_devices = label(
             "No camera or microphone was found on this computer.", "muted", wrap=True
         )
-        self.use_test = button("Use test devices", on_click=self._use_test_devices)
+        self.use_test = button("Use test devices", on_click=lambda: self.use_test_devices(True))
+        self.test_note = label(
+            "Using test devices: a moving test picture and a tone.", "muted", wrap=True
+        )
+        self.use_real = button(
+            "Use this computer's devices", on_click=lambda: self.use_test_devices(False)
+        )
         self.skip = QCheckBox("Skip this screen next time")
         self.skip.setChecked(session.preferences.skip_lobby)
         self.skip.toggled.connect(self._skip_changed)
-        self.join = button("Join", "primary", self.join_clicked.emit)
+        self.join = button("Join", "primary", self._join)
         self.join.setDefault(True)
+        for keys in ("Return", "Enter"):
+            QShortcut(QKeySequence(keys), self, self._join)
         cancel = button("Cancel", on_click=self.cancelled.emit)
         actions = QHBoxLayout()
         actions.addWidget(self.skip)
@@ -122,6 +134,8 @@ class LobbyView(QWidget):
             picker_box,
             self.no_devices,
             self.use_test,
+            self.test_note,
+            self.use_real,
             self.status,
             actions_box,
         )
@@ -132,6 +146,9 @@ class LobbyView(QWidget):
         self._unsubscribe: list[Callable[[], None]] = []
         self._level_task: asyncio.Task[None] | None = None
         self._branches: list[Any] = []
+        self.audio_only = False
+        self.test_note.hide()
+        self.use_real.hide()
 
     # --- managers --------------------------------------------------------------------------
 
@@ -152,12 +169,22 @@ class LobbyView(QWidget):
 
     # --- opening and closing ----------------------------------------------------------------
 
-    def open_for(self, call: Call | None, subtitle: str) -> None:
-        """Show the lobby for ``call`` (None: a call about to be made)."""
+    def open_for(
+        self, call: Call | None, subtitle: str, action: str = "Join", camera: bool = True
+    ) -> None:
+        """Show the lobby for ``call`` (None: a call about to be made); ``action`` names
+        what the main button does ("Join", "Ring"); ``camera`` False for an audio call."""
         self.close_devices()
         self.call = call
         self.subtitle.setText(subtitle)
+        self.join.setText(action)
+        self.title.setText("Ready to join?" if action == "Join" else "Ready?")
+        self.status.clear()  # an error belongs to the attempt that caused it
         prefs = self.session.preferences
+        self.skip.blockSignals(True)
+        self.skip.setChecked(prefs.skip_lobby)
+        self.skip.blockSignals(False)
+        self.audio_only = not camera
         settings = call.state.settings if call is not None else None
         camera_default = settings.video.camera_default_on if settings else True
         mic_default = settings.audio.mic_default_on if settings else True
@@ -176,7 +203,8 @@ class LobbyView(QWidget):
             self.camera.status.subscribe(lambda _: self._show_states(), now=True)
         )
         self._unsubscribe.append(self.microphone.status.subscribe(lambda _: self._show_states()))
-        self._start(self.camera, prefs.camera_on, camera_default)
+        # An audio call starts with the camera off, whatever was chosen for video calls.
+        self._start(self.camera, False if self.audio_only else prefs.camera_on, camera_default)
         self._start(self.microphone, prefs.microphone_on, mic_default)
         branch = self.camera.subscribe()
         self._branches.append(branch)
@@ -219,10 +247,16 @@ class LobbyView(QWidget):
 
     # --- what the person does ----------------------------------------------------------------
 
+    def _join(self) -> None:
+        if self.isVisible() and self.join.isEnabled():
+            self.status.clear()
+            self.join_clicked.emit()
+
     def _toggle_camera(self) -> None:
         on = not self.camera.enabled
-        self.session.preferences.camera_on = on
-        self.session.save()
+        if not self.audio_only:  # a choice for audio calls is not the video default
+            self.session.preferences.camera_on = on
+            self.session.save()
         self.runner.run(self.camera.enable() if on else self.camera.disable())
 
     def _toggle_microphone(self) -> None:
@@ -232,7 +266,14 @@ class LobbyView(QWidget):
         self.runner.run(self.microphone.enable() if on else self.microphone.disable())
 
     def _test_speaker(self) -> None:
-        self.runner.run(self.speaker.play_test_sound())
+        self.speaker_test.setText("Playing…")
+        self.speaker_test.setEnabled(False)
+        self.runner.run(self.speaker.play_test_sound(seconds=TEST_SOUND_SECONDS))
+        QTimer.singleShot(round(TEST_SOUND_SECONDS * 1000) + 200, self._speaker_test_done)
+
+    def _speaker_test_done(self) -> None:
+        self.speaker_test.setText("Test speaker")
+        self.speaker_test.setEnabled(True)
 
     def _picked(self, combo: QComboBox, kind: str) -> None:
         device_id = combo.currentData()
@@ -251,15 +292,13 @@ class LobbyView(QWidget):
         self.session.preferences.skip_lobby = skip
         self.session.save()
 
-    def _use_test_devices(self) -> None:
-        self.session.preferences.use_test_devices = True
-        self.session.save()
+    def use_test_devices(self, on: bool) -> None:
+        """Switch between the synthetic test devices and this computer's own (both ways:
+        a real microphone plugged in later must be reachable again)."""
+        self.session.use_test_devices(on)
         self.status.clear()
-        switch = getattr(self.session.devices, "switch", None)
-        if switch is not None:
-            switch(True)
         prefs = self.session.preferences
-        self._start(self.camera, prefs.camera_on, True)
+        self._start(self.camera, False if self.audio_only else prefs.camera_on, True)
         self._start(self.microphone, prefs.microphone_on, True)
         self._devices_present()
 
@@ -290,13 +329,23 @@ class LobbyView(QWidget):
     def _devices_present(self) -> None:
         if self.session.client is None:
             return
+        testing = self.session.preferences.use_test_devices
         none = not self.camera.devices.value and not self.microphone.devices.value
-        self.no_devices.setVisible(none)
-        self.use_test.setVisible(none)
+        self.no_devices.setVisible(none and not testing)
+        self.use_test.setVisible(none and not testing)
+        self.test_note.setVisible(testing)
+        self.use_real.setVisible(testing)
+        self._show_states()
 
     def _show_states(self) -> None:
-        show_toggle(self.camera_toggle, self.camera.enabled)
-        show_toggle(self.mic_toggle, self.microphone.enabled)
+        # With no device of a kind, its toggle is off and cannot be pressed.
+        for toggle, manager in (
+            (self.camera_toggle, self.camera),
+            (self.mic_toggle, self.microphone),
+        ):
+            present = bool(manager.devices.value)
+            toggle.setEnabled(present)
+            show_toggle(toggle, manager.enabled and present)
         self.preview.set_video_off(not self.camera.enabled)
         self.preview.set_muted(not self.microphone.enabled)
         self.preview.set_name(self.session.preferences.name or self.session.preferences.user_id)

@@ -4,19 +4,21 @@
   looping ringtone. It closes itself as soon as the call stops ringing on this device —
   the caller cancelled, it timed out, or the user answered or rejected on another device
   (the SDK's calling state says so).
-* **Outgoing**: the callees and their state (ringing / accepted / rejected / missed) and
-  Cancel; it closes when the call is joined (first accept) or over.
+* **Outgoing**: the callees and their state (ringing, answered, declined, busy, no answer,
+  not reachable) and Cancel; it closes when the call is joined (first accept), and shows
+  how the ring ended for a moment when nobody answered. Closing it cancels the ring.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QHideEvent
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QHideEvent, QIcon
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QVBoxLayout, QWidget
 
 from desktop_app.sdk import Call, CallingState
+from desktop_app.sdk.call_state import CalleeAnswer
 
 from ..resources import icon, resource
 from ..tasks import Runner
@@ -123,16 +125,41 @@ class IncomingRingDialog(QDialog):
         super().hideEvent(event)
 
 
+#: How long "Calling…" shows how a ring ended (nobody answered) before it closes.
+OUTCOME_SECONDS = 4.0
+
+
+def answer_words(answer: CalleeAnswer, online: bool | None) -> str:
+    """One callee's state as the caller reads it."""
+    if answer.status == "accepted":
+        return "answered"
+    if answer.status == "missed":
+        return "no answer"
+    if answer.status == "rejected":
+        return {"busy": "busy", "timeout": "no answer"}.get(answer.reason or "", "declined")
+    return "not reachable" if online is False else "ringing…"
+
+
 class OutgoingRingDialog(QDialog):
-    def __init__(self, call: Call, parent: QWidget | None = None) -> None:
+    """The caller's "Calling…": each callee's state as it changes; Cancel (or closing it,
+    or Esc) cancels the ring. When the ring ends with nobody answering it stays for a
+    moment to say why ("declined", "busy", "no answer", "not reachable"), then closes."""
+
+    def __init__(
+        self,
+        call: Call,
+        parent: QWidget | None = None,
+        online: Callable[[str], bool | None] = lambda _user_id: None,
+    ) -> None:
         super().__init__(parent)
         self.call = call
+        self.online = online
         self.runner = Runner(self)
         self.setWindowTitle("Calling…")
         self.setModal(False)
         self.title = label("Calling…", "title")
         self.callees = QListWidget()
-        self.callees.setMinimumSize(QSize(280, 120))
+        self.callees.setMinimumSize(QSize(300, 120))
         self.cancel = button("Cancel", "danger", self._cancel)
         self.cancel.setIcon(icon("hang-up", "#ffffff"))
         layout = QVBoxLayout(self)
@@ -140,6 +167,11 @@ class OutgoingRingDialog(QDialog):
         layout.addWidget(self.callees)
         layout.addWidget(StatusRow(self.runner))
         layout.addWidget(self.cancel, 0, Qt.AlignmentFlag.AlignRight)
+        #: The ring is over and this shows how it ended (closing no longer cancels).
+        self.finished_ringing = False
+        self._closer = QTimer(self)
+        self._closer.setSingleShot(True)
+        self._closer.timeout.connect(self.close)
         self._unsubscribe = [
             call.state.ring_.subscribe(lambda _: self.refresh()),
             call.state.members_.subscribe(lambda _: self.refresh()),
@@ -153,13 +185,10 @@ class OutgoingRingDialog(QDialog):
         if ring is None:
             return []
         names = {m.user_id: m.user.name or m.user_id for m in self.call.state.members}
-        result = []
-        for user_id, answer in ring.answers.items():
-            what: str = answer.status
-            if answer.status == "rejected":
-                what = {"busy": "busy", "timeout": "no answer"}.get(answer.reason or "", "declined")
-            result.append((names.get(user_id, user_id), what))
-        return result
+        return [
+            (names.get(user_id, user_id), answer_words(answer, self.online(user_id)))
+            for user_id, answer in ring.answers.items()
+        ]
 
     def refresh(self) -> None:
         self.callees.clear()
@@ -167,15 +196,41 @@ class OutgoingRingDialog(QDialog):
             self.callees.addItem(f"{name} — {what}")
 
     def _state_changed(self, state: CallingState) -> None:
-        if state in (CallingState.JOINED, CallingState.LEFT, CallingState.IDLE):
+        if state is CallingState.JOINED:
             self.close()
+        elif state in (CallingState.LEFT, CallingState.IDLE) and not self.finished_ringing:
+            self._show_ending()
+
+    def _show_ending(self) -> None:
+        """Nobody answered: say how it ended for each, then go."""
+        self.finished_ringing = True
+        states = [what for _name, what in self.callee_states()]
+        if states and all(what == "declined" for what in states):
+            self.title.setText("Declined")
+        elif states and all(what == "busy" for what in states):
+            self.title.setText("Busy")
+        else:
+            self.title.setText("No answer")
+        self.refresh()
+        self.cancel.setText("Close")
+        self.cancel.setIcon(QIcon())
+        self.cancel.setProperty("role", "")
+        self.cancel.style().polish(self.cancel)
+        self._closer.start(round(OUTCOME_SECONDS * 1000))
 
     def _cancel(self) -> None:
-        self.runner.run(self.call.leave(reject=True, reason="cancel"))
         self.close()
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def done(self, result: int) -> None:
+        """However it closes while the ring is on (Cancel, Esc, the window's close
+        button — QDialog routes them all here), the ring is cancelled: nobody may be left
+        ringing for a caller who gave up."""
+        ringing = self.call.state.calling_state is CallingState.RINGING
+        if ringing and not self.finished_ringing:
+            self.finished_ringing = True
+            self.runner.run(self.call.leave(reject=True, reason="cancel"))
+        self._closer.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        super().closeEvent(event)
+        super().done(result)

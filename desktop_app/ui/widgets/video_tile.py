@@ -90,6 +90,11 @@ class VideoTile(QWidget):
             self.name = name
             self.update()
 
+    def set_mirrored(self, mirrored: bool) -> None:
+        if mirrored != self.mirrored:
+            self.mirrored = mirrored
+            self.update()
+
     def set_muted(self, muted: bool) -> None:
         if muted != self.muted:
             self.muted = muted
