@@ -3,7 +3,7 @@
     PARLEY_BOT_TOKEN=… parley-bot --server http://127.0.0.1:3000 --user echo --answer accept --echo
     parley-bot --user helper --sign-up --join default:standup
 
-It answers rings (``--answer accept|reject|ignore``, after ``--answer-after`` seconds, as
+It answers rings (``--answer accept|reject|busy|ignore``, after ``--answer-after`` seconds, as
 a person takes a moment), joins one call by id (``--join``),
 or rings people itself (``--ring alice,bob``; it joins when the first accepts).
 ``--no-camera`` joins with the camera off. It prints ``receiving video from USER`` when a
@@ -75,7 +75,7 @@ class Bot:
         if self.answer == "accept":
             await self.join(call)
         else:
-            await call.reject("decline")
+            await call.reject("busy" if self.answer == "busy" else "decline")
 
     def _calls_changed(self, calls: list[Call]) -> None:
         for call in calls:
@@ -207,7 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--token", help="a user token for --user (better: the PARLEY_BOT_TOKEN variable)"
     )
     parser.add_argument("--sign-up", action="store_true", help="get a token through open sign-up")
-    parser.add_argument("--answer", choices=["accept", "reject", "ignore"], default="accept")
+    parser.add_argument(
+        "--answer", choices=["accept", "reject", "busy", "ignore"], default="accept"
+    )
     parser.add_argument(
         "--answer-after", type=float, default=0.0, help="seconds before answering a ring"
     )

@@ -83,12 +83,19 @@ def _outcome(call: CallResponse, own_id: str, others: list[str], outgoing: bool)
             return "answered"
         if session.ringing:
             return "ringing"
-        everyone_said_no = bool(others) and all(
-            user in session.rejected_by or user in session.missed_by for user in others
-        )
         own = session.rejected_by.get(own_id)
-        if own is not None and own.reason == "cancel" and not everyone_said_no:
-            return "cancelled"  # we hung up while it still rang someone
+        if own is not None and own.reason == "cancel":
+            # Hanging up ends the ring for whoever still rang (the server marks them
+            # missed at that very moment): ours is "cancelled" unless everyone had said
+            # no before.
+            def said_no_before(user: str) -> bool:
+                rejected = session.rejected_by.get(user)
+                missed = session.missed_by.get(user)
+                at = rejected.at if rejected is not None else missed
+                return at is not None and at < own.at
+
+            if not (others and all(said_no_before(user) for user in others)):
+                return "cancelled"
         if own is not None and own.reason == "timeout":
             return "no answer"  # our own deadline passed
         return _callee_outcome(call, others)

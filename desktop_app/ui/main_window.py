@@ -8,8 +8,8 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -36,6 +36,20 @@ from .views.sign_in import SignInView
 log = logging.getLogger(__name__)
 
 
+def fit_to_screen(window: QWidget, wanted: QSize) -> None:
+    """Open at ``wanted``, or smaller where the screen's free area is smaller (a laptop
+    at 200 % has about 720×450 logical pixels), centred on it."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        window.resize(wanted)
+        return
+    free = screen.availableGeometry()
+    size = wanted.boundedTo(QSize(round(free.width() * 0.95), round(free.height() * 0.92)))
+    window.setMinimumSize(window.minimumSize().boundedTo(size))
+    window.resize(size)
+    window.move(free.center().x() - size.width() // 2, free.center().y() - size.height() // 2)
+
+
 @dataclass(frozen=True)
 class Pending:
     """What the lobby's Join button will do."""
@@ -50,7 +64,11 @@ class MainWindow(QMainWindow):
     #: The app is quitting (Quit in the tray menu, or the window closed without a tray).
     closed = Signal()
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Session, parent: QWidget | None = None, *, tray: bool | None = None
+    ) -> None:
+        """``tray``: keep running in the system tray when closed (None: where the desktop
+        has a tray)."""
         super().__init__(parent)
         self.session = session
         #: The window closed: the app is quitting (late answers open no view or popup).
@@ -58,7 +76,7 @@ class MainWindow(QMainWindow):
         self.runner = Runner(self)
         self.setWindowTitle("Parley")
         self.setWindowIcon(app_icon())
-        self.resize(1100, 720)
+        fit_to_screen(self, QSize(1100, 720))
         self.sign_in = SignInView(session.preferences)
         self.home = HomeView(session)
         self.lobby = LobbyView(session)
@@ -66,6 +84,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         for view in (self.sign_in, self.home, self.lobby, self.call_view):
             self.stack.addWidget(view)
+
         self.setCentralWidget(self.stack)
         self.server_note = QLabel()
         self.connection_note = QLabel()
@@ -79,7 +98,7 @@ class MainWindow(QMainWindow):
         self.do_not_disturb.toggled.connect(self._do_not_disturb)
         self.tray_menu.addSeparator()
         self.tray_menu.addAction("Quit Parley", self.quit)
-        if QSystemTrayIcon.isSystemTrayAvailable():
+        if QSystemTrayIcon.isSystemTrayAvailable() if tray is None else tray:
             self.tray = QSystemTrayIcon(app_icon(), self)
             self.tray.setToolTip("Parley")
             self.tray.setContextMenu(self.tray_menu)
@@ -313,7 +332,7 @@ class MainWindow(QMainWindow):
         self.incoming.show()
         self.incoming.raise_()
         self.incoming.activateWindow()
-        if self.tray is not None and not self.isActiveWindow():
+        if self.tray is not None and not self._looking():
             self.tray.showMessage("Parley", self.incoming.who.text(), app_icon(), 10_000)
 
     def _accept(self, call: Call, video: bool) -> None:
@@ -329,6 +348,10 @@ class MainWindow(QMainWindow):
         self.bring_to_front()  # answering brings the call to the front, even from the tray
         self.runner.run(accept(), on_done=lambda _: self.show_call(call, title))
 
+    def _looking(self) -> bool:
+        """Whether the person has the window in front of them (else the tray tells)."""
+        return self.isVisible() and not self.isMinimized() and self.isActiveWindow()
+
     def bring_to_front(self) -> None:
         self.in_tray = False
         if self.isMinimized():
@@ -341,7 +364,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.home.show_missed(call)
-        if self.tray is not None and not self.isActiveWindow():
+        if self.tray is not None and not self._looking():
             self.tray.showMessage("Parley", self.home.missed_text.text(), app_icon(), 10_000)
 
     def _do_not_disturb(self, on: bool) -> None:
@@ -362,7 +385,7 @@ class MainWindow(QMainWindow):
         creator = call.state.created_by
         who = (creator.name or creator.id) if creator else "Someone"
         text = f"{who} started a call ({call.id})."
-        if self.tray is not None and not self.isActiveWindow():
+        if self.tray is not None and not self._looking():
             self.tray.showMessage("Parley", text, app_icon(), 10_000)
         self.notice = QMessageBox(QMessageBox.Icon.Information, "Call started", text, parent=self)
         join = self.notice.addButton("Join", QMessageBox.ButtonRole.AcceptRole)

@@ -4,10 +4,15 @@ that need more than a palette (round call buttons, the red leave button, tiles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+import shiboken6
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
+
+from .resources import resource
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,29 @@ DARK = Colors(
 )
 
 _current = LIGHT
+#: Icons drawn in the theme's colours, by widget: re-drawn when the theme changes (an icon
+#: drawn for light stays dark-on-dark otherwise).
+_themed: dict[int, tuple[Any, Callable[[], QIcon]]] = {}
 
 
 def colors() -> Colors:
     return _current
+
+
+def themed_icon(widget: Any, make: Callable[[], QIcon]) -> None:
+    """Give ``widget`` the icon ``make()`` draws now, and again after every theme change
+    (``make`` reads :func:`colors`)."""
+    widget.setIcon(make())
+    _themed[id(widget)] = (widget, make)
+    widget.destroyed.connect(lambda *_: _themed.pop(id(widget), None))
+
+
+def _redraw_icons() -> None:
+    for key, (widget, make) in list(_themed.items()):
+        if shiboken6.isValid(widget):
+            widget.setIcon(make())
+        else:
+            _themed.pop(key, None)
 
 
 def system_prefers_dark() -> bool:
@@ -88,10 +112,12 @@ def apply_theme(app: QApplication, name: str = "light") -> Colors:
         palette.setColor(disabled, r, QColor(c.muted))
     app.setPalette(palette)
     app.setStyleSheet(_style_sheet(c))
+    _redraw_icons()
     return c
 
 
 def _style_sheet(c: Colors) -> str:
+    check = resource("check.svg").as_posix()
     return f"""
     QPushButton {{ padding: 6px 14px; border-radius: 6px; border: 1px solid {c.alt};
                    background: {c.base}; }}
@@ -110,4 +136,11 @@ def _style_sheet(c: Colors) -> str:
     QFrame[role="banner"] {{ background: {c.alt}; border-radius: 6px; }}
     QFrame[role="card"] {{ background: {c.base}; border: 1px solid {c.alt}; border-radius: 10px; }}
     QLineEdit, QComboBox {{ padding: 5px; }}
+    QCheckBox::indicator, QRadioButton::indicator, QListView::indicator {{
+        width: 14px; height: 14px; border: 2px solid {c.muted}; background: {c.base}; }}
+    QCheckBox::indicator, QListView::indicator {{ border-radius: 3px; }}
+    QRadioButton::indicator {{ border-radius: 9px; }}
+    QCheckBox::indicator:checked, QRadioButton::indicator:checked,
+    QListView::indicator:checked {{ background: {c.accent}; border-color: {c.accent}; }}
+    QCheckBox::indicator:checked, QListView::indicator:checked {{ image: url({check}); }}
     """

@@ -28,7 +28,7 @@ def call(
     *,
     ringing: bool = False,
     accepted: tuple[str, ...] = (),
-    rejected: dict[str, str] | None = None,
+    rejected: dict[str, str | tuple[str, datetime]] | None = None,
     missed: tuple[str, ...] = (),
     started: datetime | None = None,
     ended: datetime | None = None,
@@ -40,7 +40,12 @@ def call(
         ended_at=ended,
         ringing=ringing,
         accepted_by={u: T0 for u in accepted},
-        rejected_by={u: RejectionResponse(at=T0, reason=r) for u, r in (rejected or {}).items()},
+        rejected_by={
+            u: RejectionResponse(at=r[1], reason=r[0])
+            if isinstance(r, tuple)
+            else RejectionResponse(at=T0, reason=r)
+            for u, r in (rejected or {}).items()
+        },
         missed_by={u: T0 for u in missed},
     )
     return CallResponse(
@@ -75,10 +80,15 @@ def test_the_callers_side() -> None:
     assert outcome("alice", rejected={"bob": "decline"}, missed=("cy",)) == "no answer"
     assert outcome("alice", rejected={"alice": "cancel"}) == "cancelled"
     assert outcome("alice", rejected={"alice": "timeout"}) == "no answer"
+    later = T0 + timedelta(seconds=1)
     everyone_said_no = outcome(
-        "alice", rejected={"bob": "decline", "cy": "decline", "alice": "cancel"}
+        "alice", rejected={"bob": "decline", "cy": "decline", "alice": ("cancel", later)}
     )
     assert everyone_said_no == "declined", "a cancel after every callee said no is not ours"
+    # Hanging up marks whoever still rang as missed at that moment: still our cancel.
+    assert outcome("alice", rejected={"alice": "cancel", "bob": "decline"}, missed=("cy",)) == (
+        "cancelled"
+    )
 
 
 def test_a_callees_side() -> None:

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytestqt.plugin
 import qasync
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.coordinator.auth import create_user_token
+from desktop_app.coordinator.auth import create_server_token, create_user_token
 from desktop_app.sdk import VideoClient
 from desktop_app.sdk.devices import SyntheticDevices
 from desktop_app.ui.main_window import MainWindow
@@ -73,10 +74,30 @@ class UiCoordinator:
     def user_token(self, user_id: str) -> str:
         return create_user_token(SECRET, user_id)
 
+    def short_rings(self, seconds: int = 5) -> None:
+        """Rings of the default call type time out after ``seconds`` (5 at the least), so
+        that journeys through a timeout take moments."""
+        headers = {"Authorization": f"Bearer {create_server_token(SECRET)}"}
+        with httpx.Client(base_url=self.base_url, headers=headers, timeout=10) as http:
+            settings = http.get("/v1/call-types/default").json()["settings"]
+            ms = seconds * 1000
+            settings["ring"].update(
+                auto_cancel_timeout_ms=ms, incoming_call_timeout_ms=ms, missed_call_timeout_ms=ms
+            )
+            answer = http.put("/v1/call-types/default", json={"settings": settings})
+            assert answer.status_code == 200, answer.text
+
 
 @pytest.fixture
 def coordinator(tmp_path: Path) -> Iterator[UiCoordinator]:
     with served(tmp_path, "--secret", SECRET) as process:
+        yield UiCoordinator(process.base_url)
+
+
+@pytest.fixture
+def open_coordinator(tmp_path: Path) -> Iterator[UiCoordinator]:
+    """A coordinator where people sign up by themselves (as the app's own server)."""
+    with served(tmp_path, "--secret", SECRET, "--open-sign-up") as process:
         yield UiCoordinator(process.base_url)
 
 
@@ -136,14 +157,15 @@ async def window_for() -> AsyncIterator[Callable[[Session], MainWindow]]:
     stepped by the next test's loop)."""
     windows: list[MainWindow] = []
 
-    def factory(session: Session) -> MainWindow:
-        window = MainWindow(session)
+    def factory(session: Session, **options: Any) -> MainWindow:
+        window = MainWindow(session, **options)
         window.show()
         windows.append(window)
         return window
 
     yield factory
     for window in windows:
+        window.quit()  # not only closed: a window with a tray would stay running
         window.close()
         await window.session.shutdown()  # what the app does once its window closed
     await asyncio.sleep(0.05)

@@ -29,7 +29,7 @@ from desktop_app.sdk import Call, CallingState, Participant
 
 from ..resources import icon
 from ..tasks import Runner
-from ..theme import colors
+from ..theme import colors, themed_icon
 from ..widgets.video_tile import VideoTile
 from .common import StatusRow, button, label
 from .lobby import show_toggle, toggle_button
@@ -123,7 +123,7 @@ def control(
 ) -> QToolButton:
     widget = QToolButton()
     widget.setProperty("role", role)
-    widget.setIcon(icon(name, "#ffffff" if role == "danger" else colors().text))
+    themed_icon(widget, lambda: icon(name, "#ffffff" if role == "danger" else colors().text))
     widget.setIconSize(QSize(24, 24))
     widget.setToolTip(tip)
     widget.clicked.connect(on_click)

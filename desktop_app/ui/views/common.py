@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..tasks import Runner
 from ..widgets.spinner import Spinner
@@ -67,3 +75,15 @@ class StatusRow(QWidget):
 
     def clear(self) -> None:
         self.show_error("")
+
+
+def scrolling(view: QWidget, content: QWidget) -> None:
+    """Put ``content`` in ``view`` inside a scroll area: on a small screen (or at 200 %
+    scale) every button stays reachable instead of falling off the window's edge."""
+    area = QScrollArea(view)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(content)
+    layout = QVBoxLayout(view)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(area)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QActionGroup, QColor
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -27,8 +29,8 @@ from ..local_server import ECHO_USER
 from ..resources import icon, presence_dot
 from ..session import Session
 from ..tasks import Runner
-from ..theme import colors
-from .common import StatusRow, button, card, label
+from ..theme import colors, themed_icon
+from .common import StatusRow, button, card, label, scrolling
 
 OUTCOME_WORDS = {
     "answered": "answered",
@@ -83,7 +85,7 @@ class HomeView(QWidget):
         sign_out = button("Sign out", on_click=self.sign_out_requested.emit)
         self.settings = QToolButton()
         self.settings.setText("Settings")
-        self.settings.setIcon(icon("settings", colors().text))
+        themed_icon(self.settings, lambda: icon("settings", colors().text))
         self.settings.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.settings.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.settings_menu = QMenu(self)
@@ -91,6 +93,12 @@ class HomeView(QWidget):
         self.show_lobby = self.settings_menu.addAction("Check devices before each call")
         self.show_lobby.setCheckable(True)
         self.show_lobby.toggled.connect(self._lobby_setting)
+        self.test_devices = self.settings_menu.addAction("Use test devices")
+        self.test_devices.setCheckable(True)
+        self.test_devices.setToolTip(
+            "A moving test picture and a tone instead of this computer's camera and microphone"
+        )
+        self.test_devices.toggled.connect(self._test_devices_setting)
         themes = self.settings_menu.addMenu("Theme")
         self.theme_actions = QActionGroup(self)
         for name, label_text in (
@@ -139,7 +147,7 @@ class HomeView(QWidget):
         ring_box = QWidget()
         ring_box.setLayout(ring_row)
         self.echo = button("Echo test call", on_click=self.echo_requested.emit)
-        self.echo.setIcon(icon("camera", colors().text))
+        themed_icon(self.echo, lambda: icon("camera", colors().text))
         self.echo.setToolTip("Rings a test participant that sends back your video and sound")
         self.call_id = QLineEdit()
         self.call_id.setPlaceholderText("Call id, e.g. standup or default:standup")
@@ -175,6 +183,9 @@ class HomeView(QWidget):
 
         self.recent = QListWidget()
         self.recent.itemActivated.connect(self._recent_chosen)
+        self._following: list[Callable[[], None]] = []
+        self._shown_calls: list[Call] = []
+        self._render_pending = False
         self.empty_recent = label("No calls yet.", "muted")
         recent = card(self.empty_recent, self.recent, title="Recent calls")
 
@@ -184,12 +195,14 @@ class HomeView(QWidget):
         grid.addWidget(recent, 0, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        outer = QVBoxLayout(self)
+        content = QWidget()
+        outer = QVBoxLayout(content)
         outer.setContentsMargins(20, 16, 20, 16)
         outer.addLayout(header)
         outer.addWidget(self.missed_box)
         outer.addWidget(self.status)
         outer.addLayout(grid, 1)
+        scrolling(self, content)
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -200,6 +213,9 @@ class HomeView(QWidget):
         self.status.clear()
         prefs = self.session.preferences
         self.show_lobby.setChecked(not prefs.skip_lobby)
+        self.test_devices.blockSignals(True)
+        self.test_devices.setChecked(prefs.use_test_devices)
+        self.test_devices.blockSignals(False)
         for action in self.theme_actions.actions():
             action.setChecked(action.data() == prefs.theme)
         self.greeting.setText(f"Hello, {prefs.name or prefs.user_id}")
@@ -253,9 +269,24 @@ class HomeView(QWidget):
             item.setHidden(bool(wanted) and user is not None and wanted not in text)
 
     def show_calls(self, calls: list[Call]) -> None:
+        """The history, kept current: each row follows its call (a ring that ends after
+        the list was loaded turns from "ringing now" into how it ended)."""
+        for unsubscribe in self._following:
+            unsubscribe()
+        self._following = [c.state.call_.subscribe(lambda _: self._calls_changed()) for c in calls]
+        self._shown_calls = calls
+        self._render_calls()
+
+    def _calls_changed(self) -> None:
+        if not self._render_pending:
+            self._render_pending = True
+            QTimer.singleShot(0, self._render_calls)
+
+    def _render_calls(self) -> None:
+        self._render_pending = False
         own = self.session.preferences.user_id
         self.recent.clear()
-        for call in calls:
+        for call in self._shown_calls:
             record = record_of(call, own)
             if record is None:
                 continue
@@ -329,6 +360,9 @@ class HomeView(QWidget):
             self.status.show_error("Type the id of the call to join.")
             return
         self.join_requested.emit(text)
+
+    def _test_devices_setting(self, on: bool) -> None:
+        self.session.use_test_devices(on)
 
     def _lobby_setting(self, show: bool) -> None:
         self.session.preferences.skip_lobby = not show

@@ -34,10 +34,10 @@ from desktop_app.sdk.levels import audio_level
 from ..resources import icon
 from ..session import Session
 from ..tasks import Runner
-from ..theme import colors
+from ..theme import colors, themed_icon
 from ..widgets.level_meter import LevelMeter
 from ..widgets.video_tile import VideoTile
-from .common import StatusRow, button, card, label
+from .common import StatusRow, button, card, label, scrolling
 
 #: How long the speaker test's tone plays.
 TEST_SOUND_SECONDS = 1.5
@@ -56,7 +56,10 @@ def toggle_button(on_icon: str, off_icon: str, tip: str) -> QToolButton:
 def show_toggle(widget: QToolButton, on: bool) -> None:
     on_icon, off_icon = widget.property("icons")
     widget.setChecked(not on)
-    widget.setIcon(icon(on_icon if on else off_icon, "#ffffff" if not on else colors().text))
+    themed_icon(
+        widget,
+        lambda: icon(on_icon if on else off_icon, "#ffffff" if not on else colors().text),
+    )
 
 
 class LobbyView(QWidget):
@@ -79,7 +82,7 @@ class LobbyView(QWidget):
         self.mic_toggle.clicked.connect(self._toggle_microphone)
         self.meter = LevelMeter()
         self.speaker_test = button("Test speaker", on_click=self._test_speaker)
-        self.speaker_test.setIcon(icon("speaker", colors().text))
+        themed_icon(self.speaker_test, lambda: icon("speaker", colors().text))
         controls = QHBoxLayout()
         controls.addWidget(self.camera_toggle)
         controls.addWidget(self.mic_toggle)
@@ -140,9 +143,11 @@ class LobbyView(QWidget):
             actions_box,
         )
         box.setMaximumWidth(640)
-        outer = QVBoxLayout(self)
+        content = QWidget()
+        outer = QVBoxLayout(content)
         outer.addWidget(self.title, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addWidget(box, 1, Qt.AlignmentFlag.AlignHCenter)
+        scrolling(self, content)
         self._unsubscribe: list[Callable[[], None]] = []
         self._level_task: asyncio.Task[None] | None = None
         self._branches: list[Any] = []

@@ -22,6 +22,7 @@ from desktop_app.sdk.call_state import CalleeAnswer
 
 from ..resources import icon, resource
 from ..tasks import Runner
+from ..theme import colors, themed_icon
 from ..widgets.video_tile import VideoTile
 from .common import StatusRow, button, label
 
@@ -61,7 +62,7 @@ class IncomingRingDialog(QDialog):
         self.accept_video = button("Accept", "primary", lambda: self._accept(True))
         self.accept_video.setIcon(icon("camera", "#ffffff"))
         self.accept_audio = button("Audio only", on_click=lambda: self._accept(False))
-        self.accept_audio.setIcon(icon("mic"))
+        themed_icon(self.accept_audio, lambda: icon("mic", colors().text if video else "#ffffff"))
         self.reject_button = button("Reject", "danger", self._reject)
         self.reject_button.setIcon(icon("hang-up", "#ffffff"))
         self.accept_video.setVisible(video)
@@ -129,15 +130,18 @@ class IncomingRingDialog(QDialog):
 OUTCOME_SECONDS = 4.0
 
 
-def answer_words(answer: CalleeAnswer, online: bool | None) -> str:
-    """One callee's state as the caller reads it."""
+def answer_words(answer: CalleeAnswer, online: bool | None, ring_over: bool = False) -> str:
+    """One callee's state as the caller reads it (``ring_over``: one still "ringing" was
+    never answered — the caller's deadline ended the ring first)."""
     if answer.status == "accepted":
         return "answered"
     if answer.status == "missed":
-        return "no answer"
+        return "not reachable" if online is False else "no answer"
     if answer.status == "rejected":
         return {"busy": "busy", "timeout": "no answer"}.get(answer.reason or "", "declined")
-    return "not reachable" if online is False else "ringing…"
+    if online is False:
+        return "not reachable"
+    return "no answer" if ring_over else "ringing…"
 
 
 class OutgoingRingDialog(QDialog):
@@ -185,8 +189,9 @@ class OutgoingRingDialog(QDialog):
         if ring is None:
             return []
         names = {m.user_id: m.user.name or m.user_id for m in self.call.state.members}
+        over = self.finished_ringing or not ring.active
         return [
-            (names.get(user_id, user_id), answer_words(answer, self.online(user_id)))
+            (names.get(user_id, user_id), answer_words(answer, self.online(user_id), over))
             for user_id, answer in ring.answers.items()
         ]
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 
 from ..preferences import Preferences
 from ..tasks import Runner
-from .common import StatusRow, button, card, label
+from .common import StatusRow, button, card, label, scrolling
 
 
 class SignInView(QWidget):
@@ -55,10 +55,12 @@ class SignInView(QWidget):
         box = card(body, self.hint, self.status, self.sign_in, title="Sign in to Parley")
         box.setFixedWidth(480)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        outer = QVBoxLayout(self)
+        content = QWidget()
+        outer = QVBoxLayout(content)
         outer.addStretch(1)
         outer.addWidget(box, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addStretch(2)
+        scrolling(self, content)
 
         (self.remote if preferences.server_mode == "remote" else self.local).setChecked(True)
         self.local.toggled.connect(self._mode_changed)
