@@ -88,11 +88,13 @@ def _outcome(call: CallResponse, own_id: str, others: list[str], outgoing: bool)
             # Hanging up ends the ring for whoever still rang (the server marks them
             # missed at that very moment): ours is "cancelled" unless everyone had said
             # no before.
+            cancelled_at = own.at
+
             def said_no_before(user: str) -> bool:
                 rejected = session.rejected_by.get(user)
                 missed = session.missed_by.get(user)
                 at = rejected.at if rejected is not None else missed
-                return at is not None and at < own.at
+                return at is not None and at < cancelled_at
 
             if not (others and all(said_no_before(user) for user in others)):
                 return "cancelled"
