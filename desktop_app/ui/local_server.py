@@ -38,7 +38,11 @@ DEFAULT_PORT = 47000
 
 
 def port_is_free(port: int) -> bool:
+    """Whether the server could listen on ``port`` now. Like the server itself, the probe
+    allows address reuse: connections of the last run waiting out TIME_WAIT do not make
+    the port taken (a relaunch within a minute would move it otherwise)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

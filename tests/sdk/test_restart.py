@@ -13,15 +13,10 @@ the two clients are SDK clients with synthetic devices in this process.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from desktop_app.coordinator.auth import create_user_token
@@ -32,70 +27,16 @@ from desktop_app.sdk.call_state import Participant
 from desktop_app.sdk.devices import SyntheticDevices
 from tests.sdk.support import eventually
 from tests.support.coordinator import SECRET, unique
-from tests.support.served import free_port
+from tests.support.restartable import Coordinator
 
 #: Seconds: short, so that the tests see what happens after it, yet longer than the
 #: clients' 2 s between reconnect attempts (a restart between two attempts must fit).
 GRACE = 5.0
 
 
-class Coordinator:
-    """``parley-coordinator serve`` on a fixed port, killed and started again at will."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.data_dir = data_dir
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self, database: Path) -> float:
-        """Start it and wait until it answers; says when it did (``time.monotonic``)."""
-        self.starts += 1
-        log = open(self.data_dir / f"coordinator-{self.starts}.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "desktop_app.coordinator",
-                "serve",
-                "--port",
-                str(self.port),
-                "--database",
-                f"sqlite:///{database}",
-                "--secret",
-                SECRET,
-                "--grace-seconds",
-                str(GRACE),
-            ],
-            env={**os.environ, "PARLEY_DATA_DIR": str(self.data_dir)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return time.monotonic()
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("the coordinator did not start within 30 s")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-
 @pytest.fixture
 def coordinator(tmp_path: Path) -> Iterator[Coordinator]:
-    served = Coordinator(tmp_path)
+    served = Coordinator(tmp_path, SECRET, GRACE)
     served.start(tmp_path / "first.sqlite3")
     yield served
     served.stop()
