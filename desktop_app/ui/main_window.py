@@ -291,6 +291,12 @@ class MainWindow(QMainWindow):
 
     def _ringing(self, call: Call, title: str) -> None:
         self.lobby.close_devices()
+        own = self.session.preferences.user_id
+        names = [m.user.name or m.user_id for m in call.state.members if m.user_id != own]
+        if names and title != "Echo test":  # the server knows everyone's name by now
+            title = "Call with " + (
+                names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            )
         client = self.session.client
 
         def online(user_id: str) -> bool | None:

@@ -38,18 +38,23 @@ PAGE_SIZE = 16
 SPEAKING_LEVEL = 0.15
 #: How long "Bob left the call." stays.
 NOTICE_SECONDS = 5.0
-#: Roles as people say them.
+#: Roles as people say them ("" for an ordinary participant: nothing to say).
 ROLE_NAMES = {
     "host": "Host",
     "admin": "Admin",
     "moderator": "Moderator",
-    "call_member": "Member",
-    "user": "Guest",
+    "call_member": "Invited",
+    "user": "",
 }
 
 
 def role_name(role: str) -> str:
     return ROLE_NAMES.get(role, role.replace("_", " ").capitalize())
+
+
+def with_role(name: str, role: str) -> str:
+    said = role_name(role)
+    return f"{name} — {said}" if said else name
 
 
 def grid_shape(count: int, width: int, height: int) -> tuple[int, int]:
@@ -364,9 +369,9 @@ class CallView(QWidget):
             else:
                 mic = participant.published.get("audio") is not False
                 cam = participant.published.get("video") is not False
-            role = role_name(roles.get(participant.user.id, participant.role))
+            role = roles.get(participant.user.id, participant.role)
             what = ("mic on" if mic else "muted") + " · " + ("camera on" if cam else "camera off")
-            item = QListWidgetItem(f"● {name} — {role}\n    {what}")
+            item = QListWidgetItem(f"● {with_role(name, role)}\n    {what}")
             item.setData(Qt.ItemDataRole.UserRole, participant.user.id)
             self.people.addItem(item)
         present = {p.user.id for p in here}
@@ -375,7 +380,7 @@ class CallView(QWidget):
             self.people.addItem(f"Not here ({len(away)})")
             for member in away:
                 name = member.user.name or member.user_id
-                self.people.addItem(f"○ {name} — {role_name(member.role.value)}")
+                self.people.addItem(f"○ {with_role(name, member.role.value)}")
         for row in range(self.people.count()):
             item = self.people.item(row)
             if not item.text().startswith(("●", "○")):
