@@ -59,6 +59,7 @@ class Bot:
         #: Calls in which someone else has been with the bot (it leaves when they all go).
         self._company: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._echo_lock = asyncio.Lock()
 
     def start(self) -> None:
         self.client.state.incoming_call.subscribe(self._rung, now=True)
@@ -88,6 +89,9 @@ class Bot:
     def _state_changed(self, call: Call, state: CallingState) -> None:
         if state is CallingState.JOINED:
             call.state.participants_.subscribe(functools.partial(self._participants_changed, call))
+            if self.echo:
+                # Every call event (a mute is one) brings a new ``call``: the echo follows.
+                call.state.call_.subscribe(lambda _: self._follow_source(call))
 
     def _participants_changed(self, call: Call, participants: list[Participant]) -> None:
         others = [p for p in participants if not p.is_local]
@@ -101,12 +105,38 @@ class Bot:
             self._company.discard(call.cid)
             self._spawn(call.leave())  # everyone else left
             return
-        if self.echo and others:
-            source = others[0]
-            if source.video_track is not None and call.camera.track.source is None:
-                call.camera.use_track(self.relay.subscribe(source.video_track))
-            if source.audio_track is not None and call.microphone.track.source is None:
-                call.microphone.use_track(self.relay.subscribe(source.audio_track))
+        if self.echo:
+            self._follow_source(call)
+
+    def _follow_source(self, call: Call) -> None:
+        """Echo what the first other participant sends, as they send it: their camera off
+        turns the echo's camera off (the app shows an avatar, not a frozen picture), their
+        mute mutes the echo, and both come back with them."""
+        if call.state.calling_state is CallingState.JOINED:
+            self._spawn(self._sync_echo(call))
+
+    async def _sync_echo(self, call: Call) -> None:
+        # One at a time, and judged again after every step: an "on" that arrives while
+        # an "off" is being carried out must not be lost.
+        async with self._echo_lock:
+            while call.state.calling_state is CallingState.JOINED:
+                others = [p for p in call.state.participants if not p.is_local]
+                if not others:
+                    return
+                source = others[0]
+                acted = False
+                for manager, kind, track in (
+                    (call.camera, "video", source.video_track),
+                    (call.microphone, "audio", source.audio_track),
+                ):
+                    sending = source.published.get(kind) is not False
+                    if sending and track is not None and manager.track.source is None:
+                        manager.use_track(self.relay.subscribe(track))
+                    elif not sending and manager.track.source is not None:
+                        await manager.disable()
+                        acted = True
+                if not acted:
+                    return
 
     async def _announce_video(self, participant: Participant) -> None:
         """Say on stdout when someone's picture arrives (tests and scripts wait for it)."""
@@ -128,13 +158,13 @@ class Bot:
         return call
 
     async def join(self, call: Call) -> None:
-        if not self.camera:
+        if not self.camera or self.echo:
             await call.camera.disable()
-        await call.join()
-        if self.echo:  # send nothing of its own: the echo replaces the devices
-            await call.camera.disable()
+        if self.echo:  # nothing of its own: what it echoes takes the devices' place
             await call.microphone.disable()
-            self._participants_changed(call, call.state.participants)
+        await call.join()
+        if self.echo:
+            self._follow_source(call)
 
     def _spawn(self, work: object) -> None:
         task = asyncio.get_running_loop().create_task(self._guard(work))

@@ -173,7 +173,6 @@ class CallState:
         whether it was taken."""
         if self.call is not None and call.as_of < self.call.as_of:
             return False
-        self.call_.set(call)
         session = call.session
         previous = {p.session_id: p for p in self.participants}
         participants = []
@@ -191,6 +190,9 @@ class CallState:
         speaker = self.dominant_speaker
         if speaker is not None and speaker not in participants:
             self.dominant_speaker_.set(None)
+        # Last: whoever hears of the new call finds its participants (and what each
+        # publishes) already current.
+        self.call_.set(call)
         return True
 
     def apply_members(self, members: list[MemberResponse]) -> None:

@@ -56,6 +56,8 @@ class GatedTrack(MediaStreamTrack):
         super().__init__()
         self.kind = kind
         self._source: MediaStreamTrack | None = None
+        #: The source's frame being awaited now (cancelled when the source is replaced).
+        self._in_flight: asyncio.Future[Any] | None = None
         self._open = asyncio.Event()
         self._timeline = Timeline()
 
@@ -67,6 +69,10 @@ class GatedTrack(MediaStreamTrack):
         """Pass on ``source`` from now on (stopping the one it replaces)."""
         if self._source is not None and self._source is not source:
             self._source.stop()
+            # A frame awaited from the replaced source may never come (a stopped relay
+            # branch never answers): give up on it, so the next frame is the new one's.
+            if self._in_flight is not None:
+                self._in_flight.cancel()
         self._source = source
         if source is None:
             self._open.clear()
@@ -87,12 +93,20 @@ class GatedTrack(MediaStreamTrack):
             source = self._source
             if source is None:
                 continue
+            self._in_flight = asyncio.ensure_future(source.recv())
             try:
-                frame = await source.recv()
+                frame = await self._in_flight
             except MediaStreamError:
                 if self._source is source:  # the source ended by itself (unplugged)
                     self.attach(None)
                 continue
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # our reader is being cancelled, not only the frame
+                continue  # the source was replaced while its frame was awaited
+            finally:
+                self._in_flight = None
             if self._source is not source:
                 continue  # switched or closed while the frame was on its way
             if isinstance(frame, av.AudioFrame | av.VideoFrame):

@@ -86,3 +86,37 @@ async def test_the_echo_bot_answers_and_sends_back_what_it_gets(
     assert abs(heard - 440) < 15, f"our 440 Hz tone comes back, not the bot's 880 Hz: {heard}"
     await call.leave()
     assert bot_process.returncode is None, "the bot keeps running"
+
+
+async def test_the_echo_follows_our_mute_and_camera_off(
+    connect: ClientFactory, bot_process: asyncio.subprocess.Process
+) -> None:
+    alice = await connect("alice", devices=SyntheticDevices(tone_hz=440))
+    call = alice.call("default", unique())
+    await call.get_or_create(
+        data={"members": [{"user_id": "alice"}, {"user_id": "echo"}]}, ring=True
+    )
+
+    def echo_sends(kind: str) -> bool | None:
+        echo = next((p for p in call.state.participants if p.user.id == "echo"), None)
+        return None if echo is None else echo.published.get(kind)
+
+    await eventually(lambda: echo_sends("video") is True, timeout=15, what="the echo's picture")
+    for _ in range(3):
+        await call.camera.disable()
+        await eventually(lambda: echo_sends("video") is False, timeout=5, what="echo camera off")
+        assert echo_sends("audio") is True, "the sound goes on"
+        await call.camera.enable()
+        await eventually(lambda: echo_sends("video") is True, timeout=5, what="echo camera on")
+        echo = next(p for p in call.state.participants if p.user.id == "echo")
+        numbers = [
+            read_frame_counter(await asyncio.wait_for(echo.video_track.recv(), 10))
+            for _ in range(5)
+        ]
+        assert numbers[-1] > numbers[0], f"our picture comes back again: {numbers}"
+    await call.microphone.disable()
+    await eventually(lambda: echo_sends("audio") is False, timeout=5, what="echo muted")
+    await call.microphone.enable()
+    await eventually(lambda: echo_sends("audio") is True, timeout=5, what="echo unmuted")
+    assert call.state.calling_state is CallingState.JOINED, "the echo stayed in the call"
+    await call.leave()
