@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
             f"this computer, so you can sign in again as {prefs.user_id!r} at any time."
         )
         confirm = question.addButton("Sign out", QMessageBox.ButtonRole.AcceptRole)
-        question.addButton(QMessageBox.StandardButton.Cancel)
+        question.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
         confirm.clicked.connect(
             lambda: self.runner.run(self.session.sign_out(), on_done=lambda _: self._signed_out())
         )
@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
 
     def _ringing(self, call: Call, title: str) -> None:
         self.lobby.close_devices()
+        self.home.clear_picks()
         own = self.session.preferences.user_id
         names = [m.user.name or m.user_id for m in call.state.members if m.user_id != own]
         if names and title != "Echo test":  # the server knows everyone's name by now
@@ -323,7 +324,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return  # a join that finishes while the app quits shows nothing
         self.lobby.close_devices()
-        self.call_view.bind(call, title or call.id)
+        self.call_view.bind(call, title or call.id, title_from_people=title.startswith("Call with"))
         self.stack.setCurrentWidget(self.call_view)
 
     # --- rings and notifications ----------------------------------------------------------------

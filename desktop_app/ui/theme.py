@@ -135,7 +135,7 @@ def _style_sheet(c: Colors) -> str:
     QLabel[role="error"] {{ color: {c.danger}; }}
     QFrame[role="banner"] {{ background: {c.alt}; border-radius: 6px; }}
     QFrame[role="card"] {{ background: {c.base}; border: 1px solid {c.alt}; border-radius: 10px; }}
-    QLineEdit, QComboBox {{ padding: 5px; }}
+    QLineEdit, QComboBox {{ padding: 2px 6px; min-height: 24px; }}
     QCheckBox::indicator, QRadioButton::indicator, QListView::indicator {{
         width: 14px; height: 14px; border: 2px solid {c.muted}; background: {c.base}; }}
     QCheckBox::indicator, QListView::indicator {{ border-radius: 3px; }}

@@ -83,7 +83,8 @@ async def test_tiles_controls_and_shortcuts(
     view.participants.click()
     rows = [view.people.item(i).text() for i in range(view.people.count())]
     assert view.people.isVisible() and rows[0] == "In the call (2)", rows
-    assert any(r.startswith("● Bob — ") and "muted" in r for r in rows), rows
+    assert any(r.startswith("● Bob\n") and "muted" in r for r in rows), rows
+    assert any(r.startswith("● Alice (you) — Host") for r in rows), rows
     assert not any("call_member" in r for r in rows), "roles read as people say them"
 
     await call.end_call()

@@ -43,7 +43,7 @@ ROLE_NAMES = {
     "host": "Host",
     "admin": "Admin",
     "moderator": "Moderator",
-    "call_member": "Invited",
+    "call_member": "",
     "user": "",
 }
 
@@ -182,6 +182,8 @@ class CallView(QWidget):
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self._clear_notice)
         self._others: dict[str, str] = {}
+        self._title = ""
+        self._title_from_people = False
         #: The event connection's state ("connected", "reconnecting", "offline").
         self.connection = "connected"
         middle = QHBoxLayout()
@@ -202,6 +204,9 @@ class CallView(QWidget):
         self.participants = control("users", "Participants", self._toggle_people)
         self.leave = control("hang-up", "Leave the call", self._leave, role="danger")
         self.end = button("End for everyone", "danger", self._end)
+        keep = self.end.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # the other buttons stay where they were
+        self.end.setSizePolicy(keep)
         controls = QHBoxLayout()
         controls.addStretch(1)
         for widget in (self.mic, self.camera, self.devices, self.participants, self.leave):
@@ -225,10 +230,13 @@ class CallView(QWidget):
 
     # --- binding ------------------------------------------------------------------------------
 
-    def bind(self, call: Call, title: str = "") -> None:
+    def bind(self, call: Call, title: str = "", *, title_from_people: bool = False) -> None:
+        """``title_from_people``: "Call with …" names whoever is in the call now."""
         self.unbind()
         self.call = call
-        self.title.setText(title or call.id)
+        self._title = title or call.id
+        self._title_from_people = title_from_people
+        self.title.setText(self._title)
         self.title.setToolTip(call.cid)
         self._others = {}
         self._clear_notice()
@@ -399,6 +407,12 @@ class CallView(QWidget):
             if user_id not in others and joined:
                 self._show_notice(f"{name} left the call.")
         self._others = others
+        if self._title_from_people and others:
+            names = list(others.values())
+            self.title.setText(
+                "Call with "
+                + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+            )
         if joined and not others and not self._notice_timer.isActive():
             self.notice.setText("You are the only one here.")
             self.notice.show()

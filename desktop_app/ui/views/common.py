@@ -58,6 +58,11 @@ class StatusRow(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.spinner = Spinner(self)
         self.error = label("", "error", wrap=True)
+        # An error coming and going must not move what is below it (a click meant for
+        # one row would land on the next).
+        policy = self.error.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.error.setSizePolicy(policy)
         self.error.hide()
         layout.addWidget(self.spinner)
         layout.addWidget(self.error, 1)

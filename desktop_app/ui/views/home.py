@@ -32,6 +32,9 @@ from ..tasks import Runner
 from ..theme import colors, themed_icon
 from .common import StatusRow, button, card, label, scrolling
 
+#: Marks the "Nobody matches" row of the people list.
+NO_MATCH_ROLE = Qt.ItemDataRole.UserRole + 1
+
 OUTCOME_WORDS = {
     "answered": "answered",
     "ringing": "ringing now",
@@ -131,6 +134,7 @@ class HomeView(QWidget):
         self._pressed_state: Qt.CheckState | None = None
         self.people.itemChanged.connect(self._picks_changed)
         self._people: dict[str, UserPresenceResponse] = {}
+        self._no_match: QListWidgetItem | None = None
         self.video = QRadioButton("Video")
         self.audio = QRadioButton("Audio only")
         self.video.setChecked(True)
@@ -182,6 +186,7 @@ class HomeView(QWidget):
         )
 
         self.recent = QListWidget()
+        self.recent.setWordWrap(True)  # a narrow window wraps a row instead of hiding its end
         self.recent.itemActivated.connect(self._recent_chosen)
         self._following: list[Callable[[], None]] = []
         self._shown_calls: list[Call] = []
@@ -238,9 +243,8 @@ class HomeView(QWidget):
         self._people = {k: v for k, v in people.items() if k != ECHO_USER}
         self.people.blockSignals(True)
         self.people.clear()
-        ordered = sorted(
-            self._people.values(), key=lambda u: (not u.online, (u.name or u.id).lower())
-        )
+        # By name only: rows do not move under the mouse when someone comes online.
+        ordered = sorted(self._people.values(), key=lambda u: ((u.name or u.id).lower(), u.id))
         for user in ordered:
             presence = "online" if user.online else "offline"
             item = QListWidgetItem(f"{user.name or user.id}  ({user.id}) · {presence}")
@@ -256,17 +260,36 @@ class HomeView(QWidget):
             item = QListWidgetItem("Nobody else has signed in to this server yet.")
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.people.addItem(item)
+        self._no_match = QListWidgetItem("")
+        self._no_match.setData(NO_MATCH_ROLE, True)
+        self._no_match.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.people.addItem(self._no_match)
         self.people.blockSignals(False)
         self._filter_people()
 
     def _filter_people(self) -> None:
         wanted = self.search.text().strip().lower()
+        shown = 0
         for row in range(self.people.count()):
             item = self.people.item(row)
             user_id = item.data(Qt.ItemDataRole.UserRole)
+            if item.data(NO_MATCH_ROLE):
+                continue
             user = self._people.get(str(user_id)) if user_id else None
             text = f"{user.name or ''} {user.id}".lower() if user else ""
-            item.setHidden(bool(wanted) and user is not None and wanted not in text)
+            hidden = bool(wanted) and user is not None and wanted not in text
+            item.setHidden(hidden)
+            shown += not hidden
+        if self._no_match is not None:
+            self._no_match.setText(f"Nobody matches “{self.search.text().strip()}”.")
+            self._no_match.setHidden(shown > 0 or not wanted)
+
+    def clear_picks(self) -> None:
+        """After a ring: the next call starts from nobody picked."""
+        for row in range(self.people.count()):
+            item = self.people.item(row)
+            if item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+                item.setCheckState(Qt.CheckState.Unchecked)
 
     def show_calls(self, calls: list[Call]) -> None:
         """The history, kept current: each row follows its call (a ring that ends after

@@ -49,6 +49,7 @@ class IncomingRingDialog(QDialog):
         self.call = call
         self.runner = Runner(self)
         self.setWindowTitle("Incoming call")
+        self.setWindowFlag(Qt.WindowType.WindowMinMaxButtonsHint, False)
         self.setModal(False)
         ring = call.state.ring  # who rang and how: the ring's own, not the call's creator
         caller = ring.caller if ring is not None else None
@@ -160,6 +161,7 @@ class OutgoingRingDialog(QDialog):
         self.online = online
         self.runner = Runner(self)
         self.setWindowTitle("Calling…")
+        self.setWindowFlag(Qt.WindowType.WindowMinMaxButtonsHint, False)
         self.setModal(False)
         self.title = label("Calling…", "title")
         self.callees = QListWidget()
@@ -197,8 +199,12 @@ class OutgoingRingDialog(QDialog):
 
     def refresh(self) -> None:
         self.callees.clear()
-        for name, what in self.callee_states():
+        states = self.callee_states()
+        for name, what in states:
             self.callees.addItem(f"{name} — {what}")
+        waiting = [what for _name, what in states if what in ("ringing…", "not reachable")]
+        if not self.finished_ringing and waiting and all(w == "not reachable" for w in waiting):
+            self.title.setText("Nobody you are ringing is online")
 
     def _state_changed(self, state: CallingState) -> None:
         if state is CallingState.JOINED:
@@ -216,6 +222,7 @@ class OutgoingRingDialog(QDialog):
             self.title.setText("Busy")
         else:
             self.title.setText("No answer")
+        self.setWindowTitle(self.title.text())
         self.refresh()
         self.cancel.setText("Close")
         self.cancel.setIcon(QIcon())

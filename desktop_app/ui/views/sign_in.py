@@ -43,7 +43,7 @@ class SignInView(QWidget):
         self.sign_in = button("Sign in", "primary", self._submit)
         self.status = StatusRow(self.runner)
 
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         form.addRow("Server", self.local)
         form.addRow("", self.remote)
         form.addRow("Address", self.server_url)
@@ -77,6 +77,9 @@ class SignInView(QWidget):
         remote = self.mode == "remote"
         self.server_url.setEnabled(remote)
         self.token.setEnabled(remote)
+        # This computer's server needs no address or token: not shown, not just greyed.
+        self.form.setRowVisible(self.server_url, remote)
+        self.form.setRowVisible(self.token, remote)
         self.hint.setText(
             "You sign in with a token from the server's administrator, or sign up if the "
             "server allows it."
