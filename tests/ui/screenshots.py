@@ -1,6 +1,7 @@
 """Screenshots of every screen, under Xvfb (a real X server, the xcb platform), for people
 to look at: sign-in, home, lobby, outgoing dialog, call view with 2 and 6 participants,
-incoming popup, and home in the dark theme.
+incoming popup, home in the dark theme, ring outcomes, a missed call, the tray menu, the
+people search, and the call's participants panel in the dark theme.
 
     .venv/bin/python tests/ui/screenshots.py [--out build/screenshots] [--scale 2]
 
@@ -85,6 +86,7 @@ async def take(out: Path, base_url: str) -> list[Path]:
         ("dan", "Dan Wu"),
         ("erin", "Erin Moss"),
         ("frank", "Frank Ode"),
+        ("gina", "Gina Park"),
     ):
         client = VideoClient(
             {"id": user, "name": name},
@@ -94,9 +96,10 @@ async def take(out: Path, base_url: str) -> list[Path]:
         )
         await client.connect()
         people[user] = client
+    await people.pop("gina").disconnect()  # signed up once, offline now
 
     session = Session(Preferences(), SyntheticDevices(width=640, height=360), persist=False)
-    window = MainWindow(session)
+    window = MainWindow(session, tray=False)
     window.resize(1100, 720)
     window.show()
     window.start()
@@ -171,6 +174,72 @@ async def take(out: Path, base_url: str) -> list[Path]:
     window.home.refresh()
     await asyncio.sleep(1.0)
     shot(window, "8-home-dark")
+    apply_theme(app, "light")
+
+    # Ring outcomes: bob declines, carol is busy, gina is offline, dan has not answered.
+    window.home.ring_requested.emit(["bob", "carol", "dan", "gina"], True)
+    window.lobby.join.click()
+    dialog = await _until(
+        lambda: window.outgoing if window.outgoing and window.outgoing.isVisible() else None
+    )
+    call = dialog.call
+    for user, reason in (("bob", "decline"), ("carol", "busy")):
+        theirs = await _until(
+            lambda u=user: (
+                people[u].call(call.type, call.id)
+                if people[u].call(call.type, call.id).is_ringing_me
+                else None
+            )
+        )
+        await theirs.reject(reason)
+    await _until(lambda: ("Carol Diaz", "busy") in dialog.callee_states())
+    await asyncio.sleep(0.3)
+    shot(dialog, "9-ring-outcomes")
+    dialog.cancel.click()
+
+    # A missed call: bob rings and gives up before anyone answers.
+    ring = people["bob"].call("default", "")
+    await ring.get_or_create(
+        data={"members": [{"user_id": "bob"}, {"user_id": "alice"}]}, ring=True
+    )
+    await _until(lambda: window.incoming and window.incoming.isVisible())
+    await ring.leave(reject=True, reason="cancel")
+    await _until(lambda: window.home.missed_box.isVisible())
+    await asyncio.sleep(1.0)
+    shot(window, "10-missed-call")
+
+    window.tray_menu.popup(window.mapToGlobal(window.rect().center()))
+    await asyncio.sleep(0.3)
+    shot(window.tray_menu, "11-tray-menu")
+    window.tray_menu.hide()
+
+    window.home.search.setText("an")
+    await asyncio.sleep(0.3)
+    shot(window.home, "12-people-search")
+    window.home.search.clear()
+
+    apply_theme(app, "dark")
+    window.home.ring_requested.emit(["erin"], False)
+    window.lobby.join.click()
+    dialog = await _until(
+        lambda: window.outgoing if window.outgoing and window.outgoing.isVisible() else None
+    )
+    call = dialog.call
+    erins = await _until(
+        lambda: (
+            people["erin"].call(call.type, call.id)
+            if people["erin"].call(call.type, call.id).is_ringing_me
+            else None
+        )
+    )
+    await erins.join()
+    await _until(lambda: len(window.call_view.tiles) == 2)
+    window.call_view.participants.click()
+    await asyncio.sleep(1.0)
+    shot(window, "13-call-participants-dark")
+    await erins.leave()
+    window.call_view.leave.click()
+    apply_theme(app, "light")
 
     for client in people.values():
         await client.disconnect()

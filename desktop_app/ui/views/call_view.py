@@ -401,7 +401,13 @@ class CallView(QWidget):
         """Say when someone leaves, and when you are the only one left."""
         call = self.call
         assert call is not None
-        others = {p.user.id: p.user.name or p.user.id for p in participants if not p.is_local}
+        own = call.state.own_user_id
+        # Not ourselves: before the join answer our own session looks like anyone's.
+        others = {
+            p.user.id: p.user.name or p.user.id
+            for p in participants
+            if not p.is_local and p.user.id != own
+        }
         joined = call.state.calling_state is CallingState.JOINED
         for user_id, name in self._others.items():
             if user_id not in others and joined:
