@@ -55,10 +55,11 @@ class UserResponse(Response):
 class UserPresenceResponse(UserResponse):
     """A user and whether they can be reached now (user lists and presence events)."""
 
-    online: bool = Field(
-        default=False,
+    online: bool | None = Field(
+        default=None,
         description="True while the user has at least one connected event stream "
-        "(a running app, signed in); a ring reaches only online users at once.",
+        "(a running app, signed in); a ring reaches only online users at once. Always "
+        "given by this coordinator; null (unknown) from one that predates presence.",
     )
 
 

@@ -60,6 +60,7 @@ class Bot:
         self._company: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._echo_lock = asyncio.Lock()
+        self._following: set[str] = set()
 
     def start(self) -> None:
         self.client.state.incoming_call.subscribe(self._rung, now=True)
@@ -87,7 +88,8 @@ class Bot:
                 )
 
     def _state_changed(self, call: Call, state: CallingState) -> None:
-        if state is CallingState.JOINED:
+        if state is CallingState.JOINED and call.cid not in self._following:
+            self._following.add(call.cid)  # once: a rejoin comes back to JOINED
             call.state.participants_.subscribe(functools.partial(self._participants_changed, call))
             if self.echo:
                 # Every call event (a mute is one) brings a new ``call``: the echo follows.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -81,6 +82,7 @@ class VideoClient:
         self._objects: dict[str, Call] = {}
         #: The calls known to exist (the app's call list).
         self._calls: dict[str, Call] = {}
+        self._people_reload: asyncio.Future[None] | None = None
 
     @property
     def user_id(self) -> str:
@@ -92,6 +94,8 @@ class VideoClient:
         return answer
 
     async def disconnect(self) -> None:
+        if self._people_reload is not None:
+            self._people_reload.cancel()
         for call in list(self._calls.values()):
             if call.state.calling_state in (CallingState.JOINED, CallingState.RECONNECTING):
                 await call.leave()
@@ -219,12 +223,7 @@ class VideoClient:
         """Resync every call we are in or being rung by: rebuild its state from the server
         (and watch it again when the connection is new); the machine rejoins a call whose
         participant session the server forgot. Presence changed unseen meanwhile: the
-        people we know are loaded again."""
-        if self.state.people.value:
-            try:
-                await self.query_users()
-            except Exception:
-                log.exception("reloading people failed")
+        people we know are loaded again, after the calls and beside them."""
         for call in list(self._calls.values()):
             if call.state.calling_state in (CallingState.LEFT, CallingState.UNKNOWN):
                 continue
@@ -232,3 +231,11 @@ class VideoClient:
                 await call.resync()
             except Exception:
                 log.exception("%s: resync failed", call.cid)
+        if self.state.people.value:
+            self._people_reload = asyncio.ensure_future(self._reload_people())
+
+    async def _reload_people(self) -> None:
+        try:
+            await self.query_users()
+        except Exception:
+            log.exception("reloading people failed")

@@ -42,7 +42,8 @@ def port_is_free(port: int) -> bool:
     allows address reuse: connections of the last run waiting out TIME_WAIT do not make
     the port taken (a relaunch within a minute would move it otherwise)."""
     with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if sys.platform != "win32":  # there, reuse would let it bind over a listener
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -109,7 +110,23 @@ class LocalServer:
 
     async def start(self, startup_seconds: float = 30.0) -> None:
         self._server = self._serve()
-        await self._until_healthy(self._server, startup_seconds)
+        try:
+            await self._until_healthy(self._server, startup_seconds)
+        except LocalServerError:
+            self._end(self._server)  # one that hangs must not keep the port
+            raise
+
+    def move_to_free_port(self) -> None:
+        """Use another port from now on (the remembered one could not be listened on)."""
+        self.moved_from = self.moved_from or self.port
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def _end(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
 
     async def _until_healthy(self, server: subprocess.Popen[bytes], seconds: float) -> None:
         loop = asyncio.get_running_loop()

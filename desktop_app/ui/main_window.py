@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self.in_tray = False
         self.tray_notice: QMessageBox | None = None
         self.sign_out_question: QMessageBox | None = None
+        self.leave_question: QMessageBox | None = None
         self._pending: Pending | None = None
         self.incoming: IncomingRingDialog | None = None
         self.outgoing: OutgoingRingDialog | None = None
@@ -375,9 +376,7 @@ class MainWindow(QMainWindow):
             self.tray.showMessage("Parley", self.home.missed_text.text(), app_icon(), 10_000)
 
     def _do_not_disturb(self, on: bool) -> None:
-        client = self.session.client
-        if client is not None:
-            client.options.do_not_disturb = on
+        self.session.set_do_not_disturb(on)
 
     def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (
@@ -409,6 +408,13 @@ class MainWindow(QMainWindow):
         out, it quits."""
         if not self._closing and self.tray is not None and self.session.client is not None:
             event.ignore()
+            call = self.call_view.call
+            if call is not None and call.state.calling_state in (
+                CallingState.JOINED,
+                CallingState.RECONNECTING,
+            ):
+                self._ask_to_leave()  # never a call going on, hidden, camera and mic live
+                return
             self.hide()
             self.in_tray = True
             if not self.session.preferences.tray_notice_shown:
@@ -423,6 +429,31 @@ class MainWindow(QMainWindow):
             return
         self._quit_now()
         super().closeEvent(event)
+
+    def _ask_to_leave(self) -> None:
+        question = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Leave the call?",
+            "You are in a call. Leave it and close the window?",
+            parent=self,
+        )
+        leave = question.addButton("Leave the call", QMessageBox.ButtonRole.AcceptRole)
+        question.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
+        leave.clicked.connect(self._leave_and_close)
+        self.leave_question = question
+        question.open()
+
+    def _leave_and_close(self) -> None:
+        call = self.call_view.call
+        if call is None:
+            self.close()
+            return
+        self.runner.run(call.leave(), on_done=lambda _: self._left_then_close())
+
+    def _left_then_close(self) -> None:
+        self.call_view.unbind()
+        self.show_home()
+        self.close()
 
     def quit(self) -> None:
         """Quit Parley (the tray menu's Quit): leave calls, stop the local server."""

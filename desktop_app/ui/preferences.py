@@ -74,7 +74,10 @@ def save_preferences(preferences: Preferences, path: Path | None = None) -> None
     path = path or preferences_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(preferences.model_dump_json(indent=2))
-    if preferences.token:
-        temporary.chmod(0o600)  # a token is a password
+    # Private from its first byte: it holds tokens (the active one and the remembered
+    # accounts'), and a token is a password.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file of looser mode keeps its mode otherwise
+    with os.fdopen(descriptor, "w") as file:
+        file.write(preferences.model_dump_json(indent=2))
     temporary.replace(path)

@@ -4,6 +4,7 @@ as Qt signals. Calls themselves are the SDK's; nothing here decides what a call 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from desktop_app.protocol.app import HealthResponse
 from desktop_app.protocol.ids import ID_PATTERN
 from desktop_app.sdk import Call, ClientOptions, ParleyError, VideoClient
-from desktop_app.sdk.errors import ConnectionFailed, InvalidInput, NotAllowed
+from desktop_app.sdk.errors import ConnectionFailed, InvalidInput, NotAllowed, Unauthenticated
 
 from .local_server import ECHO_USER, LocalServer, LocalServerError
 from .preferences import Preferences, save_preferences
@@ -32,13 +33,21 @@ class SignInProblem(ParleyError):
 
 def server_address(text: str) -> str:
     """What a person typed as a server's address, as a base URL. Without a scheme,
-    ``http://`` for this computer, an IP address or an explicit port (a server on a LAN or
-    for tests), ``https://`` for a host name (a server on the internet)."""
+    ``http://`` for this computer or an IP address (a server on the LAN, a test),
+    ``https://`` for a host name, with or without a port (a server on the internet: a
+    token must not travel in the clear)."""
     text = text.strip().rstrip("/")
     if not text or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
         return text
-    host = urlsplit(f"//{text}").hostname or ""
-    plain = host == "localhost" or re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", host) or ":" in text
+    try:
+        host = urlsplit(f"//{text}").hostname or ""
+    except ValueError:
+        host = ""
+    try:
+        literal = bool(ipaddress.ip_address(host))
+    except ValueError:
+        literal = False
+    plain = host == "localhost" or literal
     return ("http://" if plain else "https://") + text
 
 
@@ -50,8 +59,13 @@ async def check_server(base_url: str) -> None:
     except (httpx.HTTPError, ValueError):
         raise ConnectionFailed(f"The server at {base_url} can't be reached.") from None
     try:
-        HealthResponse.model_validate(response.json())
-        parley = response.status_code == 200
+        answer = response.json()
+        parley = (
+            response.status_code == 200
+            and isinstance(answer, dict)
+            and answer.get("service") == "parley"  # said, not a default filled in
+            and HealthResponse.model_validate(answer) is not None
+        )
     except (ValueError, pydantic.ValidationError):
         parley = False
     if not parley:
@@ -107,6 +121,8 @@ class Session(QObject):
         self.persist = persist
         self.local: LocalServer | None = local_server
         self.echo_ready = False
+        #: Do not disturb (the tray's switch): kept here, so every sign-in's client has it.
+        self.do_not_disturb = False
         self.client: VideoClient | None = None
         self._unsubscribe: list[Callable[[], None]] = []
 
@@ -124,6 +140,11 @@ class Session(QObject):
         if self.persist:
             save_preferences(self.preferences)
 
+    def set_do_not_disturb(self, on: bool) -> None:
+        self.do_not_disturb = on
+        if self.client is not None:
+            self.client.options.do_not_disturb = on
+
     def use_test_devices(self, on: bool) -> None:
         """Synthetic devices instead of this computer's (remembered), or back again."""
         self.preferences.use_test_devices = on
@@ -138,7 +159,13 @@ class Session(QObject):
         if self.local is None:
             local = LocalServer(self.data_dir, self.preferences.local_port)
             try:
-                await local.start()
+                try:
+                    await local.start()
+                except LocalServerError:
+                    if local.moved_from is not None:
+                        raise
+                    local.move_to_free_port()  # the remembered port failed after all
+                    await local.start()
             except LocalServerError as error:
                 await local.stop()
                 raise SignInProblem(
@@ -175,30 +202,34 @@ class Session(QObject):
         remembered = self.preferences.accounts.get(key, "") or self._signed_in_token(
             mode, server_address(server_url), user_id
         )
+        typed = bool(token)
         if mode == "local":
-            base_url = (await self.start_local_server()).base_url
-            # Someone else's id on this computer's server stays theirs: sign-up says taken.
-            token = remembered or await sign_up(base_url, user_id, name)
+            local = await self.start_local_server()
+            base_url = local.base_url
+            if not remembered and self._last_local_user(user_id):
+                # The last person signed in on this computer's own server, whose token
+                # an earlier version forgot at sign-out: theirs again. Anyone else's id
+                # stays theirs (sign-up answers "taken").
+                remembered = await local.token(user_id)
         else:
             server_url = server_address(server_url)
             if not server_url:
                 raise SignInProblem("Type the address of the server, like parley.example.org.")
             base_url = server_url
             await check_server(base_url)
-            if not token:
-                token = remembered or await sign_up(base_url, user_id, name)
-        client = VideoClient(
-            {"id": user_id, "name": name},
-            token=token,
-            base_url=base_url,
-            devices=self.devices,
-            options=ClientOptions(reject_call_when_busy=False),
-        )
+        token = token or remembered or await sign_up(base_url, user_id, name)
         try:
-            await client.connect()
-        except ParleyError:
-            await client.disconnect()
-            raise
+            client = await self._connect(user_id, name, base_url, token)
+        except Unauthenticated:
+            if typed or not remembered:
+                raise
+            # A remembered token the server no longer takes (its data was reset): forget
+            # it and sign up again, once.
+            accounts = {k: v for k, v in self.preferences.accounts.items() if k != key}
+            self.preferences = self.preferences.model_copy(update={"accounts": accounts})
+            self.save()
+            token = await sign_up(base_url, user_id, name)
+            client = await self._connect(user_id, name, base_url, token)
         self.client = client
         self.preferences = self.preferences.model_copy(
             update={
@@ -213,6 +244,25 @@ class Session(QObject):
         self.save()
         self._bind(client)
         self.signed_in.emit()
+
+    async def _connect(self, user_id: str, name: str, base_url: str, token: str) -> VideoClient:
+        client = VideoClient(
+            {"id": user_id, "name": name},
+            token=token,
+            base_url=base_url,
+            devices=self.devices,
+            options=ClientOptions(reject_call_when_busy=False, do_not_disturb=self.do_not_disturb),
+        )
+        try:
+            await client.connect()
+        except ParleyError:
+            await client.disconnect()
+            raise
+        return client
+
+    def _last_local_user(self, user_id: str) -> bool:
+        prefs = self.preferences
+        return prefs.server_mode == "local" and prefs.user_id == user_id
 
     def _signed_in_token(self, mode: str, server_url: str, user_id: str) -> str:
         """The token of the current sign-in, if it is this account (settings saved before

@@ -65,8 +65,10 @@ def themed_icon(widget: Any, make: Callable[[], QIcon]) -> None:
     """Give ``widget`` the icon ``make()`` draws now, and again after every theme change
     (``make`` reads :func:`colors`)."""
     widget.setIcon(make())
-    _themed[id(widget)] = (widget, make)
-    widget.destroyed.connect(lambda *_: _themed.pop(id(widget), None))
+    key = id(widget)
+    if key not in _themed:  # once per widget (toggles re-register on every refresh)
+        widget.destroyed.connect(lambda *_: _themed.pop(key, None))
+    _themed[key] = (widget, make)
 
 
 def _redraw_icons() -> None:

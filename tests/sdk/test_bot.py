@@ -111,9 +111,10 @@ async def test_the_echo_follows_our_mute_and_camera_off(
         echo = next(p for p in call.state.participants if p.user.id == "echo")
         numbers = [
             read_frame_counter(await asyncio.wait_for(echo.video_track.recv(), 10))
-            for _ in range(5)
+            for _ in range(6)
         ]
-        assert numbers[-1] > numbers[0], f"our picture comes back again: {numbers}"
+        # A camera turned on again starts its counter over; a frame from before may lead.
+        assert numbers[-1] > numbers[-2] > numbers[-3], f"our picture moves again: {numbers}"
     await call.microphone.disable()
     await eventually(lambda: echo_sends("audio") is False, timeout=5, what="echo muted")
     await call.microphone.enable()

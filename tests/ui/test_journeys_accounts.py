@@ -21,13 +21,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from desktop_app.coordinator.auth import create_user_token
 from desktop_app.sdk import CallingState, ConnectionState, VideoClient
 from desktop_app.sdk.devices import SyntheticDevices
-from desktop_app.ui.preferences import Preferences
-from desktop_app.ui.session import Session
+from desktop_app.ui.preferences import Preferences, preferences_path
+from desktop_app.ui.session import Session, SignInProblem
 from tests.support.coordinator import unique
 from tests.support.restartable import Coordinator
 from tests.support.served import free_port
@@ -67,6 +68,8 @@ async def test_signing_out_and_in_again_as_yourself_works_and_others_ids_stay_th
     await _sign_out(window)
     assert window.server_note.text() == "", "the status bar forgets the server"
     assert session.client is None and not session.preferences.token
+    assert session.preferences.accounts, "the account's token is remembered…"
+    assert _mode(preferences_path()) == 0o600, "…in a file only its owner reads"
     _sign_in_form(window, "remote", address, "bob", "Bob Stone")
     await eventually(lambda: window.stack.currentWidget() is window.home, timeout=10, what="again")
     assert window.sign_in.status.error.text() == ""
@@ -83,6 +86,10 @@ async def test_signing_out_and_in_again_as_yourself_works_and_others_ids_stay_th
     error = window.sign_in.status.error
     await eventually(lambda: "taken" in error.text(), timeout=10, what="robin's id refused")
     assert window.stack.currentWidget() is window.sign_in
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def _command_line(pid: int) -> bytes:
@@ -132,6 +139,11 @@ async def test_the_apps_own_server_keeps_its_port_and_comes_back_when_it_dies(
         timeout=15,
         what="the app reconnected",
     )
+    async with httpx.AsyncClient(base_url=local.base_url) as http:  # robin signs up here
+        signed_up = await http.post("/v1/auth/sign-up", json={"user_id": "robin"})
+        assert signed_up.status_code == 201
+    with pytest.raises(SignInProblem, match="taken"):
+        await session.sign_in("local", "", "robin", "Robin")  # robin's id stays robin's
     await window.session.shutdown()  # quit: the next launch…
 
     blocker = socket.socket()
@@ -252,6 +264,8 @@ def test_addresses_without_a_scheme() -> None:
     assert server_address("127.0.0.1:8000") == "http://127.0.0.1:8000"
     assert server_address("localhost:3000/") == "http://localhost:3000"
     assert server_address("parley.example.org") == "https://parley.example.org"
-    assert server_address("parley.example.org:8443") == "http://parley.example.org:8443"
+    assert server_address("parley.example.org:8443") == "https://parley.example.org:8443"
+    assert server_address("192.168.1.20:47000") == "http://192.168.1.20:47000"
+    assert server_address("[::1]:47000") == "http://[::1]:47000"
     assert server_address(" https://x.org ") == "https://x.org"
     assert server_address("") == ""

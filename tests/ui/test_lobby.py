@@ -89,8 +89,13 @@ async def test_the_speaker_test_plays_on_the_chosen_output(signed_in: SessionFac
     lobby = LobbyView(session)
     lobby.open_for(None, "test")
     lobby.speaker_test.click()
+    assert lobby.speaker_test.text() == "Playing…" and not lobby.speaker_test.isEnabled()
     await eventually(
         lambda: devices.speakers and devices.speakers[-1].frames_played > 10, what="sound"
     )
     assert abs(devices.speakers[-1].heard(0.2)).max() > 1000
+    await eventually(
+        lambda: lobby.speaker_test.text() == "Test speaker", timeout=5, what="the tone's end"
+    )
+    assert lobby.speaker_test.isEnabled()
     lobby.close_devices(release=True)

@@ -82,7 +82,6 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
     except ApiError as error:
         await _refuse(websocket, error.code, error.detail)
         return None
-    was_online = state.hub.online(user.id)
     connection = None
     if message.resume_connection_id:
         connection = state.hub.resume(message.resume_connection_id, user.id)
@@ -105,7 +104,7 @@ async def _authenticate(websocket: WebSocket, state: CoordinatorState) -> Connec
         connection_id=connection.id, user=user_response(user, teams=True), resumed=resumed
     )
     await websocket.send_text(ok.model_dump_json())
-    await state.presence.changed(user.id, was_online)
+    await state.presence.changed(user.id)
     return connection
 
 
@@ -148,11 +147,10 @@ async def events(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
         if state.hub.get(connection.id) is connection and connection.queue is own_queue:
-            was_online = state.hub.online(connection.user_id)
             state.hub.detach(connection.id)
             state.sessions.schedule_grace(connection.id)
-            with contextlib.suppress(Exception):  # the socket is gone whatever happens
-                await state.presence.changed(connection.user_id, was_online)
+        # Also for a connection closed as too slow (detached before this point).
+        await state.presence.changed(connection.user_id)
 
 
 async def _receive(websocket: WebSocket) -> str | None:

@@ -134,6 +134,8 @@ class HomeView(QWidget):
         self._pressed_state: Qt.CheckState | None = None
         self.people.itemChanged.connect(self._picks_changed)
         self._people: dict[str, UserPresenceResponse] = {}
+        self._people_wanted: dict[str, UserPresenceResponse] = {}
+        self._people_pending = False
         self._no_match: QListWidgetItem | None = None
         self.video = QRadioButton("Video")
         self.audio = QRadioButton("Audio only")
@@ -238,7 +240,17 @@ class HomeView(QWidget):
             )
 
     def show_people(self, people: dict[str, UserPresenceResponse]) -> None:
-        """Everyone but us and the echo bot: online first, then by name; picks survive."""
+        """Take the newest people (presence events can come in bursts, as when a server
+        restarts and everyone reconnects: one redraw for the burst)."""
+        self._people_wanted = people
+        if not self._people_pending:
+            self._people_pending = True
+            QTimer.singleShot(0, self._draw_people)
+
+    def _draw_people(self) -> None:
+        """Everyone but us and the echo bot, by name; picks survive."""
+        self._people_pending = False
+        people = self._people_wanted
         chosen = set(self.chosen_people())
         self._people = {k: v for k, v in people.items() if k != ECHO_USER}
         self.people.blockSignals(True)

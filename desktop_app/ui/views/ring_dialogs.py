@@ -237,8 +237,10 @@ class OutgoingRingDialog(QDialog):
         """However it closes while the ring is on (Cancel, Esc, the window's close
         button — QDialog routes them all here), the ring is cancelled: nobody may be left
         ringing for a caller who gave up."""
-        ringing = self.call.state.calling_state is CallingState.RINGING
-        if ringing and not self.finished_ringing:
+        state = self.call.state.calling_state
+        if state in (CallingState.RINGING, CallingState.JOINING) and not self.finished_ringing:
+            # Ringing: cancel. Joining (someone answered a moment ago): hang up, too —
+            # the person asked to stop, the call must not open behind their back.
             self.finished_ringing = True
             self.runner.run(self.call.leave(reject=True, reason="cancel"))
         self._closer.stop()
