@@ -8,6 +8,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 
 import qasync
 from PySide6.QtWidgets import QApplication
@@ -19,6 +21,7 @@ from .preferences import load_preferences
 from .qt_devices import QtDevices, SwitchableDevices
 from .resources import app_icon
 from .session import Session
+from .single_instance import COME_FORWARD, SingleInstance, hand_over
 from .theme import apply_theme
 
 
@@ -30,14 +33,29 @@ def build(app: QApplication, theme: str | None = None) -> tuple[MainWindow, Sess
     return MainWindow(session), session
 
 
+def version() -> str:
+    try:
+        return package_version("parley")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley", description="Parley video calls")
     parser.add_argument("--theme", choices=["light", "dark", "system"], help="override the theme")
+    parser.add_argument("--version", action="version", version=f"parley {version()}")
+    parser.add_argument(
+        "link", nargs="?", help="an invite link to open (parley://join?server=…&call=type:id)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Parley")
+    app.setApplicationVersion(version())
+    # One Parley per user: a second launch hands its link (or "come forward") over.
+    if hand_over(args.link or COME_FORWARD):
+        return 0
     # The main window's own close ends the app; Qt quitting by itself when a popup closes
     # over a hidden window would stop the event loop under running calls.
     app.setQuitOnLastWindowClosed(False)
@@ -48,11 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     app.aboutToQuit.connect(closed.set)
+    single = SingleInstance()
+    single.listen()
+    single.received.connect(window.open_request)
     window.show()
     window.start()
+    if args.link:
+        window.open_request(args.link)
 
     async def run() -> None:
         await closed.wait()
+        single.close()
         await session.shutdown()
 
     # One run from start to quit: between two runs Qt would still deliver the calls' I/O

@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 
 from desktop_app.sdk import Call, CallingState
 
+from .invite import Invite, InviteError, parse_invite
 from .resources import app_icon
 from .session import Session
+from .single_instance import COME_FORWARD
 from .tasks import Runner
 from .theme import apply_theme
 from .views.call_view import CallView
@@ -109,7 +111,11 @@ class MainWindow(QMainWindow):
         self.tray_notice: QMessageBox | None = None
         self.sign_out_question: QMessageBox | None = None
         self.leave_question: QMessageBox | None = None
+        #: The last message shown with ``tell``.
+        self.told: QMessageBox | None = None
         self._pending: Pending | None = None
+        #: An invite link waiting for a sign-in to its server.
+        self._pending_invite: Invite | None = None
         self.incoming: IncomingRingDialog | None = None
         self.outgoing: OutgoingRingDialog | None = None
         self.notice: QMessageBox | None = None
@@ -117,6 +123,7 @@ class MainWindow(QMainWindow):
         self.sign_in.submitted.connect(self._sign_in)
         self.home.sign_out_requested.connect(self._sign_out)
         self.home.theme_chosen.connect(self._theme_chosen)
+        self.home.about_requested.connect(self._about)
         self.home.ring_requested.connect(
             lambda ids, video: self._prepare(Pending("ring", tuple(ids), video))
         )
@@ -150,9 +157,14 @@ class MainWindow(QMainWindow):
             self.server_note.setText("Starting the server on this computer…")
         self.sign_in.runner.run(
             self.session.sign_in(mode, url, user_id, name, token),
-            on_done=lambda _: self.show_home(),
+            on_done=lambda _: self._signed_in(),
             on_error=self._sign_in_failed,
         )
+
+    def _signed_in(self) -> None:
+        self.show_home()
+        if self._pending_invite is not None:
+            self.open_invite(self._pending_invite)  # the link that asked for this sign-in
 
     def _sign_in_failed(self, text: str) -> None:
         self.sign_in.status.show_error(text)
@@ -210,6 +222,25 @@ class MainWindow(QMainWindow):
             self.server_note.setText(
                 self.server_note.text() + " (It had stopped and was started again.)"
             )
+
+    def _about(self) -> None:
+        app = QApplication.instance()
+        number = app.applicationVersion() if app is not None else ""
+        self.tell(
+            f"Parley {number} — open video calls, on servers you run yourself.", title="About"
+        )
+
+    def tell(
+        self,
+        text: str,
+        icon: QMessageBox.Icon = QMessageBox.Icon.Information,
+        title: str = "Parley",
+    ) -> None:
+        """A message that does not stop the app while it shows (calls go on)."""
+        box = QMessageBox(icon, title, text, parent=self)
+        box.setModal(False)
+        self.told = box
+        box.open()
 
     def _theme_chosen(self, name: str) -> None:
         if name in ("light", "dark", "system"):
@@ -325,8 +356,45 @@ class MainWindow(QMainWindow):
         if self._closing:
             return  # a join that finishes while the app quits shows nothing
         self.lobby.close_devices()
+        self.call_view.server = self.session.base_url  # for its invite link
         self.call_view.bind(call, title or call.id, title_from_people=title.startswith("Call with"))
         self.stack.setCurrentWidget(self.call_view)
+
+    # --- invite links and later launches ---------------------------------------------------------
+
+    def open_request(self, text: str) -> None:
+        """What a launch asked for: an invite link, or to come to the front (a second
+        launch with nothing to open)."""
+        self.bring_to_front()
+        if text == COME_FORWARD:
+            return
+        try:
+            invite = parse_invite(text)
+        except InviteError as error:
+            self.tell(str(error), QMessageBox.Icon.Warning)
+            return
+        self.open_invite(invite)
+
+    def open_invite(self, invite: Invite) -> None:
+        """The call's lobby, once signed in to the link's server (asked first if not)."""
+        if self._closing:
+            return
+        if self.session.client is not None and self.session.base_url == invite.server:
+            self._pending_invite = None
+            if self.call_view.call is not None and self.stack.currentWidget() is self.call_view:
+                self.tell(f"Leave this call first to join {invite.cid}.")
+                return
+            self._prepare(Pending("join", call=self.session.call_by_id(invite.cid)))
+            return
+        self._pending_invite = invite
+        self.sign_in.remote.setChecked(True)
+        self.sign_in.server_url.setText(invite.server)
+        self.sign_in.token.clear()
+        self.sign_in.status.show_error("")
+        self.sign_in.hint.setText(
+            f"To join {invite.cid}, sign in to {invite.server} (the server of the link)."
+        )
+        self.stack.setCurrentWidget(self.sign_in)
 
     # --- rings and notifications ----------------------------------------------------------------
 

@@ -131,6 +131,15 @@ class Session(QObject):
         return self.preferences.server_mode == "local"
 
     @property
+    def base_url(self) -> str:
+        """The address of the server we are signed in to ("" when signed out)."""
+        if self.client is None:
+            return ""
+        if self.is_local and self.local is not None:
+            return self.local.base_url
+        return self.preferences.server_url
+
+    @property
     def server_label(self) -> str:
         if self.is_local:
             return "This computer"

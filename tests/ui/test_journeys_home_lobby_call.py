@@ -33,6 +33,7 @@ from PySide6.QtTest import QTest
 
 from desktop_app.sdk import VideoClient
 from desktop_app.sdk.devices import Device, SyntheticDevices
+from desktop_app.ui.invite import parse_invite
 from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.qt_devices import SwitchableDevices
 from desktop_app.ui.session import Session
@@ -247,8 +248,8 @@ async def test_when_the_other_person_leaves_a_notice_says_so_and_then_you_are_al
     )
 
     view.copy_id.click()
-    assert view.copied.text() == f"Copied the call id {view.call.cid}"
-    assert QGuiApplication.clipboard().text() == view.call.cid
+    assert view.copied.text() == "Copied an invite link to this call"
+    assert parse_invite(QGuiApplication.clipboard().text()).cid == view.call.cid
 
     robin.stop()
     await eventually(

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from desktop_app.protocol.permissions import Permission
 from desktop_app.sdk import Call, CallingState, Participant
 
+from ..invite import invite_link
 from ..resources import icon
 from ..tasks import Runner
 from ..theme import colors, themed_icon
@@ -147,7 +148,9 @@ class CallView(QWidget):
         self._refresh_pending = False
 
         self.title = label("", "title")
-        self.copy_id = control("copy", "Copy the call id", self._copy_id)
+        self.copy_id = control("copy", "Copy an invite link to this call", self._copy_id)
+        #: The server's address, for invite links (set by the window).
+        self.server = ""
         self.copied = label("", "muted")
         header = QHBoxLayout()
         header.addWidget(self.title)
@@ -471,10 +474,16 @@ class CallView(QWidget):
     def _copy_id(self) -> None:
         if self.call is not None:
             clipboard = QGuiApplication.clipboard()
-            clipboard.setText(self.call.cid)
+            link = invite_link(self.server, self.call.type, self.call.id) if self.server else ""
+            clipboard.setText(link or self.call.cid)
             self.status.show_error("")
-            self.copied.setText(f"Copied the call id {self.call.cid}")
-            QTimer.singleShot(3000, lambda: self.copied.setText(""))
+            self.copied.setText(
+                "Copied an invite link to this call"
+                if link
+                else f"Copied the call id {self.call.cid}"
+            )
+            self.copied.setToolTip(link)
+            QTimer.singleShot(3000, self.copied, lambda: self.copied.setText(""))
 
     def _go_live(self) -> None:
         if self.call is not None:

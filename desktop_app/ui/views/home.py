@@ -78,6 +78,7 @@ class HomeView(QWidget):
     join_requested = Signal(str)  # "type:id"
     sign_out_requested = Signal()
     theme_chosen = Signal(str)
+    about_requested = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -116,6 +117,8 @@ class HomeView(QWidget):
         self.theme_actions.triggered.connect(
             lambda action: self.theme_chosen.emit(str(action.data()))
         )
+        self.settings_menu.addSeparator()
+        self.settings_menu.addAction("About Parley", self.about_requested.emit)
         header = QHBoxLayout()
         header.addWidget(self.greeting)
         header.addWidget(self.server)
@@ -245,7 +248,7 @@ class HomeView(QWidget):
         self._people_wanted = people
         if not self._people_pending:
             self._people_pending = True
-            QTimer.singleShot(0, self._draw_people)
+            QTimer.singleShot(0, self, self._draw_people)  # not after the view is gone
 
     def _draw_people(self) -> None:
         """Everyone but us and the echo bot, by name; picks survive."""
@@ -315,7 +318,7 @@ class HomeView(QWidget):
     def _calls_changed(self) -> None:
         if not self._render_pending:
             self._render_pending = True
-            QTimer.singleShot(0, self._render_calls)
+            QTimer.singleShot(0, self, self._render_calls)
 
     def _render_calls(self) -> None:
         self._render_pending = False

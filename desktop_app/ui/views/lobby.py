@@ -274,7 +274,7 @@ class LobbyView(QWidget):
         self.speaker_test.setText("Playing…")
         self.speaker_test.setEnabled(False)
         self.runner.run(self.speaker.play_test_sound(seconds=TEST_SOUND_SECONDS))
-        QTimer.singleShot(round(TEST_SOUND_SECONDS * 1000) + 200, self._speaker_test_done)
+        QTimer.singleShot(round(TEST_SOUND_SECONDS * 1000) + 200, self, self._speaker_test_done)
 
     def _speaker_test_done(self) -> None:
         self.speaker_test.setText("Test speaker")
