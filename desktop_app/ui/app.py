@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -20,6 +22,7 @@ from .main_window import MainWindow
 from .preferences import load_preferences
 from .qt_devices import QtDevices, SwitchableDevices
 from .resources import app_icon
+from .self_test import self_test
 from .session import Session
 from .single_instance import COME_FORWARD, SingleInstance, hand_over
 from .theme import apply_theme
@@ -47,14 +50,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "link", nargs="?", help="an invite link to open (parley://join?server=…&call=type:id)"
     )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation end to end (own server, sign-in, echo test) and quit",
+    )
     args = parser.parse_args(argv)
+    if args.self_test:  # settings and data of its own: a person's are never touched
+        scratch = tempfile.mkdtemp(prefix="parley-self-test-")
+        os.environ["PARLEY_CONFIG_DIR"] = os.path.join(scratch, "config")
+        os.environ["PARLEY_DATA_DIR"] = os.path.join(scratch, "data")
     logging.basicConfig(level=logging.WARNING)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Parley")
     app.setApplicationVersion(version())
     # One Parley per user: a second launch hands its link (or "come forward") over.
-    if hand_over(args.link or COME_FORWARD):
+    if not args.self_test and hand_over(args.link or COME_FORWARD):
         return 0
     # The main window's own close ends the app; Qt quitting by itself when a popup closes
     # over a hidden window would stop the event loop under running calls.
@@ -67,14 +79,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.closed.connect(closed.set)
     app.aboutToQuit.connect(closed.set)
     single = SingleInstance()
-    single.listen()
+    if not args.self_test:
+        single.listen()
     single.received.connect(window.open_request)
     window.show()
     window.start()
     if args.link:
         window.open_request(args.link)
 
+    verdict = 0
+
     async def run() -> None:
+        nonlocal verdict
+        if args.self_test:
+            verdict = await self_test(window)
+            window.quit()
         await closed.wait()
         single.close()
         await session.shutdown()
@@ -83,4 +102,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     # callbacks with no asyncio loop running (aiortc's transports then raise).
     with loop:
         loop.run_until_complete(run())
-    return 0
+    return verdict

@@ -29,6 +29,8 @@ from pathlib import Path
 import httpx
 import platformdirs
 
+from desktop_app.programs import command
+
 log = logging.getLogger(__name__)
 
 ECHO_USER = "echo"
@@ -93,9 +95,7 @@ class LocalServer:
         with self.log_path.open("ab") as log_file:
             return subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "desktop_app.coordinator",
+                    *command("coordinator"),
                     "serve",
                     "--port",
                     str(self.port),
@@ -176,7 +176,7 @@ class LocalServer:
         own echo bot only — people get theirs from sign-up."""
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "desktop_app.coordinator", "token", user_id],
+            [*command("coordinator"), "token", user_id],
             env=self.env,
             capture_output=True,
         )
@@ -191,9 +191,7 @@ class LocalServer:
         with output.open("wb") as sink:
             self._bot = subprocess.Popen(  # noqa: ASYNC220 - polled (module docstring)
                 [
-                    sys.executable,
-                    "-m",
-                    "desktop_app.sdk.bot",
+                    *command("bot"),
                     "--server",
                     self.base_url,
                     "--user",
