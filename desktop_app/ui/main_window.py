@@ -30,6 +30,7 @@ from .single_instance import COME_FORWARD
 from .tasks import Runner
 from .theme import apply_theme
 from .views.call_view import CallView
+from .views.common import names_phrase
 from .views.home import HomeView
 from .views.lobby import LobbyView
 from .views.ring_dialogs import IncomingRingDialog, OutgoingRingDialog
@@ -282,7 +283,7 @@ class MainWindow(QMainWindow):
         client = self.session.client
         people = client.state.people.value if client is not None else {}
         names = [(people[u].name or u) if u in people else u for u in user_ids]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return names_phrase(names, most=len(names))  # the lobby names everyone it will ring
 
     def _join_by_id(self, text: str) -> None:
         try:
@@ -327,9 +328,7 @@ class MainWindow(QMainWindow):
         own = self.session.preferences.user_id
         names = [m.user.name or m.user_id for m in call.state.members if m.user_id != own]
         if names and title != "Echo test":  # the server knows everyone's name by now
-            title = "Call with " + (
-                names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-            )
+            title = "Call with " + names_phrase(names)
         client = self.session.client
 
         def online(user_id: str) -> bool | None:

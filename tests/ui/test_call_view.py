@@ -146,3 +146,12 @@ def test_an_avatar_shows_the_initials_of_the_name_not_of_its_labels() -> None:
     assert initials("ann_lee") == "AL"
     assert initials("(you)") == "?"
     assert initials("") == "?"
+
+
+def test_call_titles_name_a_few_people_then_count_the_rest() -> None:
+    from desktop_app.ui.views.common import names_phrase
+
+    assert names_phrase(["Bob"]) == "Bob"
+    assert names_phrase(["Bob", "Cy"]) == "Bob and Cy"
+    assert names_phrase(["Bob", "Cy", "Di"]) == "Bob, Cy and Di"
+    assert names_phrase(["Bob", "Cy", "Di", "Ed", "Fa"]) == "Bob, Cy and 3 others"

@@ -32,7 +32,7 @@ from ..resources import icon
 from ..tasks import Runner
 from ..theme import colors, themed_icon
 from ..widgets.video_tile import VideoTile
-from .common import StatusRow, button, label
+from .common import StatusRow, button, label, names_phrase
 from .lobby import show_toggle, toggle_button
 
 PAGE_SIZE = 16
@@ -418,10 +418,7 @@ class CallView(QWidget):
         self._others = others
         if self._title_from_people and others:
             names = list(others.values())
-            self.title.setText(
-                "Call with "
-                + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
-            )
+            self.title.setText("Call with " + names_phrase(names))
         if joined and not others and not self._notice_timer.isActive():
             self.notice.setText("You are the only one here.")
             self.notice.show()

@@ -18,6 +18,15 @@ from ..tasks import Runner
 from ..widgets.spinner import Spinner
 
 
+def names_phrase(names: list[str], most: int = 3) -> str:
+    """ "Bob", "Bob and Carol", "Bob, Carol and Dan", "Bob, Carol and 3 others"."""
+    if len(names) <= 1:
+        return "".join(names)
+    if len(names) > most:
+        return f"{', '.join(names[: most - 1])} and {len(names) - most + 1} others"
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def label(text: str, role: str = "", wrap: bool = False) -> QLabel:
     widget = QLabel(text)
     if role:
