@@ -276,11 +276,14 @@ async def test_recent_calls_tell_answered_declined_cancelled_and_missed_apart(
     await eventually(lambda: not missed.state.ringing, timeout=10, what="a ring nobody answered")
 
     window.home.refresh_calls()
-    rows = await eventually(
-        lambda: _recent_rows(window) if len(_recent_rows(window)) >= 4 else None,
-        timeout=10,
-        what="four rows",
-    )
+
+    def settled() -> list[str] | None:
+        """Four rows, none still ringing here (the last ring's end may reach this client a
+        moment after it reached bob's; rows follow their calls)."""
+        rows = _recent_rows(window)
+        return rows if len(rows) >= 4 and not any("ringing now" in r for r in rows) else None
+
+    rows = await eventually(settled, timeout=10, what="four settled rows")
     outcomes = [row.split(" · ")[1] for row in rows[:4]]
     assert outcomes == ["missed", "cancelled", "declined", "answered"], rows
     assert rows[0].startswith("↙ Bob") and rows[1].startswith("↗ Bob"), rows
