@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from desktop_app.media.synthetic import dominant_frequency, read_frame_counter
-from desktop_app.sdk import CallingState
+from desktop_app.sdk import Call, CallingState
 from desktop_app.sdk.devices import SyntheticDevices
 from tests.sdk.conftest import ClientFactory
 from tests.sdk.support import eventually
@@ -50,14 +50,20 @@ async def bot_process(
     log.close()
 
 
-async def test_the_echo_bot_answers_and_sends_back_what_it_gets(
-    connect: ClientFactory, bot_process: asyncio.subprocess.Process
-) -> None:
+async def _ring_the_echo(connect: ClientFactory) -> Call:
+    """Alice (a 440 Hz tone) rings the echo bot."""
     alice = await connect("alice", devices=SyntheticDevices(tone_hz=440))
     call = alice.call("default", unique())
     await call.get_or_create(
         data={"members": [{"user_id": "alice"}, {"user_id": "echo"}]}, ring=True
     )
+    return call
+
+
+async def test_the_echo_bot_answers_and_sends_back_what_it_gets(
+    connect: ClientFactory, bot_process: asyncio.subprocess.Process
+) -> None:
+    call = await _ring_the_echo(connect)
     await eventually(
         lambda: call.state.calling_state is CallingState.JOINED, timeout=10, what="the bot accepts"
     )
@@ -91,11 +97,7 @@ async def test_the_echo_bot_answers_and_sends_back_what_it_gets(
 async def test_the_echo_follows_our_mute_and_camera_off(
     connect: ClientFactory, bot_process: asyncio.subprocess.Process
 ) -> None:
-    alice = await connect("alice", devices=SyntheticDevices(tone_hz=440))
-    call = alice.call("default", unique())
-    await call.get_or_create(
-        data={"members": [{"user_id": "alice"}, {"user_id": "echo"}]}, ring=True
-    )
+    call = await _ring_the_echo(connect)
 
     def echo_sends(kind: str) -> bool | None:
         echo = next((p for p in call.state.participants if p.user.id == "echo"), None)

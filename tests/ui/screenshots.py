@@ -68,6 +68,11 @@ async def take(out: Path, base_url: str) -> list[Path]:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
 
+    async def rung(client: Any, call: Any) -> Any:
+        """``client``'s side of ``call``, once it rings there."""
+        theirs = client.call(call.type, call.id)
+        return await _until(lambda: theirs if theirs.is_ringing_me else None)
+
     def shot(widget: Any, name: str) -> None:
         path = out / f"{name}.png"
         widget.grab().save(str(path))
@@ -126,13 +131,7 @@ async def take(out: Path, base_url: str) -> list[Path]:
     await asyncio.sleep(0.3)
     shot(dialog, "4-outgoing-dialog")
     call = dialog.call
-    bobs = await _until(
-        lambda: (
-            people["bob"].call(call.type, call.id)
-            if people["bob"].call(call.type, call.id).is_ringing_me
-            else None
-        )
-    )
+    bobs = await rung(people["bob"], call)
     await bobs.join()
     await _until(lambda: window.stack.currentWidget() is window.call_view)
     await _until(
@@ -184,13 +183,7 @@ async def take(out: Path, base_url: str) -> list[Path]:
     )
     call = dialog.call
     for user, reason in (("bob", "decline"), ("carol", "busy")):
-        theirs = await _until(
-            lambda u=user: (
-                people[u].call(call.type, call.id)
-                if people[u].call(call.type, call.id).is_ringing_me
-                else None
-            )
-        )
+        theirs = await rung(people[user], call)
         await theirs.reject(reason)
     await _until(lambda: ("Carol Diaz", "busy") in dialog.callee_states())
     await asyncio.sleep(0.3)
@@ -225,13 +218,7 @@ async def take(out: Path, base_url: str) -> list[Path]:
         lambda: window.outgoing if window.outgoing and window.outgoing.isVisible() else None
     )
     call = dialog.call
-    erins = await _until(
-        lambda: (
-            people["erin"].call(call.type, call.id)
-            if people["erin"].call(call.type, call.id).is_ringing_me
-            else None
-        )
-    )
+    erins = await rung(people["erin"], call)
     await erins.join()
     await _until(lambda: len(window.call_view.tiles) == 2)
     window.call_view.participants.click()
