@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
+for tool in dpkg-deb strip file; do
+  command -v "$tool" >/dev/null || { echo "build.sh needs $tool (Debian: dpkg, binutils, file)" >&2; exit 1; }
+done
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/python -m pip install -q -e ".[package]"
 version=$(.venv/bin/python -c 'from importlib.metadata import version; print(version("parley"))')
@@ -19,6 +22,16 @@ echo "== bundle (PyInstaller)"
 .venv/bin/pyinstaller --noconfirm --log-level WARN \
   --distpath build/pyinstaller/dist --workpath build/pyinstaller/work packaging/parley.spec
 cp -a build/pyinstaller/dist/parley "$out/parley"
+
+echo "== strip"
+# Wheels ship many libraries with their symbol tables (libpython, uvloop, cryptography,
+# numpy, asyncpg: ~90 MB of the bundle). Strip them, except auditwheel's vendored
+# libraries in `*.libs/`: patchelf rewrote those, and strip breaks them (numpy's
+# openblas: "ELF load command address/offset not page-aligned").
+find "$out/parley" -type f -name '*.so*' -not -path '*.libs/*' -print0 |
+  while IFS= read -r -d '' library; do
+    if file -b "$library" | grep -q 'not stripped'; then strip --strip-unneeded "$library"; fi
+  done
 
 echo "== icons"
 .venv/bin/python packaging/icons.py resources/parley.svg build/icons
@@ -35,7 +48,7 @@ sed -e "s/@VERSION@/${version}/" -e "s/@ARCH@/${arch}/" -e "s/@SIZE@/${installed
   packaging/linux/control > "$root/DEBIAN/control"
 install -m 0755 packaging/linux/postinst "$root/DEBIAN/postinst"
 install -m 0755 packaging/linux/postinst "$root/DEBIAN/postrm"
-dpkg-deb --root-owner-group -Zzstd --build "$root" "$out/parley_${version}_${arch}.deb" >/dev/null
+dpkg-deb --root-owner-group -Zzstd -z9 --build "$root" "$out/parley_${version}_${arch}.deb" >/dev/null
 
 echo "== tarball"
 tar_root="build/tar/parley-${version}"

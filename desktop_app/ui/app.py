@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scratch = tempfile.mkdtemp(prefix="parley-self-test-")
         os.environ["PARLEY_CONFIG_DIR"] = os.path.join(scratch, "config")
         os.environ["PARLEY_DATA_DIR"] = os.path.join(scratch, "data")
+        os.environ["PARLEY_INSTANCE"] = f"parley-self-test-{os.getpid()}"
     logging.basicConfig(level=logging.WARNING)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -79,8 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.closed.connect(closed.set)
     app.aboutToQuit.connect(closed.set)
     single = SingleInstance()
-    if not args.self_test:
-        single.listen()
+    single.listen()
     single.received.connect(window.open_request)
     window.show()
     window.start()

@@ -1,6 +1,8 @@
 """``parley --self-test``: this installation, end to end, as a person would use it — the
-app's own server starts, a sign-in on "this computer", the echo test call, and a picture
-coming back from it. For a freshly installed package (CI installs the .deb and runs this)
+app's own server starts, a sign-in on "this computer", the echo test call, a picture
+coming back from it, and — where the desktop knows Parley as the handler of ``parley:``
+links, as the .deb registers it — an invite link opened through the desktop
+(``xdg-open``) reaching this Parley and opening that call's lobby. For a freshly installed package (CI installs the .deb and runs this)
 and for anyone wondering whether Parley works here.
 
 It runs with settings and data of its own in a temporary folder, so a person's settings,
@@ -11,10 +13,14 @@ camera passes too). Progress and the verdict go to stdout.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .invite import invite_link
 from .main_window import MainWindow
 
 TIMEOUT_SECONDS = 90.0
@@ -65,8 +71,45 @@ async def self_test(window: MainWindow) -> int:
         say(f"remote frame received after {time.monotonic() - started:.1f} s")
         view.leave.click()
         await _until(lambda: window.stack.currentWidget() is window.home, "leaving")
+        await _open_a_link_through_the_desktop(window)
         say("passed")
         return 0
     except TimeoutError as error:
         say(f"FAILED: {error}")
         return 1
+
+
+async def _output(*command: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    out, _ = await process.communicate()
+    return out.decode(errors="replace").strip()
+
+
+async def _open_a_link_through_the_desktop(window: MainWindow) -> None:
+    """The way a link in a chat or a browser arrives: the desktop runs the handler of
+    ``parley:`` (its Exec line, a second Parley), which hands the link to this one."""
+    if not sys.platform.startswith("linux") or not shutil.which("xdg-open"):
+        say("parley: links not checked (no xdg-open here)")
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        say("parley: links not checked (no display: xdg-open hands links over only on one)")
+        return
+    handler = await _output("xdg-mime", "query", "default", "x-scheme-handler/parley")
+    if not handler:
+        say("parley: links not checked (no handler registered with this desktop)")
+        return
+    link = invite_link(window.session.base_url, "default", "self-test-link")
+    await _output("xdg-open", link)
+    await _until(
+        lambda: (
+            window.stack.currentWidget() is window.lobby
+            and window.lobby.call is not None
+            and window.lobby.call.cid == "default:self-test-link"
+        ),
+        f"lobby of the call of a link opened with xdg-open (handler: {handler})",
+    )
+    say(f"a parley: link opened through the desktop ({handler}) opened the call's lobby")
+    window.lobby.cancelled.emit()
+    await _until(lambda: window.stack.currentWidget() is window.home, "home after the lobby")

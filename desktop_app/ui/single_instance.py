@@ -2,7 +2,9 @@
 to the front") to the running one over a local socket, and ends.
 
 The socket's name is per user (``parley-<user>``), so two people on one computer each
-have their own Parley. A name left by a crashed instance is taken over: if nothing
+have their own Parley. ``PARLEY_INSTANCE`` names it instead: ``parley --self-test`` sets
+it, so that the launches its own link check causes reach the self-test and not a Parley
+the person is running. A name left by a crashed instance is taken over: if nothing
 answers on it, it is stale.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import re
 
 from PySide6.QtCore import QObject, Signal
@@ -23,6 +26,8 @@ CONNECT_MS = 500
 
 
 def instance_name() -> str:
+    if named := os.environ.get("PARLEY_INSTANCE"):
+        return named
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

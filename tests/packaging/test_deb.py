@@ -2,7 +2,8 @@
 ``apt-get`` installs it (with its dependencies), the desktop entry validates, the
 installed ``parley`` starts the way the entry's ``Exec`` line starts it — under Xvfb, with
 ``--self-test``: its own server, a sign-in on "this computer", the echo test, a picture
-back — and the package uninstalls cleanly.
+back, and a ``parley:`` link opened through the desktop (``xdg-open`` → the entry's
+``Exec`` line → the running app's lobby) — and the package uninstalls cleanly.
 
 Slow (a build of about two minutes) and it needs root: it runs when
 ``PARLEY_PACKAGING_TESTS=1`` (CI's ``.ci/run`` sets it); the default run skips it.
@@ -55,13 +56,15 @@ def _apt_install(*packages: str) -> None:
 
 @pytest.mark.timeout(1200)
 def test_the_deb_installs_starts_runs_the_echo_test_and_uninstalls(tmp_path: Path) -> None:
-    _apt_install("desktop-file-utils", "xvfb", "xauth")
+    # binutils and file: build.sh strips the bundle; xdg-utils: the desktop's link opener.
+    _apt_install("desktop-file-utils", "xvfb", "xauth", "binutils", "file", "xdg-utils")
     _run("desktop-file-validate", str(ROOT / "packaging" / "linux" / "parley.desktop"))
     started = time.monotonic()
     _run("bash", str(ROOT / "packaging" / "build.sh"), timeout=900)
     built = time.monotonic() - started
     (deb,) = (ROOT / "build" / "dist").glob("parley_*.deb")
     print(f"built in {built:.0f} s; .deb {deb.stat().st_size / 1e6:.0f} MB")
+    assert deb.stat().st_size < 150e6, "the .deb grew past 150 MB (docs/packaging.md)"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     _run("apt-get", "install", "-y", "-qq", str(deb), env=env)
     try:
@@ -87,6 +90,9 @@ def test_the_deb_installs_starts_runs_the_echo_test_and_uninstalls(tmp_path: Pat
         )
         lines = [line for line in said.splitlines() if line.startswith("parley self-test:")]
         assert any("remote frame received" in line for line in lines), said
+        # The desktop opened a parley: link with the entry's Exec line, and that second
+        # launch handed it to the running Parley, which opened the call's lobby.
+        assert any("link opened through the desktop (parley.desktop)" in line for line in lines)
         assert lines[-1] == "parley self-test: passed", said
     finally:
         _run("apt-get", "remove", "-y", "-qq", "parley", env=env)

@@ -1,15 +1,33 @@
 """``parley --self-test`` from the source install: the app's own server starts, a sign-in
 on "this computer", the echo test, and a picture comes back (the installed package's
-smoke test runs the same command)."""
+smoke test runs the same command); and, with this checkout registered with the desktop as
+the handler of ``parley:`` links, a link opened with ``xdg-open`` reaches the running app
+through a second launch and opens the call's lobby."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+
+def _self_test(*launcher: str, env: dict[str, str]) -> list[str]:
+    """The self-test's own lines, once it has passed."""
+    done = subprocess.run(
+        [*launcher, sys.executable, "-m", "desktop_app", "--self-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    said = [line for line in done.stdout.splitlines() if line.startswith("parley self-test:")]
+    assert done.returncode == 0, (said, done.stderr[-2000:])
+    assert said[-1] == "parley self-test: passed", said
+    return said
 
 
 @pytest.mark.timeout(200)
@@ -19,18 +37,35 @@ def test_the_self_test_walks_sign_in_and_the_echo_test(tmp_path: Path) -> None:
         "QT_QPA_PLATFORM": "offscreen",
         "XDG_STATE_HOME": str(tmp_path / "state"),  # the local server's log
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "desktop_app", "--self-test"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    said = [line for line in done.stdout.splitlines() if line.startswith("parley self-test:")]
-    assert done.returncode == 0, (said, done.stderr[-2000:])
+    said = _self_test(env=env)
     assert any("signed in on this computer" in line for line in said), said
     assert any("remote frame received" in line for line in said), said
-    assert said[-1] == "parley self-test: passed"
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.skipif(not shutil.which("xvfb-run") or not shutil.which("xdg-open"), reason="Xvfb")
+def test_a_link_opened_through_the_desktop_reaches_the_running_app(tmp_path: Path) -> None:
+    applications = tmp_path / "data" / "applications"
+    applications.mkdir(parents=True)
+    (applications / "parley-checkout.desktop").write_text(
+        "[Desktop Entry]\nType=Application\nName=Parley (checkout)\n"
+        f"Exec={sys.executable} -m desktop_app %u\nMimeType=x-scheme-handler/parley;\n"
+    )
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mimeapps.list").write_text(
+        "[Default Applications]\nx-scheme-handler/parley=parley-checkout.desktop\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "DISPLAY"))}
+    env.update(
+        QT_QPA_PLATFORM="xcb",  # xdg-open hands links to applications only on a display
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    said = _self_test("xvfb-run", "-a", env=env)
+    opened = "a parley: link opened through the desktop (parley-checkout.desktop)"
+    assert any(line.startswith(f"parley self-test: {opened}") for line in said), said
 
 
 def test_version() -> None:
