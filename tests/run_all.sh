@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite on a fresh machine:
-#   Debian packages (PostgreSQL; Qt's runtime libraries and Xvfb) → .venv with the project and its dev tools →
+#   Debian packages (PostgreSQL; Qt's runtime libraries and Xvfb; coturn, nftables) → .venv with the project and its dev tools →
 #   a throwaway PostgreSQL cluster → ruff → mypy --strict → pytest (SQLite and PostgreSQL).
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -10,6 +10,19 @@ ROOT=$(pwd)
 log() { printf '\n== %s\n' "$*"; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+# install_missing WHAT CONSEQUENCE PACKAGE…: apt-get the packages not installed yet.
+install_missing() {
+  local what=$1 consequence=$2 missing
+  shift 2
+  missing=$(for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  [ -z "$missing" ] && return 0
+  log "installing $what from Debian's packages"
+  as_root apt-get update -qq || true
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null \
+    || echo "could not install: $missing ($consequence)"
+}
 
 find_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
@@ -27,15 +40,15 @@ QT_PACKAGES="libpulse0 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontco
   xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core pulseaudio
   xdg-utils"
-missing=$(for p in $QT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
-if [ -n "$missing" ]; then
-  log "installing Qt's system libraries and Xvfb from Debian's packages"
-  as_root apt-get update -qq || true
-  # shellcheck disable=SC2086
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null \
-    || echo "could not install: $missing (the Qt tests will fail)"
-fi
+# shellcheck disable=SC2086
+install_missing "Qt's system libraries and Xvfb" "the Qt tests will fail" $QT_PACKAGES
 export QT_QPA_PLATFORM=offscreen
+
+# The network tests (tests/net) build NATs and firewalls from namespaces (iproute2,
+# nftables) around a real coturn; they need root, which CI has.
+NET_PACKAGES="iproute2 nftables coturn"
+# shellcheck disable=SC2086
+install_missing "the network tests' tools" "the network tests will be skipped" $NET_PACKAGES
 
 log "python environment (.venv)"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi

@@ -84,7 +84,7 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
     services = Services(
         store, hub, call_types, snapshots, scheduler, clock, admin.app_settings, webhooks
     )
-    sessions = SessionService(services, config.participant_grace_seconds)
+    sessions = SessionService(services, config.participant_grace_seconds, config.turn)
     watches = WatchGuard(store, hub, call_types)
     admin.access_listeners.append(watches.recheck)
     rings = RingService(services, sessions)

@@ -13,6 +13,7 @@ from desktop_app.protocol.permissions import Role
 
 from .auth import create_server_token, create_user_token
 from .config import CoordinatorConfig, resolve_config
+from .turn import TurnConfigError
 from .webhooks import webhook_key
 
 
@@ -46,6 +47,24 @@ def _parser() -> argparse.ArgumentParser:
         "--no-rate-limits",
         action="store_true",
         help="no request budgets per token and address (load tests; not for deployments)",
+    )
+    serve.add_argument(
+        "--turn-url",
+        action="append",
+        metavar="URL",
+        help="a STUN or TURN server for clients (repeatable; env PARLEY_TURN_URLS, "
+        "comma-separated): turn:host:3478, turn:host:3478?transport=tcp, turns:host:5349",
+    )
+    serve.add_argument(
+        "--turn-secret",
+        help="the secret shared with the TURN server (coturn's static-auth-secret; "
+        "env PARLEY_TURN_SECRET)",
+    )
+    serve.add_argument(
+        "--turn-ttl",
+        type=int,
+        metavar="SECONDS",
+        help="how long minted TURN credentials stay valid (env PARLEY_TURN_TTL, default 86400)",
     )
     serve.add_argument(
         "--log-level",
@@ -83,12 +102,26 @@ def serve(config: CoordinatorConfig, log_level: str = "info") -> None:
     uvicorn.Server(server_config(create_app(config), config, log_level)).run()
 
 
+def _refuse(error: Exception) -> int:
+    print(f"parley-coordinator: {error}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        config = resolve_config(
-            host=args.host, port=args.port, database_url=args.database, secret=args.secret
-        )
+        try:
+            config = resolve_config(
+                host=args.host,
+                port=args.port,
+                database_url=args.database,
+                secret=args.secret,
+                turn_urls=args.turn_url,
+                turn_secret=args.turn_secret,
+                turn_ttl=args.turn_ttl,
+            )
+        except TurnConfigError as error:
+            return _refuse(error)
         if args.open_sign_up:
             config.open_sign_up = True
         if args.grace_seconds is not None:
@@ -97,7 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             config.rate_limits = None
         serve(config, args.log_level)
         return 0
-    config = resolve_config(database_url=args.database, secret=args.secret)
+    try:
+        config = resolve_config(database_url=args.database, secret=args.secret)
+    except TurnConfigError as error:
+        return _refuse(error)
     if args.command == "webhook-key":
         print(webhook_key(config.secret))
         return 0

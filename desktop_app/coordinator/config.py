@@ -14,6 +14,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .turn import TurnConfigError, TurnSettings, turn_settings
+
 APP_NAME = "parley"
 SECRET_FILE_NAME = "coordinator-secret"
 
@@ -72,11 +74,22 @@ class CoordinatorConfig:
     webhook_url: str | None = None
     #: Delays between webhook delivery attempts (tests shorten them).
     webhook_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    #: STUN/TURN servers handed to every join, with minted TURN credentials (turn.py).
+    turn: TurnSettings = field(default_factory=TurnSettings)
 
 
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value else None
+
+
+def _int(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise TurnConfigError(f"{name} must be a whole number of seconds, not {text!r}.") from None
 
 
 def resolve_config(
@@ -85,8 +98,12 @@ def resolve_config(
     database_url: str | None = None,
     secret: str | None = None,
     data_dir: Path | None = None,
+    turn_urls: list[str] | None = None,
+    turn_secret: str | None = None,
+    turn_ttl: int | None = None,
 ) -> CoordinatorConfig:
-    """Fill a config from arguments, then ``PARLEY_*`` variables, then defaults."""
+    """Fill a config from arguments, then ``PARLEY_*`` variables, then defaults (a
+    :class:`~.turn.TurnConfigError` for STUN/TURN settings that cannot work)."""
     config = CoordinatorConfig()
     config.data_dir = data_dir or Path(_env("PARLEY_DATA_DIR") or default_data_dir())
     config.host = host or _env("PARLEY_HOST") or config.host
@@ -96,6 +113,12 @@ def resolve_config(
         database_url or _env("PARLEY_DATABASE_URL") or default_database_url(config.data_dir)
     )
     config.webhook_url = _env("PARLEY_WEBHOOK_URL")
+    ttl_text = _env("PARLEY_TURN_TTL")
+    config.turn = turn_settings(
+        turn_urls or (_env("PARLEY_TURN_URLS") or "").split(","),
+        turn_secret or _env("PARLEY_TURN_SECRET"),
+        turn_ttl if turn_ttl is not None else _int(ttl_text, "PARLEY_TURN_TTL"),
+    )
     given_secret = secret or _env("PARLEY_SECRET")
     if given_secret:
         config.secret = given_secret

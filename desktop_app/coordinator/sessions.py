@@ -39,6 +39,7 @@ from .ring import RingEnd
 from .services import Announce, Loaded, Services
 from .store import Repository
 from .store.rows import CallRow, ParticipantRow, SessionRow, UserRow
+from .turn import TurnSettings, ice_servers_for
 from .views import call_response, find_participant, user_response
 
 #: Stops a call's ring inside the caller's transaction: (repo, call, reason, outbox).
@@ -54,9 +55,12 @@ def _grace_key(connection_id: str) -> str:
 
 
 class SessionService:
-    def __init__(self, services: Services, grace_seconds: float) -> None:
+    def __init__(
+        self, services: Services, grace_seconds: float, turn: TurnSettings | None = None
+    ) -> None:
         self.services = services
         self.grace_seconds = grace_seconds
+        self.turn = turn or TurnSettings()
         #: Stops the ring of a call that ends (set by the ring service).
         self.ring_stopper: RingStopper | None = None
         #: Told when a dropped connection's grace period is over, before its participants leave.
@@ -144,7 +148,12 @@ class SessionService:
             media=MediaInfo(
                 mode="p2p",
                 session_id=participant.session_id,
-                ice_servers=app.ice_servers,
+                ice_servers=[
+                    *ice_servers_for(
+                        self.turn, actor.user.id, now, call.settings.limits.max_duration_seconds
+                    ),
+                    *app.ice_servers,
+                ],
                 max_mesh_participants=app.max_mesh_participants,
             ),
         )

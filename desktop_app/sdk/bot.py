@@ -7,7 +7,8 @@ It answers rings (``--answer accept|reject|busy|ignore``, after ``--answer-after
 a person takes a moment), joins one call by id (``--join``),
 or rings people itself (``--ring alice,bob``; it joins when the first accepts).
 ``--no-camera`` joins with the camera off. It prints ``receiving video from USER`` when a
-participant's picture first arrives (scripts and tests wait for that line).
+participant's picture first arrives, and ``connected to USER: direct udp`` (or ``relayed
+tcp`` …) when its peer connection comes up (scripts and tests wait for those lines).
 With ``--echo`` it sends back the video and audio it receives from the first other
 participant (the desktop app's echo test call); otherwise it sends its test pattern and
 tone. It leaves a call when it is the last one in it, and runs until stopped.
@@ -30,7 +31,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from .call import Call
-from .call_state import CallingState, Participant
+from .call_state import CallingState, ConnectionPath, Participant
 from .client import VideoClient
 from .devices import SyntheticDevices
 from .errors import ParleyError
@@ -54,6 +55,8 @@ class Bot:
         self.camera = camera
         #: Participants whose video has arrived (announced once on stdout).
         self._seeing: set[str] = set()
+        #: The path announced for each participant session (again when it changes).
+        self._paths: dict[str, ConnectionPath] = {}
         self.relay = MediaRelay()
         self._handled: set[str] = set()
         #: Calls in which someone else has been with the bot (it leaves when they all go).
@@ -101,6 +104,14 @@ class Bot:
             if other.video_track is not None and other.session_id not in self._seeing:
                 self._seeing.add(other.session_id)
                 self._spawn(self._announce_video(other))
+            path = other.connection_path
+            if path is not None and self._paths.get(other.session_id) != path:
+                self._paths[other.session_id] = path
+                print(
+                    f"parley-bot: connected to {other.user.id}: {path} "
+                    f"(candidates {path.local_type} → {path.remote_type})",
+                    flush=True,
+                )
         if others:
             self._company.add(call.cid)
         elif call.cid in self._company and call.state.calling_state is CallingState.JOINED:

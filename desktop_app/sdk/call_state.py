@@ -64,6 +64,22 @@ class RingContext:
     active: bool = True
 
 
+@dataclass(frozen=True)
+class ConnectionPath:
+    """How a connected peer connection runs."""
+
+    #: ``relayed`` when either end's selected candidate is a TURN relay.
+    route: Literal["direct", "relayed"]
+    #: Our own leg: UDP, or TCP to the TURN server.
+    transport: Literal["udp", "tcp"]
+    #: The selected pair's candidate types (host, srflx, prflx, relay).
+    local_type: str
+    remote_type: str
+
+    def __str__(self) -> str:
+        return f"{self.route} {self.transport}"
+
+
 @dataclass
 class Participant:
     """One participant session (a user may have several: one per device)."""
@@ -80,6 +96,8 @@ class Participant:
     audio_level: float = 0.0
     #: Our peer connection to this participant: new, connecting, connected, failed, closed.
     connection_state: str = "new"
+    #: Once connected: direct or relayed, over UDP or TCP (see ``ice.ConnectionPath``).
+    connection_path: ConnectionPath | None = None
 
 
 class CallState:

@@ -31,6 +31,7 @@ from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 
 from .call_state import CallState, Participant
 from .device_managers import InputDeviceManager, SpeakerManager
+from .ice import usable_ice_servers
 from .levels import audio_level, loudest, smooth
 from .rtc import PeerMesh
 
@@ -105,9 +106,10 @@ class MeshSession:
         self.media = media
         sources = [self.microphone.subscribe] + ([self.camera.subscribe] if video else [])
         self._unsubscribe = self.state.participants_.subscribe(self._claim_tracks)
+        ice_servers = await usable_ice_servers(media.ice_servers)
         self.mesh = PeerMesh(
             media.session_id,
-            media.ice_servers,
+            ice_servers,
             sources,
             self._send_signal,
             self._remote_track,
@@ -167,6 +169,7 @@ class MeshSession:
                 participant.video_track = participant.audio_track = None
                 participant.audio_level = 0.0
                 participant.connection_state = "new"
+                participant.connection_path = None
 
     # --- inside ------------------------------------------------------------------------
 
@@ -185,6 +188,9 @@ class MeshSession:
         participant = self._participant(remote)
         if participant is not None:
             participant.connection_state = state
+            participant.connection_path = (
+                self.mesh.path(remote) if state == "connected" and self.mesh else None
+            )
             self.state.participants_.notify()
         if state == "connected":
             self._on_report("connected")

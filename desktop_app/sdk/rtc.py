@@ -43,6 +43,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from desktop_app.protocol.calls import IceServer
 
 from . import jitter
+from .call_state import ConnectionPath
+from .ice import path_of
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,10 @@ class PeerMesh:
 
         self.peers[remote] = peer
         return peer
+
+    def path(self, remote: str) -> ConnectionPath | None:
+        peer = self.peers.get(remote)
+        return path_of(peer) if peer is not None else None
 
     def video_codec(self, remote: str) -> str | None:
         """The video codec sent to ``remote`` (``video/VP8``, ``video/H264``), once agreed."""

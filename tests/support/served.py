@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.processes import stop
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -71,9 +73,5 @@ def served(
             time.sleep(0.1)
         yield ServedCoordinator(base_url, process, data_dir, full_env)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
