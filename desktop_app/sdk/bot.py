@@ -8,7 +8,10 @@ a person takes a moment), joins one call by id (``--join``),
 or rings people itself (``--ring alice,bob``; it joins when the first accepts).
 ``--no-camera`` joins with the camera off. It prints ``receiving video from USER`` when a
 participant's picture first arrives, and ``connected to USER: direct udp`` (or ``relayed
-tcp`` …) when its peer connection comes up (scripts and tests wait for those lines).
+tcp`` …) when its peer connection comes up, and ``quality of USER: good|fair|poor|lost``
+when a connection's quality changes; ``--report-video S`` adds ``video from USER: 29.8 fps,
+640x480``, ``audio from USER: 50.0 frames/s`` and ``figures for USER|me: …`` every S
+seconds (scripts and tests wait for those lines).
 With ``--echo`` it sends back the video and audio it receives from the first other
 participant (the desktop app's echo test call); otherwise it sends its test pattern and
 tone. It leaves a call when it is the last one in it, and runs until stopped.
@@ -28,7 +31,7 @@ from collections.abc import Sequence
 
 import httpx
 from aiortc.contrib.media import MediaRelay
-from aiortc.mediastreams import MediaStreamError
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .call import Call
 from .call_state import CallingState, ConnectionPath, Participant
@@ -37,6 +40,13 @@ from .devices import SyntheticDevices
 from .errors import ParleyError
 
 log = logging.getLogger("parley-bot")
+#: Calling states the bot prints as they come (``default:x reconnecting``).
+_ANNOUNCED_STATES = (
+    CallingState.JOINED,
+    CallingState.RECONNECTING,
+    CallingState.RECONNECTING_FAILED,
+    CallingState.LEFT,
+)
 
 
 class Bot:
@@ -47,16 +57,22 @@ class Bot:
         echo: bool,
         camera: bool = True,
         answer_after: float = 0.0,
+        report_video: float = 0.0,
     ) -> None:
         self.client = client
+        #: Seconds between reports of each remote picture's frame rate (0: none).
+        self.report_video = report_video
         self.answer = answer
         self.answer_after = answer_after
         self.echo = echo
         self.camera = camera
         #: Participants whose video has arrived (announced once on stdout).
         self._seeing: set[str] = set()
-        #: The path announced for each participant session (again when it changes).
+        #: Participants whose sound is being reported (``--report-video``).
+        self._hearing: set[str] = set()
+        #: The path and quality level announced for each participant session.
         self._paths: dict[str, ConnectionPath] = {}
+        self._levels: dict[str, str] = {}
         self.relay = MediaRelay()
         self._handled: set[str] = set()
         #: Calls in which someone else has been with the bot (it leaves when they all go).
@@ -77,6 +93,7 @@ class Bot:
         await asyncio.sleep(self.answer_after)
         if not call.is_ringing_me:
             return  # cancelled or over meanwhile
+        print(f"parley-bot: answering {call.cid}: {self.answer}", flush=True)
         if self.answer == "accept":
             await self.join(call)
         else:
@@ -91,8 +108,14 @@ class Bot:
                 )
 
     def _state_changed(self, call: Call, state: CallingState) -> None:
+        if state in _ANNOUNCED_STATES:
+            print(f"parley-bot: {call.cid} {state.value}", flush=True)
+        if state is CallingState.RECONNECTING_FAILED:
+            self._spawn(self._announce_devices(call))
         if state is CallingState.JOINED and call.cid not in self._following:
             self._following.add(call.cid)  # once: a rejoin comes back to JOINED
+            if self.report_video:
+                self._spawn(self._report_figures(call))
             call.state.participants_.subscribe(functools.partial(self._participants_changed, call))
             if self.echo:
                 # Every call event (a mute is one) brings a new ``call``: the echo follows.
@@ -104,6 +127,14 @@ class Bot:
             if other.video_track is not None and other.session_id not in self._seeing:
                 self._seeing.add(other.session_id)
                 self._spawn(self._announce_video(other))
+            if (
+                self.report_video
+                and other.audio_track is not None
+                and other.session_id not in self._hearing
+            ):
+                self._hearing.add(other.session_id)
+                branch = self.relay.subscribe(other.audio_track)
+                self._spawn(self._report_frames(other.user.id, branch, "audio"))
             path = other.connection_path
             if path is not None and self._paths.get(other.session_id) != path:
                 self._paths[other.session_id] = path
@@ -112,6 +143,8 @@ class Bot:
                     f"(candidates {path.local_type} → {path.remote_type})",
                     flush=True,
                 )
+        for participant in participants:
+            self._announce_quality(participant)
         if others:
             self._company.add(call.cid)
         elif call.cid in self._company and call.state.calling_state is CallingState.JOINED:
@@ -151,16 +184,74 @@ class Bot:
                 if not acted:
                     return
 
+    def _announce_quality(self, participant: Participant) -> None:
+        """Say when a connection's quality level changes (``quality of bob: poor (…)``;
+        ``my uplink: …`` for our own)."""
+        quality = participant.quality
+        if quality is None or self._levels.get(participant.session_id) == quality.level:
+            return
+        level = self._levels[participant.session_id] = quality.level.value
+        whose = "my uplink" if participant.is_local else f"quality of {participant.user.id}"
+        print(f"parley-bot: {whose}: {level} ({quality.describe()})", flush=True)
+
     async def _announce_video(self, participant: Participant) -> None:
         """Say on stdout when someone's picture arrives (tests and scripts wait for it)."""
         branch = self.relay.subscribe(participant.video_track)
         try:
             await branch.recv()
             print(f"parley-bot: receiving video from {participant.user.id}", flush=True)
+            if self.report_video:
+                await self._report_frames(participant.user.id, branch, "video")
         except MediaStreamError:
             pass
         finally:
             branch.stop()
+
+    async def _report_frames(self, user_id: str, branch: MediaStreamTrack, kind: str) -> None:
+        """Every ``report_video`` seconds, what arrived from ``user_id``: ``video from bob:
+        29.8 fps, 640x480``, or ``audio from bob: 50.0 frames/s`` (20 ms each; 0 while
+        nothing comes)."""
+        loop = asyncio.get_running_loop()
+        frames, started, size = 0, loop.time(), "-"
+        try:
+            while True:
+                left = self.report_video - (loop.time() - started)
+                try:
+                    frame = await asyncio.wait_for(branch.recv(), max(left, 0.01))
+                    frames += 1
+                    size = f"{getattr(frame, 'width', 0)}x{getattr(frame, 'height', 0)}"
+                except TimeoutError:
+                    pass
+                now = loop.time()
+                if now - started >= self.report_video:
+                    rate = frames / (now - started)
+                    said = f"{rate:.1f} fps, {size}" if kind == "video" else f"{rate:.1f} frames/s"
+                    print(f"parley-bot: {kind} from {user_id}: {said}", flush=True)
+                    frames, started = 0, now
+        except MediaStreamError:
+            pass
+        finally:
+            branch.stop()
+
+    async def _report_figures(self, call: Call) -> None:
+        """Every ``report_video`` seconds, each connection's figures (``figures for bob:
+        …``, ``figures for me: …`` — our uplink) while the call goes on."""
+        while call.state.calling_state in (CallingState.JOINED, CallingState.RECONNECTING):
+            await asyncio.sleep(self.report_video)
+            for participant in call.state.participants:
+                if participant.quality is not None:
+                    whose = "me" if participant.is_local else participant.user.id
+                    said = participant.quality.describe()
+                    print(f"parley-bot: figures for {whose}: {said}", flush=True)
+
+    async def _announce_devices(self, call: Call) -> None:
+        """After ``reconnecting-failed``: whether the camera and microphone were let go."""
+        for _ in range(50):
+            if not call.camera.enabled and not call.microphone.enabled:
+                print("parley-bot: devices released", flush=True)
+                return
+            await asyncio.sleep(0.1)
+        print("parley-bot: devices still open", flush=True)
 
     async def ring(self, user_ids: list[str]) -> Call:
         """Ring these users (the SDK joins by itself on the first accept)."""
@@ -221,7 +312,12 @@ async def run(args: argparse.Namespace) -> None:
     )
     await client.connect()
     bot = Bot(
-        client, args.answer, args.echo, camera=not args.no_camera, answer_after=args.answer_after
+        client,
+        args.answer,
+        args.echo,
+        camera=not args.no_camera,
+        answer_after=args.answer_after,
+        report_video=args.report_video,
     )
     bot.start()
     if args.join:
@@ -262,6 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-camera", action="store_true", help="join with the camera off")
     parser.add_argument(
         "--tone", type=float, default=440.0, help="the synthetic microphone's tone (Hz)"
+    )
+    parser.add_argument(
+        "--report-video",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="print each remote picture's frame rate and size this often",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -90,6 +90,7 @@ class Call:
             self._send,
             self._media_report,
             prefer_h264=context.options.prefer_h264,
+            reachable=context.connection.reachable,
         )
         self._devices = CallDevices(self.camera, self.microphone, self.speaker, self.cid)
         self._lock = asyncio.Lock()

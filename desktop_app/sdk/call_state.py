@@ -19,6 +19,7 @@ from desktop_app.protocol.settings import CallSettings
 from desktop_app.protocol.users import UserResponse
 
 from .observable import Observable
+from .quality import ConnectionQuality
 
 
 class CallingState(StrEnum):
@@ -98,6 +99,9 @@ class Participant:
     connection_state: str = "new"
     #: Once connected: direct or relayed, over UDP or TCP (see ``ice.ConnectionPath``).
     connection_path: ConnectionPath | None = None
+    #: How the connection with them is (``quality.py``); for the local participant, our
+    #: own uplink as the others report it. None until measured.
+    quality: ConnectionQuality | None = None
 
 
 class CallState:

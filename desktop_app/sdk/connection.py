@@ -37,6 +37,13 @@ RATE_LIMIT_ATTEMPTS = 4
 #: The longest the SDK waits on its own before passing the refusal on.
 RATE_LIMIT_MAX_WAIT = 5.0
 
+#: An idle connection is reused for this long, shorter than the server keeps it (uvicorn:
+#: 5 s). With both at 5 s, a request sometimes went out on a connection the server was
+#: closing that moment and failed with ``ReadError`` (a join in CI).
+KEEPALIVE_SECONDS = 3.0
+#: How long ``reachable`` waits for the server's health check.
+REACHABLE_SECONDS = 2.0
+
 
 def _seconds(retry_after: str | None) -> float | None:
     """``Retry-After`` in seconds (this server sends seconds, not dates)."""
@@ -139,6 +146,7 @@ class CoordinatorConnection:
             timeout=timeout_seconds,
             auth=BearerAuth(self),
             transport=transport,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
         )
         self._socket: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -188,6 +196,16 @@ class CoordinatorConnection:
                 raise error
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")
+
+    async def reachable(self) -> bool:
+        """Whether the server answers at all (its health check) within
+        :data:`REACHABLE_SECONDS`: how a call tells its own network gone from the others'
+        gone quiet."""
+        try:
+            await self._http.get("/healthz", timeout=REACHABLE_SECONDS)
+        except httpx.HTTPError:
+            return False
+        return True
 
     # --- the event WebSocket ------------------------------------------------------------------
 

@@ -8,6 +8,13 @@ set it on video), so a frame whose packets are all in, ending with a marked one,
 decoded at once. Anything else (a lost packet, a sender that never marks) falls back to
 aiortc's own rule, so nothing is ever released incomplete that aiortc would have held.
 
+**A frame that cannot be completed is given up.** When a packet stays missing (its
+retransmission lost too, or a network gone for seconds), aiortc's buffer holds the frame
+until 512 packets have piled up behind it — three to five seconds of a frozen picture —
+before it asks the sender for a keyframe. This buffer gives up once the newest packet is
+:data:`STALE_SECONDS` ahead of the held frame: it drops what it holds and asks for a
+keyframe (a PLI) at once, so the picture comes back one round trip later.
+
 aiortc has no option for this; :func:`install` replaces the buffer of a video receiver
 (a private attribute — a test checks that it is still there after an aiortc upgrade).
 """
@@ -18,6 +25,8 @@ import logging
 
 from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +34,42 @@ _ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
 VIDEO_CAPACITY = 512  # aiortc's own size for video
 
 
+#: How far (in media time) the newest packet may run ahead of a held, incomplete frame.
+STALE_SECONDS = 0.4
+VIDEO_CLOCK_RATE = 90_000
+
+
+def _ahead(timestamp: int, than: int) -> int:
+    """How many RTP clock ticks ``timestamp`` is after ``than`` (32-bit wrap-around)."""
+    difference = (timestamp - than) & 0xFFFFFFFF
+    return difference if difference < 0x80000000 else -((than - timestamp) & 0xFFFFFFFF)
+
+
 class PromptJitterBuffer(JitterBuffer):
     def __init__(self) -> None:
         super().__init__(capacity=VIDEO_CAPACITY, is_video=True)
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        keyframe_wanted, frame = super().add(packet)
+        if frame is not None or self._origin is None:
+            return keyframe_wanted, frame
+        held = self._held_timestamp()
+        if held is not None and _ahead(packet.timestamp, held) > STALE_SECONDS * VIDEO_CLOCK_RATE:
+            # Everything before this packet goes, and the sender is asked for a keyframe:
+            # the frames in between would not decode without the ones given up.
+            self.remove(uint16_add(packet.sequence_number, -self._origin))
+            return True, self._remove_frame(packet.sequence_number)
+        return keyframe_wanted, frame
+
+    def _held_timestamp(self) -> int | None:
+        """The media time of the oldest packet held (the frame everything waits for)."""
+        origin = self._origin
+        assert origin is not None
+        for count in range(self.capacity):
+            packet = self._packets[(origin + count) % self.capacity]
+            if packet is not None:
+                return int(packet.timestamp)
+        return None
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         origin = self._origin
@@ -46,15 +88,54 @@ class PromptJitterBuffer(JitterBuffer):
         return super()._remove_frame(sequence_number)
 
 
+class GapSkippingAudioBuffer(JitterBuffer):
+    """aiortc's audio buffer (16 packets, 4 frames held against jitter) that steps over a
+    lost packet instead of waiting for it.
+
+    Audio is never retransmitted, yet aiortc's buffer counts its four held frames only up
+    to the first gap: behind a lost packet it releases nothing until 16 packets pile up,
+    then throws away the frames it was holding *before* the gap to make room. Each lost
+    packet cost five frames: with 5 % loss, 30–43 of 50 frames a second arrived. Here a
+    present packet goes out as soon as four more are held behind it, gaps or not, and a
+    gap at the front is skipped (Opus and G.711 carry one frame per packet)."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=AUDIO_CAPACITY, prefetch=AUDIO_PREFETCH)
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        origin = self._origin
+        if origin is None:
+            return None
+        newest = max(0, min(uint16_add(sequence_number, -origin), self.capacity - 1))
+        present = [
+            (count, packet)
+            for count in range(newest + 1)
+            if (packet := self._packets[(origin + count) % self.capacity]) is not None
+        ]
+        if len(present) <= self._prefetch:
+            return None
+        count, first = present[0]
+        self.remove(count + 1)
+        return JitterFrame(data=first._data, timestamp=first.timestamp)  # type: ignore[attr-defined]
+
+
+#: aiortc's own sizes for audio.
+AUDIO_CAPACITY = 16
+AUDIO_PREFETCH = 4
+
+
 def install(receiver: RTCRtpReceiver) -> bool:
-    """Give a video receiver the prompt buffer (before media flows); says whether it could."""
+    """Give a receiver our buffer for its kind (before media flows): the prompt one for
+    video, the gap-skipping one for audio; says whether it could."""
     current = getattr(receiver, _ATTRIBUTE, None)
-    if isinstance(current, PromptJitterBuffer):
+    if isinstance(current, (PromptJitterBuffer, GapSkippingAudioBuffer)):
         return True
     if not isinstance(current, JitterBuffer) or current._origin is not None:
         log.warning("aiortc's receiver changed: keeping its own jitter buffer")
         return False
-    if not current._is_video:
-        return False
-    setattr(receiver, _ATTRIBUTE, PromptJitterBuffer())
+    setattr(
+        receiver,
+        _ATTRIBUTE,
+        PromptJitterBuffer() if current._is_video else GapSkippingAudioBuffer(),
+    )
     return True

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
@@ -33,6 +34,7 @@ from .call_state import CallState, Participant
 from .device_managers import InputDeviceManager, SpeakerManager
 from .ice import usable_ice_servers
 from .levels import audio_level, loudest, smooth
+from .quality import ConnectionQuality, QualityLevel, QualityMeter, StatsSample, UplinkMeter
 from .rtc import PeerMesh
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,14 @@ MediaReport = Literal["connected", "failed"]
 #: How long closing waits for a close already under way (aiortc closes in milliseconds).
 CLOSE_SECONDS = 5.0
 SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
+#: How often each peer connection's statistics are read for its quality.
+QUALITY_SECONDS = 1.0
+#: How long everyone may be silent ("lost") before we ask whether our network is gone.
+SILENCE_SECONDS = 6.0
+
+
+def _level(quality: ConnectionQuality | None) -> str | None:
+    return quality.level.value if quality is not None else None
 
 
 class MediaSession(Protocol):
@@ -76,6 +86,7 @@ class MeshSession:
         on_report: Callable[[MediaReport], None],
         *,
         prefer_h264: bool = False,
+        reachable: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.state = state
         self.camera = camera
@@ -84,6 +95,10 @@ class MeshSession:
         self._send = send
         self._on_report = on_report
         self.prefer_h264 = prefer_h264
+        #: Whether the coordinator answers (see ``_judge_silence``).
+        self._reachable = reachable
+        #: Since when nothing has arrived from anyone who sends (None: something has).
+        self._silent_since: float | None = None
         self.mesh: PeerMesh | None = None
         self.media: MediaInfo | None = None
         self._relay = MediaRelay()
@@ -97,12 +112,21 @@ class MeshSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Meshes being closed (see ``close``).
         self._closing: list[PeerMesh] = []
+        #: Connection quality per remote participant session, fed once a second.
+        self._meters: dict[str, QualityMeter] = {}
+        self._uplink = UplinkMeter()
+        self._quality_task: asyncio.Future[None] | None = None
 
     def expect(self) -> None:
         self._expecting = True
 
     async def connect(self, media: MediaInfo, video: bool) -> None:
+        # Signals that came before (or come during) the set-up wait for the new mesh: the
+        # previous one's close and the ICE probe (a second where UDP is blocked) take
+        # time, and a peer that offers meanwhile does not offer again.
+        early = self._early_signals
         await self.close()
+        self._expecting, self._early_signals = True, early
         self.media = media
         sources = [self.microphone.subscribe] + ([self.camera.subscribe] if video else [])
         self._unsubscribe = self.state.participants_.subscribe(self._claim_tracks)
@@ -116,6 +140,10 @@ class MeshSession:
             on_state=self._peer_state,
             prefer_h264=self.prefer_h264,
         )
+        self._meters.clear()
+        self._uplink = UplinkMeter()
+        self._silent_since = None
+        self._quality_task = asyncio.ensure_future(self._watch_quality())
         early, self._early_signals = self._early_signals, []
         self._expecting = False
         for event in early:
@@ -146,6 +174,9 @@ class MeshSession:
         self.speaker.forget(session_id)
 
     async def close(self) -> None:
+        if self._quality_task is not None:
+            self._quality_task.cancel()
+            self._quality_task = None
         self._expecting = False
         self._early_signals.clear()
         self._unclaimed.clear()
@@ -170,6 +201,7 @@ class MeshSession:
                 participant.audio_level = 0.0
                 participant.connection_state = "new"
                 participant.connection_path = None
+            participant.quality = None
 
     # --- inside ------------------------------------------------------------------------
 
@@ -196,6 +228,74 @@ class MeshSession:
             self._on_report("connected")
         elif state in ("failed", "closed") and participant is not None:
             log.info("media to %s %s", remote, state)
+            self._on_report("failed")
+
+    async def _watch_quality(self) -> None:
+        """Once a second: each connected peer's statistics into its participant's quality,
+        and ours (the uplink) into the local participant's; the participants are
+        announced when a level changes (the figures themselves change every time)."""
+        while True:
+            await asyncio.sleep(QUALITY_SECONDS)
+            try:
+                await self._measure_quality()
+            except Exception:  # a peer closing under our feet: next second, again
+                log.debug("reading statistics failed", exc_info=True)
+
+    async def _measure_quality(self) -> None:
+        mesh = self.mesh
+        if mesh is None:
+            return
+        now = time.monotonic()
+        samples: list[StatsSample] = []
+        sent_kbps = 0.0
+        changed = False
+        for participant in list(self.state.participants):
+            if participant.is_local:
+                continue
+            quality = None
+            sample = None
+            if participant.connection_state == "connected":
+                sample = await mesh.statistics(participant.session_id, now)
+            if sample is not None:
+                samples.append(sample)
+                meter = self._meters.setdefault(participant.session_id, QualityMeter())
+                published = participant.published
+                sending = published.get("audio") is not False or published.get("video") is not False
+                quality = meter.add(sample, sending)
+                sent_kbps += quality.send_kbps if quality is not None else 0.0
+            changed |= _level(participant.quality) != _level(quality)
+            participant.quality = quality
+        local = self.state.local_participant
+        if local is not None:
+            quality = self._uplink.add(samples, sent_kbps)
+            changed |= _level(local.quality) != _level(quality)
+            local.quality = quality
+        if changed:
+            self.state.participants_.notify()
+        await self._judge_silence(now)
+
+    async def _judge_silence(self, now: float) -> None:
+        """Nothing arriving from anyone for :data:`SILENCE_SECONDS`: if the coordinator
+        does not answer either, our own network is gone — the media has failed (the call
+        rejoins, and ends in ``reconnecting-failed`` when that cannot work). If it answers,
+        the others' networks are gone: their tiles say so, and we wait for them.
+
+        aiortc would find out by itself only when ICE consent fails, half a minute or more
+        later, and not at all while sending fails locally ("network unreachable")."""
+        remote = [p for p in self.state.participants if not p.is_local]
+        silent = bool(remote) and all(
+            p.quality is not None and p.quality.level is QualityLevel.LOST for p in remote
+        )
+        if not silent:
+            self._silent_since = None
+            return
+        if self._silent_since is None:
+            self._silent_since = now
+        if now - self._silent_since < SILENCE_SECONDS or self._reachable is None:
+            return
+        self._silent_since = now  # asked again after another stretch
+        if not await self._reachable():
+            log.info("nothing arrives and the server does not answer: the network is gone")
             self._on_report("failed")
 
     def _participant(self, session_id: str) -> Participant | None:

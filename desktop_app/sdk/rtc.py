@@ -16,8 +16,10 @@
 * **Codecs.** Opus, and VP8 — or H.264 when *both* sides prefer it: a side that prefers
   H.264 lists it first with VP8 after it, a side that does not lists only VP8, so the
   common choice is H.264 exactly when both asked for it.
-* **Prompt video.** Each video receiver gets :class:`~desktop_app.sdk.jitter.PromptJitterBuffer`
-  (a frame is decoded when its last packet is in, not one frame later).
+* **Jitter buffers.** Each video receiver gets :class:`~desktop_app.sdk.jitter.PromptJitterBuffer`
+  (a frame is decoded when its last packet is in, not one frame later; one that cannot be
+  completed is given up for a keyframe), each audio receiver
+  :class:`~desktop_app.sdk.jitter.GapSkippingAudioBuffer` (a lost packet is stepped over).
 * **Failure.** Each peer connection's state goes to ``on_state`` — a ``failed`` one (or
   one ``closed`` by anything but us) too; aiortc has no ICE restart, so the call rejoins.
 """
@@ -44,7 +46,9 @@ from desktop_app.protocol.calls import IceServer
 
 from . import jitter
 from .call_state import ConnectionPath
+from .congestion import allow_low_bitrates, tune_sender
 from .ice import path_of
+from .quality import InboundCounts, StatsSample, sample_of
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,7 @@ class PeerMesh:
         prefer_h264: bool = False,
     ) -> None:
         allow_loopback()
+        allow_low_bitrates()
         self.local_session_id = local_session_id
         self.ice_servers = ice_servers
         self.sources = sources
@@ -121,17 +126,16 @@ class PeerMesh:
         peer = RTCPeerConnection(rtc_configuration(self.ice_servers))
         branches = self._branches[remote] = [source() for source in self.sources]
         for track in branches:
-            peer.addTrack(track)
+            tune_sender(peer.addTrack(track))
         for transceiver in peer.getTransceivers():
             if transceiver.kind == "video":
                 transceiver.setCodecPreferences(video_codec_preferences(self.prefer_h264))
-                jitter.install(transceiver.receiver)
+            jitter.install(transceiver.receiver)
 
         @peer.on("track")
         def _track(track: MediaStreamTrack) -> None:
             for transceiver in peer.getTransceivers():  # made by the offer, if any
-                if transceiver.kind == "video":
-                    jitter.install(transceiver.receiver)
+                jitter.install(transceiver.receiver)
             self.on_track(remote, track)
 
         @peer.on("connectionstatechange")
@@ -143,6 +147,29 @@ class PeerMesh:
 
         self.peers[remote] = peer
         return peer
+
+    async def statistics(self, remote: str, at: float) -> StatsSample | None:
+        """The counters of our peer connection with ``remote`` (``quality.sample_of``)."""
+        peer = self.peers.get(remote)
+        if peer is None:
+            return None
+        inbound = []
+        for receiver in peer.getReceivers():
+            # aiortc keeps each received stream's RFC 3550 counters here only (its stats
+            # report overwrites a media stream's entry with its RTX stream's); the media
+            # stream is the one with the most packets.
+            streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {}).values()
+            media = max(streams, key=lambda s: s.packets_received, default=None)
+            if media is not None and media.max_seq is not None:
+                clock_rate = getattr(media, "_clockrate", 90_000) or 90_000
+                inbound.append(
+                    InboundCounts(
+                        media.packets_received,
+                        media.packets_lost,
+                        1000.0 * media.jitter / clock_rate,
+                    )
+                )
+        return sample_of(await peer.getStats(), inbound, at)
 
     def path(self, remote: str) -> ConnectionPath | None:
         peer = self.peers.get(remote)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +31,13 @@ class Side:
 
 
 class Lines:
-    """A process's output lines, read as they come."""
+    """A process's output lines, read as they come, each with when it came
+    (``time.monotonic``)."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
         self.lines: list[str] = []
+        self.times: list[float] = []
         self._changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -43,13 +46,26 @@ class Lines:
         for line in self.process.stdout:
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
+                self.times.append(time.monotonic())
                 self._changed.notify_all()
 
-    def wait_for(self, text: str, seconds: float = WAIT_SECONDS, after: int = 0) -> str:
+    def mark(self) -> int:
+        """Where the lines stand now: ``wait_for(…, after=mark)`` looks only later."""
+        with self._changed:
+            return len(self.lines)
+
+    def wait_for(
+        self,
+        text: str | Callable[[str], bool],
+        seconds: float = WAIT_SECONDS,
+        after: int = 0,
+    ) -> str:
+        """The first line (from ``after`` on) containing ``text``, or for which it is true."""
+        matches = text if callable(text) else (lambda line: text in line)
         deadline = time.monotonic() + seconds
         with self._changed:
             while True:
-                found = next((line for line in self.lines[after:] if text in line), None)
+                found = next((line for line in self.lines[after:] if matches(line)), None)
                 if found is not None:
                     return found
                 left = deadline - time.monotonic()
@@ -77,9 +93,20 @@ class Person:
         self.output = Lines(process)
         self.output.wait_for(f"{self.user} is ready")
 
-    def wait_for(self, text: str, seconds: float = WAIT_SECONDS) -> str:
+    def wait_for(
+        self, text: str | Callable[[str], bool], seconds: float = WAIT_SECONDS, after: int = 0
+    ) -> str:
         assert self.output is not None
-        return self.output.wait_for(text, seconds)
+        return self.output.wait_for(text, seconds, after)
+
+    def mark(self) -> int:
+        assert self.output is not None
+        return self.output.mark()
+
+    def when(self, line: str) -> float:
+        """When ``line`` (one returned by ``wait_for``) arrived."""
+        assert self.output is not None
+        return self.output.times[self.output.lines.index(line)]
 
     def path_to(self, other: str) -> str:
         """``direct udp``, ``relayed tcp`` … as this person's bot reported it."""

@@ -33,6 +33,8 @@ class TurnServer:
     port: int
     secret: str
     log: Path
+    #: turnserver's process (``ip netns exec`` execs it: the same process).
+    pid: int
 
     @property
     def url(self) -> str:
@@ -103,7 +105,7 @@ def coturn(
                 said = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise RuntimeError(f"coturn did not start: {said}")
             time.sleep(0.1)
-        yield TurnServer(host, port, secret, log)
+        yield TurnServer(host, port, secret, log, process.pid)
     finally:
         stop(process)
         shutil.rmtree(work, ignore_errors=True)

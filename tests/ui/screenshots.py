@@ -59,6 +59,7 @@ async def take(out: Path, base_url: str) -> list[Path]:
     from desktop_app.coordinator.auth import create_server_token, create_user_token
     from desktop_app.sdk import VideoClient
     from desktop_app.sdk.devices import SyntheticDevices
+    from desktop_app.sdk.quality import ConnectionQuality, QualityLevel
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.preferences import Preferences
     from desktop_app.ui.session import Session
@@ -153,6 +154,20 @@ async def take(out: Path, base_url: str) -> list[Path]:
     await people["dan"].call(call.type, call.id).microphone.disable()
     await asyncio.sleep(0.5)
     shot(window, "6-call-6-participants")
+    # Quality as people see it: measured bars on every tile (all good on one machine); for
+    # the picture, fair, poor and a dropped connection are set by hand on three tiles —
+    # tests/net/test_faults.py makes them happen for real.
+    state = window.call_view.call.state
+    looks = {
+        "carol": ConnectionQuality(QualityLevel.FAIR, 4.1, 22.0, 180.0, 540.0),
+        "dan": ConnectionQuality(QualityLevel.POOR, 12.5, 95.0, 420.0, 210.0),
+        "erin": ConnectionQuality(QualityLevel.LOST, 100.0),
+    }
+    for participant in state.participants:
+        participant.quality = looks.get(participant.user.id, participant.quality)
+    state.participants_.notify()
+    await asyncio.sleep(0.2)
+    shot(window, "6b-call-quality")
     for user in ("bob", "carol", "dan", "erin", "frank"):
         await people[user].call(call.type, call.id).leave()
     window.call_view.leave.click()

@@ -19,6 +19,7 @@ SCREENS = [
     "4-outgoing-dialog",
     "5-call-2-participants",
     "6-call-6-participants",
+    "6b-call-quality",
     "7-incoming-popup",
     "8-home-dark",
     "9-ring-outcomes",

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.protocol.permissions import Permission
 from desktop_app.sdk import Call, CallingState, Participant
+from desktop_app.sdk.quality import ConnectionQuality, QualityLevel
 
 from ..invite import invite_link
 from ..resources import icon
@@ -323,13 +324,21 @@ class CallView(QWidget):
                 tile.set_track(None)
             tile.set_video_off(not call.camera.enabled)
             tile.set_state("")
+            _show_quality(tile, participant.quality, "Your connection")
             return
         tile.set_muted(participant.published.get("audio") is False)
+        quality = participant.quality
+        lost = quality is not None and quality.level is QualityLevel.LOST
         video_off = participant.published.get("video") is False or participant.video_track is None
         tile.set_track(participant.video_track)
-        tile.set_video_off(video_off)
+        # Nothing arriving: their avatar and "reconnecting", never a frozen picture.
+        tile.set_video_off(video_off or lost)
         state = participant.connection_state
-        tile.set_state("" if state in ("connected", "new") else state)
+        if lost or state == "failed":
+            tile.set_state("reconnecting…")
+        else:
+            tile.set_state("" if state in ("connected", "new") else state)
+        _show_quality(tile, None if lost else quality, "Connection")
 
     def _show_levels(self) -> None:
         call = self.call
@@ -519,3 +528,9 @@ class CallView(QWidget):
 
     def _select(self, manager: Any, device_id: str) -> None:
         self.runner.run(manager.select(device_id))
+
+
+def _show_quality(tile: VideoTile, quality: ConnectionQuality | None, whose: str) -> None:
+    """Bars on the tile, the figures behind them in its tooltip."""
+    tile.set_quality(quality.level.value if quality is not None else None)
+    tile.setToolTip(quality.describe().replace("Connection", whose, 1) if quality else "")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QHideEvent, QIcon
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QListWidget, QVBoxLayout, QWidget
 
@@ -27,13 +27,17 @@ from ..widgets.video_tile import VideoTile
 from .common import StatusRow, button, label
 
 
-def ringtone() -> object | None:
-    """A looping ``QSoundEffect``, or None where Qt Multimedia cannot load (no sound)."""
+def ringtone(parent: QObject) -> object | None:
+    """A looping ``QSoundEffect``, or None where Qt Multimedia cannot load (no sound).
+
+    Owned by ``parent`` (the popup), so it goes with the popup, in Qt's own order: left to
+    Python's garbage collector it was destroyed whenever a collection ran, with its audio
+    backend's thread possibly still busy."""
     try:
         from PySide6.QtMultimedia import QSoundEffect
     except ImportError:
         return None
-    effect = QSoundEffect()
+    effect = QSoundEffect(parent)
     effect.setSource(QUrl.fromLocalFile(str(resource("ringtone.wav"))))
     effect.setLoopCount(QSoundEffect.Loop.Infinite.value)
     effect.setVolume(0.6)
@@ -81,7 +85,7 @@ class IncomingRingDialog(QDialog):
         layout.addWidget(self.kind, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(StatusRow(self.runner))
         layout.addLayout(buttons)
-        self.sound = ringtone()
+        self.sound = ringtone(self)
         if self.sound is not None:
             self.sound.play()  # type: ignore[attr-defined]
         self._answered = False

@@ -61,6 +61,22 @@ def frame_to_image(frame: av.VideoFrame, size: QSize) -> tuple[QImage, av.VideoF
     return image, converted
 
 
+#: Bars lit and their colour for each quality level (three bars, like a phone's signal).
+QUALITY_BARS = {"good": (3, "#3ccf7a"), "fair": (2, "#f2b233"), "poor": (1, "#ff6b6b")}
+BARS_WIDTH = 14
+
+
+def _paint_bars(painter: QPainter, box: QRectF, quality: str) -> None:
+    lit, color = QUALITY_BARS[quality]
+    bar = box.width() / 4
+    for index in range(3):
+        height = box.height() * (index + 1) / 3
+        painter.setBrush(QColor(color) if index < lit else QColor(255, 255, 255, 70))
+        painter.drawRoundedRect(
+            QRectF(box.x() + index * bar * 1.5, box.bottom() - height, bar, height), 1, 1
+        )
+
+
 class VideoTile(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,6 +87,8 @@ class VideoTile(QWidget):
         self.video_off = True
         self.speaking = False
         self.state = ""
+        #: The connection's quality as bars: "good", "fair", "poor" (None: not shown).
+        self.quality: str | None = None
         self.mirrored = False
         self._image: QImage | None = None
         self._keep: av.VideoFrame | None = None
@@ -108,6 +126,11 @@ class VideoTile(QWidget):
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
+            self.update()
+
+    def set_quality(self, quality: str | None) -> None:
+        if quality != self.quality:
+            self.quality = quality
             self.update()
 
     def set_video_off(self, off: bool) -> None:
@@ -217,7 +240,14 @@ class VideoTile(QWidget):
 
     def _overlay(self) -> QPixmap:
         """The name pill (with the muted mark and state), drawn once per change."""
-        key = (self.name, self.muted, self.state, self.width(), self.devicePixelRatioF())
+        key = (
+            self.name,
+            self.muted,
+            self.state,
+            self.quality,
+            self.width(),
+            self.devicePixelRatioF(),
+        )
         if self._overlay_key == key and self._overlay_pixmap is not None:
             return self._overlay_pixmap
         font = QFont(self.font())
@@ -227,7 +257,13 @@ class VideoTile(QWidget):
             "" if not self.state or self.state == "connected" else f" · {self.state}"
         )
         icon_size = 16
-        width = metrics.horizontalAdvance(text) + 16 + (icon_size + 4 if self.muted else 0)
+        bars = self.quality in QUALITY_BARS
+        width = (
+            metrics.horizontalAdvance(text)
+            + 16
+            + (icon_size + 4 if self.muted else 0)
+            + (BARS_WIDTH + 6 if bars else 0)
+        )
         width = max(24, min(width, self.width() - 16))
         ratio = self.devicePixelRatioF()
         pixmap = QPixmap(round(width * ratio), round(22 * ratio))
@@ -242,12 +278,15 @@ class VideoTile(QWidget):
         if self.muted:
             icon("mic-off", "#ff6b6b").paint(painter, QRect(int(x), 3, icon_size, icon_size))
             x += icon_size + 4
+        right = width - 4 - (BARS_WIDTH + 6 if bars else 0)
+        if bars:
+            _paint_bars(painter, QRectF(right + 4, 5, BARS_WIDTH, 12), str(self.quality))
         painter.setFont(font)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(
-            QRectF(x, 0, width - x - 4, 22),
+            QRectF(x, 0, right - x, 22),
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-            metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(width - x - 4)),
+            metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(right - x)),
         )
         painter.end()
         self._overlay_key, self._overlay_pixmap = key, pixmap

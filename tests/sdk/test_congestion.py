@@ -1,0 +1,75 @@
+"""``sdk/congestion.py``: the retransmission and keyframe limiters, the bitrate floors, and
+that they are fitted to a real aiortc sender (whose private methods they wrap). What they
+do for a call behind a 300 kbit/s uplink is measured in ``tests/net/test_faults.py``."""
+
+from __future__ import annotations
+
+from aiortc import RTCPeerConnection
+from aiortc.codecs import vpx
+
+from desktop_app.media.synthetic import SyntheticVideoTrack
+from desktop_app.sdk.congestion import (
+    KEYFRAME_GAP_SECONDS,
+    RETRANSMIT_GAP_SECONDS,
+    VP8_MIN_BITRATE,
+    KeyframeLimiter,
+    RetransmitLimiter,
+    allow_low_bitrates,
+    tune_sender,
+)
+
+
+def test_a_packet_is_resent_at_most_twice_and_never_twice_in_a_moment() -> None:
+    limiter = RetransmitLimiter()
+    assert limiter.allow(7, now=10.0)
+    assert not limiter.allow(7, now=10.0 + RETRANSMIT_GAP_SECONDS / 2), "asked again at once"
+    assert limiter.allow(8, now=10.05), "another packet is its own matter"
+    assert limiter.allow(7, now=10.01 + RETRANSMIT_GAP_SECONDS)
+    assert not limiter.allow(7, now=20.0), "twice is enough: by now it is too late anyway"
+
+
+def test_keyframes_come_at_most_once_a_gap() -> None:
+    limiter = KeyframeLimiter()
+    assert limiter.allow(5.0)
+    assert not limiter.allow(5.0 + KEYFRAME_GAP_SECONDS / 2)
+    assert limiter.allow(5.0 + KEYFRAME_GAP_SECONDS)
+
+
+def test_the_encoder_may_go_below_aiortcs_floor() -> None:
+    allow_low_bitrates()
+    encoder = vpx.Vp8Encoder()
+    encoder.target_bitrate = 80_000  # what a receiver on a thin link estimates
+    assert encoder.target_bitrate == 80_000
+    encoder.target_bitrate = 1_000
+    assert encoder.target_bitrate == VP8_MIN_BITRATE
+
+
+async def test_a_real_sender_gets_the_limiters() -> None:
+    peer = RTCPeerConnection()
+    try:
+        sender = peer.addTrack(SyntheticVideoTrack())
+        asked: list[object] = []
+
+        async def resend(sequence_number: int) -> None:
+            asked.append(sequence_number)
+
+        sender._retransmit = resend  # type: ignore[method-assign]  # record what gets through
+        sender._send_keyframe = lambda: asked.append("keyframe")  # type: ignore[method-assign]
+        clock = iter([0.0, 0.01, 0.02, 0.03, 2.0]).__next__
+        assert tune_sender(sender, clock=clock)
+        assert tune_sender(sender), "a second fitting changes nothing"
+        await sender._retransmit(5)  # 0.0: resent
+        await sender._retransmit(5)  # 0.01: too soon
+        sender._send_keyframe()  # 0.02: forced
+        sender._send_keyframe()  # 0.03: covered by the one before
+        sender._send_keyframe()  # 2.0: forced again
+        assert asked == [5, "keyframe", "keyframe"]
+    finally:
+        await peer.close()
+
+
+def test_aiortc_still_has_what_the_limiters_wrap() -> None:
+    from aiortc import RTCRtpSender
+
+    assert callable(getattr(RTCRtpSender, "_retransmit", None))
+    assert callable(getattr(RTCRtpSender, "_send_keyframe", None))

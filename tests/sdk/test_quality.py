@@ -1,0 +1,127 @@
+"""``sdk/quality.py``: the thresholds, the meter over a window of samples, silence as
+"lost", the uplink from receiver reports — and, with two real clients on loopback, a
+call whose quality is measured from aiortc's own statistics. Loss, caps and a dropped
+network through real NATs are in ``tests/net``."""
+
+from __future__ import annotations
+
+from desktop_app.sdk import CallingState
+from desktop_app.sdk.devices import SyntheticDevices
+from desktop_app.sdk.quality import (
+    QualityLevel,
+    QualityMeter,
+    StatsSample,
+    UplinkMeter,
+    rate,
+)
+from tests.sdk.conftest import ClientFactory
+from tests.sdk.support import eventually
+from tests.support.coordinator import unique
+
+
+def test_each_figure_is_rated_and_the_worst_wins() -> None:
+    assert rate(0.5, 10, 40) is QualityLevel.GOOD
+    assert rate(3.0, 10, 40) is QualityLevel.FAIR
+    assert rate(0.0, 90, 40) is QualityLevel.POOR
+    assert rate(0.0, 10, 450) is QualityLevel.FAIR
+    assert rate(0.0, 10, None) is QualityLevel.GOOD, "no round trip yet is no evidence"
+    assert rate(9.0, 10, 450) is QualityLevel.POOR
+
+
+def _sample(at: float, received: int, lost: int = 0, **figures: float) -> StatsSample:
+    return StatsSample(
+        at=at,
+        packets_received=received,
+        packets_lost=lost,
+        bytes_received=received * 1000,
+        **figures,  # type: ignore[arg-type]
+    )
+
+
+def test_loss_is_counted_over_the_window_not_since_the_start() -> None:
+    meter = QualityMeter()
+    assert meter.add(_sample(0, 0)) is None, "one sample says nothing yet"
+    first = meter.add(_sample(1, 100))
+    assert first is not None and first.level is QualityLevel.GOOD and first.loss_percent == 0
+    assert first.receive_kbps == 800.0  # 100 kB in a second
+    # a bad stretch: 20 of 120 lost
+    for second in range(2, 6):
+        quality = meter.add(_sample(second, 100 + (second - 1) * 100, lost=(second - 1) * 5))
+    assert quality is not None and quality.level is QualityLevel.FAIR
+    assert 4.5 < quality.loss_percent < 5.5
+    # it passes: once the window holds only clean seconds, good again
+    for second in range(6, 11):
+        quality = meter.add(_sample(second, 500 + (second - 5) * 100, lost=20))
+    assert quality is not None and quality.level is QualityLevel.GOOD
+
+
+def test_silence_from_someone_sending_is_lost_and_from_someone_quiet_is_not() -> None:
+    meter = QualityMeter()
+    meter.add(_sample(0, 100))
+    meter.add(_sample(1, 200))
+    meter.add(_sample(2, 200))  # nothing new for a second
+    lost = meter.add(_sample(3.6, 200))
+    assert lost is not None and lost.level is QualityLevel.LOST
+    back = meter.add(_sample(4.6, 300))
+    assert back is not None and back.level is not QualityLevel.LOST
+
+    quiet = QualityMeter()
+    for second in range(5):
+        quality = quiet.add(_sample(second, 100), sending=False)  # camera and mic off
+    assert quality is not None and quality.level is QualityLevel.GOOD
+
+
+def test_the_uplink_is_the_worst_the_others_report_averaged_over_the_window() -> None:
+    meter = UplinkMeter()
+    assert meter.add([], 100.0) is None
+    reports = [
+        StatsSample(at=1, round_trip_ms=40.0, remote_loss=0.0),
+        StatsSample(at=1, round_trip_ms=650.0, remote_loss=0.05),
+    ]
+    ours = meter.add(reports, 900.0)
+    assert ours is not None and ours.level is QualityLevel.POOR  # the 650 ms round trip
+    assert ours.round_trip_ms == 650.0 and ours.loss_percent == 5.0 and ours.send_kbps == 900.0
+    # one report of 12 % among clean ones: fair, not poor (a single report swings)
+    for loss in (0.0, 0.12, 0.0):
+        ours = meter.add([StatsSample(at=2, round_trip_ms=40.0, remote_loss=loss)], 900.0)
+    assert ours is not None and ours.level is QualityLevel.FAIR
+    assert ours.loss_percent == (5.0 + 0.0 + 12.0 + 0.0) / 4
+
+
+async def test_a_call_on_loopback_measures_good_both_ways_with_real_figures(
+    connect: ClientFactory,
+) -> None:
+    alice = await connect("alice", devices=SyntheticDevices())
+    bob = await connect("bob", devices=SyntheticDevices())
+    call = alice.call("default", unique())
+    await call.get_or_create(
+        data={"members": [{"user_id": "alice"}, {"user_id": "bob"}]}, ring=True
+    )
+    ringing = await eventually(
+        lambda: [c for c in bob.state.calls.value if c.state.calling_state is CallingState.RINGING]
+    )
+    await ringing[0].join()
+    bob_seen = await eventually(
+        lambda: next(
+            (
+                p
+                for p in call.state.participants
+                if p.user.id == "bob" and p.quality and p.quality.receive_kbps > 50
+            ),
+            None,
+        ),
+        timeout=15,
+        what="bob's video and audio measured arriving",
+    )
+    assert bob_seen.quality is not None
+    assert bob_seen.quality.level is QualityLevel.GOOD, bob_seen.quality
+    assert bob_seen.quality.loss_percent == 0.0
+    local = await eventually(
+        lambda: (p := call.state.local_participant) and p.quality and p.quality.send_kbps and p,
+        timeout=15,
+        what="our uplink measured (bob's receiver reports)",
+    )
+    assert local.quality.level is QualityLevel.GOOD and local.quality.send_kbps > 50
+    assert local.quality.round_trip_ms is not None and local.quality.round_trip_ms < 100
+    await call.leave()
+    assert all(p.quality is None for p in call.state.participants)
