@@ -97,7 +97,7 @@ class Participant:
     audio_level: float = 0.0
     #: Our peer connection to this participant: new, connecting, connected, failed, closed.
     connection_state: str = "new"
-    #: Once connected: direct or relayed, over UDP or TCP (see ``ice.ConnectionPath``).
+    #: Once connected: direct or relayed, over UDP or TCP (``ice.path_of`` reads it).
     connection_path: ConnectionPath | None = None
     #: How the connection with them is (``quality.py``); for the local participant, our
     #: own uplink as the others report it. None until measured.

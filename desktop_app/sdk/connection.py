@@ -146,7 +146,11 @@ class CoordinatorConnection:
             timeout=timeout_seconds,
             auth=BearerAuth(self),
             transport=transport,
-            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+            limits=httpx.Limits(
+                max_connections=100,
+                max_keepalive_connections=20,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            ),
         )
         self._socket: Any = None
         self._reader: asyncio.Task[None] | None = None

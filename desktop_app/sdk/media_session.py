@@ -34,7 +34,7 @@ from .call_state import CallState, Participant
 from .device_managers import InputDeviceManager, SpeakerManager
 from .ice import usable_ice_servers
 from .levels import audio_level, loudest, smooth
-from .quality import ConnectionQuality, QualityLevel, QualityMeter, StatsSample, UplinkMeter
+from .quality import QualityLevel, QualityMeter, StatsSample, UplinkMeter
 from .rtc import PeerMesh
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,6 @@ SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
 QUALITY_SECONDS = 1.0
 #: How long everyone may be silent ("lost") before we ask whether our network is gone.
 SILENCE_SECONDS = 6.0
-
-
-def _level(quality: ConnectionQuality | None) -> str | None:
-    return quality.level.value if quality is not None else None
 
 
 class MediaSession(Protocol):
@@ -103,6 +99,9 @@ class MeshSession:
         self.media: MediaInfo | None = None
         self._relay = MediaRelay()
         self._expecting = False
+        #: Counts closes: a connect that awaited (the ICE probe) sees whether the media
+        #: was closed meanwhile.
+        self._generation = 0
         #: Signals that arrived before our mesh existed (a peer may offer the moment our
         #: join is committed, before its answer has reached us).
         self._early_signals: list[CallSignalEvent] = []
@@ -124,13 +123,15 @@ class MeshSession:
         # Signals that came before (or come during) the set-up wait for the new mesh: the
         # previous one's close and the ICE probe (a second where UDP is blocked) take
         # time, and a peer that offers meanwhile does not offer again.
-        early = self._early_signals
-        await self.close()
-        self._expecting, self._early_signals = True, early
+        self._expecting = True
+        await self.close(keep_signals=True)
+        generation = self._generation
         self.media = media
+        ice_servers = await usable_ice_servers(media.ice_servers)
+        if generation != self._generation:
+            return  # closed while the probe ran: the call is over
         sources = [self.microphone.subscribe] + ([self.camera.subscribe] if video else [])
         self._unsubscribe = self.state.participants_.subscribe(self._claim_tracks)
-        ice_servers = await usable_ice_servers(media.ice_servers)
         self.mesh = PeerMesh(
             media.session_id,
             ice_servers,
@@ -173,12 +174,16 @@ class MeshSession:
             self._spawn(self.mesh.drop(session_id))
         self.speaker.forget(session_id)
 
-    async def close(self) -> None:
+    async def close(self, *, keep_signals: bool = False) -> None:
+        """Close the media (``keep_signals``: a new connect follows, and the signals that
+        came early, or come meanwhile, are for it)."""
+        self._generation += 1
         if self._quality_task is not None:
             self._quality_task.cancel()
             self._quality_task = None
-        self._expecting = False
-        self._early_signals.clear()
+        if not keep_signals:
+            self._expecting = False
+            self._early_signals.clear()
         self._unclaimed.clear()
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -233,7 +238,7 @@ class MeshSession:
     async def _watch_quality(self) -> None:
         """Once a second: each connected peer's statistics into its participant's quality,
         and ours (the uplink) into the local participant's; the participants are
-        announced when a level changes (the figures themselves change every time)."""
+        announced when any of it changed (the tiles' bars and tooltips follow)."""
         while True:
             await asyncio.sleep(QUALITY_SECONDS)
             try:
@@ -259,22 +264,29 @@ class MeshSession:
             if sample is not None:
                 samples.append(sample)
                 meter = self._meters.setdefault(participant.session_id, QualityMeter())
-                published = participant.published
-                sending = published.get("audio") is not False or published.get("video") is not False
-                quality = meter.add(sample, sending)
+                quality = meter.add(sample)
                 sent_kbps += quality.send_kbps if quality is not None else 0.0
-            changed |= _level(participant.quality) != _level(quality)
+            changed |= participant.quality != quality
             participant.quality = quality
         local = self.state.local_participant
+        everyone_lost = self._everyone_lost()
         if local is not None:
-            quality = self._uplink.add(samples, sent_kbps)
-            changed |= _level(local.quality) != _level(quality)
+            # With nothing arriving, the last receiver reports say nothing about now: our
+            # own bars go rather than stay green while everyone else reconnects.
+            quality = None if everyone_lost else self._uplink.add(samples, sent_kbps)
+            changed |= local.quality != quality
             local.quality = quality
         if changed:
             self.state.participants_.notify()
-        await self._judge_silence(now)
+        await self._judge_silence(now, everyone_lost)
 
-    async def _judge_silence(self, now: float) -> None:
+    def _everyone_lost(self) -> bool:
+        remote = [p for p in self.state.participants if not p.is_local]
+        return bool(remote) and all(
+            p.quality is not None and p.quality.level is QualityLevel.LOST for p in remote
+        )
+
+    async def _judge_silence(self, now: float, silent: bool) -> None:
         """Nothing arriving from anyone for :data:`SILENCE_SECONDS`: if the coordinator
         does not answer either, our own network is gone — the media has failed (the call
         rejoins, and ends in ``reconnecting-failed`` when that cannot work). If it answers,
@@ -282,10 +294,6 @@ class MeshSession:
 
         aiortc would find out by itself only when ICE consent fails, half a minute or more
         later, and not at all while sending fails locally ("network unreachable")."""
-        remote = [p for p in self.state.participants if not p.is_local]
-        silent = bool(remote) and all(
-            p.quality is not None and p.quality.level is QualityLevel.LOST for p in remote
-        )
         if not silent:
             self._silent_since = None
             return

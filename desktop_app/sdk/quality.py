@@ -14,8 +14,10 @@ What each figure means, for a remote participant (what we get from them):
 * **round trip** — from their receiver reports about *our* packets (RTCP), so it is the
   path both ways;
 * **bitrate** — what arrived from them, all streams;
-* **lost** — nothing arrived for :data:`SILENT_SECONDS` although they were sending: the
-  app shows "reconnecting" on their tile instead of a frozen picture.
+* **lost** — nothing at all arrived from them for :data:`SILENT_SECONDS`: no media, and
+  not even the control packets (RTCP reports, ICE consent checks) that flow while their
+  camera and microphone are off. The app shows "reconnecting" on their tile instead of a
+  frozen picture.
 
 For our own uplink (the local participant's quality): the loss and round trip the others
 report about our packets (the worst of them), and what we send.
@@ -43,10 +45,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-#: Samples kept: the figures are over the last few seconds, so one bad second does not
+#: Samples kept (one a second: the figures cover the last 3 s), so one bad second does not
 #: flip the level back and forth.
 WINDOW = 4
-#: Nothing received for this long from a participant who was sending: lost.
+#: Nothing at all received from a participant for this long: lost.
 SILENT_SECONDS = 2.5
 
 
@@ -128,11 +130,10 @@ class QualityMeter:
         #: When a packet last arrived (None: none yet).
         self._last_arrival: float | None = None
 
-    def add(self, sample: StatsSample, sending: bool = True) -> ConnectionQuality | None:
-        """The quality once two samples are in; ``sending``: whether the participant
-        publishes anything (one who sends nothing is quiet, not lost)."""
+    def add(self, sample: StatsSample) -> ConnectionQuality | None:
+        """The quality once two samples are in."""
         previous = self.samples[-1] if self.samples else None
-        if previous is None or sample.packets_received > previous.packets_received:
+        if previous is None or sample.bytes_received > previous.bytes_received:
             self._last_arrival = sample.at
         self.samples.append(sample)
         if len(self.samples) < 2:
@@ -151,7 +152,7 @@ class QualityMeter:
             send_kbps=(last.bytes_sent - first.bytes_sent) * 8 / seconds / 1000,
         )
         silent_for = sample.at - self._last_arrival if self._last_arrival is not None else 0.0
-        if sending and silent_for >= SILENT_SECONDS:
+        if silent_for >= SILENT_SECONDS:
             return ConnectionQuality(
                 QualityLevel.LOST, 100.0, quality.jitter_ms, quality.round_trip_ms, 0.0
             )

@@ -80,10 +80,17 @@ async def self_test(window: MainWindow) -> int:
 
 
 async def _output(*command: str) -> str:
+    """What ``command`` printed; a command still running after 20 s is killed (a handler
+    that never hands the link over must not hang the self-test)."""
     process = await asyncio.create_subprocess_exec(
         *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
     )
-    out, _ = await process.communicate()
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 20)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return ""
     return out.decode(errors="replace").strip()
 
 

@@ -103,10 +103,11 @@ class Person:
         assert self.output is not None
         return self.output.mark()
 
-    def when(self, line: str) -> float:
-        """When ``line`` (one returned by ``wait_for``) arrived."""
+    def when(self, line: str, after: int = 0) -> float:
+        """When ``line`` (one ``wait_for(…, after=after)`` returned) arrived: the first
+        such line from ``after`` on, as ``wait_for`` found it (report lines repeat)."""
         assert self.output is not None
-        return self.output.times[self.output.lines.index(line)]
+        return self.output.times[self.output.lines.index(line, after)]
 
     def path_to(self, other: str) -> str:
         """``direct udp``, ``relayed tcp`` … as this person's bot reported it."""

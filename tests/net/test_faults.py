@@ -109,16 +109,16 @@ def test_a_cable_out_for_five_seconds_shows_reconnecting_then_the_call_comes_bac
         alice.host.link_down()
         down = time.monotonic()
         lost = bob.wait_for("quality of alice: lost", 10, mark)
-        assert bob.when(lost) - down < 5, "the others see it within seconds"
+        assert bob.when(lost, mark) - down < 5, "the others see it within seconds"
         time.sleep(max(0.0, 5.0 - (time.monotonic() - down)))
         alice.host.link_up()
         back = time.monotonic()
         bobs_lines, alices_lines = bob.mark(), alice.mark()
         bob_sees = bob.wait_for(_moving("alice"), 15, bobs_lines)
         alice_sees = alice.wait_for(_moving("bob"), 15, alices_lines)
-        # Reported once a second: a report at most a second after the picture came back.
-        assert bob.when(bob_sees) - back <= 5 + 1, "recovered within 5 s of the network's return"
-        assert alice.when(alice_sees) - back <= 5 + 1
+        # The first report after the picture came back (reports come once a second).
+        assert bob.when(bob_sees, bobs_lines) - back <= 5, "back within 5 s of the network"
+        assert alice.when(alice_sees, alices_lines) - back <= 5
         assert not any("reconnecting-failed" in line for line in alice.said().splitlines())
 
 
@@ -130,4 +130,4 @@ def test_a_network_that_never_returns_ends_the_call_and_lets_the_devices_go() ->
         failed = alice.wait_for("reconnecting-failed", 60)
         alice.wait_for("devices released", 10)
         print(f"reconnecting-failed {alice.when(failed) - down:.1f} s after the cable went")
-        assert "reconnecting" in alice.said()
+        assert any(line.endswith(" reconnecting") for line in alice.said().splitlines())

@@ -38,15 +38,19 @@ def cpu_seconds(pid: int) -> float:
 def one_call(relayed: bool) -> tuple[float, Scene, Person, Person]:
     """A call (left running) and the seconds from Bob's answer to Alice's first frame."""
     scene = Scene().__enter__()
-    side = Side(nat="symmetric") if relayed else Side(nat=None)
-    alice = scene.person("alice", scene.site("a", side))
-    bob = scene.person("bob", scene.site("b", side))
-    bob.bot("--answer", "accept")
-    alice.bot("--ring", "bob")
-    answered = bob.wait_for("answering ")
-    seen = bob.wait_for("receiving video from alice")
-    path = bob.path_to("alice")
-    assert ("relayed" in path) == relayed, path
+    try:
+        side = Side(nat="symmetric") if relayed else Side(nat=None)
+        alice = scene.person("alice", scene.site("a", side))
+        bob = scene.person("bob", scene.site("b", side))
+        bob.bot("--answer", "accept")
+        alice.bot("--ring", "bob")
+        answered = bob.wait_for("answering ")
+        seen = bob.wait_for("receiving video from alice")
+        path = bob.path_to("alice")
+        assert ("relayed" in path) == relayed, path
+    except BaseException:
+        scene.__exit__()
+        raise
     return bob.when(seen) - bob.when(answered), scene, alice, bob
 
 
