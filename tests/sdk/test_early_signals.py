@@ -1,0 +1,64 @@
+"""A peer's offer that arrives before our join answer — or while the media is being set up
+(the ICE probe takes up to a second where UDP is blocked) — is kept and answered once our
+mesh exists: the peer offers once and never again. Real aiortc on both ends."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from desktop_app.media.synthetic import SyntheticAudioTrack
+from desktop_app.protocol.calls import MediaInfo
+from desktop_app.protocol.events import CallSignalEvent
+from desktop_app.protocol.examples import AT, BOB, CALL
+from desktop_app.sdk.call_state import CallState
+from desktop_app.sdk.device_managers import InputDeviceManager, SpeakerManager
+from desktop_app.sdk.devices import SyntheticDevices
+from desktop_app.sdk.media_session import MeshSession
+from tests.sdk.support import eventually
+
+
+async def test_an_offer_before_and_during_set_up_is_answered() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    devices = SyntheticDevices()
+    session = MeshSession(
+        CallState("alice"),
+        InputDeviceManager(devices, "camera"),
+        InputDeviceManager(devices, "microphone"),
+        SpeakerManager(devices),
+        send,
+        lambda _: None,
+    )
+    bob = RTCPeerConnection()
+    try:
+        bob.addTrack(SyntheticAudioTrack())
+        await bob.setLocalDescription(await bob.createOffer())
+        offer = CallSignalEvent(
+            call_cid=CALL.cid,
+            created_at=AT,
+            call=CALL,
+            from_session_id="zz-bob",
+            to_session_id="aa-alice",
+            user=BOB,
+            signal={"type": "offer", "sdp": bob.localDescription.sdp},
+        )
+        session.expect()  # our join is on its way …
+        session.signal(offer)  # … and Bob, already in, offers before its answer arrives
+        await session.connect(MediaInfo(session_id="aa-alice"), video=False)
+        answers = await eventually(
+            lambda: [m for m in sent if m["signal"].get("type") == "answer"],
+            what="our answer to the early offer",
+        )
+        assert answers[0]["to_session_id"] == "zz-bob"
+        await bob.setRemoteDescription(RTCSessionDescription(**answers[0]["signal"]))
+        await eventually(lambda: bob.connectionState == "connected", timeout=10)
+    finally:
+        await session.close()
+        await bob.close()
+        await asyncio.sleep(0)
