@@ -148,6 +148,8 @@ class Internet:
             in_ns(self.public, "ip", "addr", "add", "198.51.100.1/24", "dev", "up0")
             in_ns(self.public, "ip", "link", "set", "up0", "up")
             in_ns(self.public, "ip", "route", "add", "default", "via", "198.51.100.2")
+            # It routes between the sites, as the internet does.
+            in_ns(self.public, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         except BaseException:
             self.close()
             raise
@@ -176,6 +178,7 @@ class Internet:
         in_ns(router, "ip", "addr", "add", f"{site.gateway}/24", "dev", "brl")
         in_ns(router, "ip", "link", "set", "brl", "up")
         in_ns(router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        in_ns(router, "ip", "route", "add", "default", "via", PUBLIC)  # the internet
         if nat is not None:
             random = " fully-random" if nat == "symmetric" else ""
             self.nft(router, f"""
