@@ -20,19 +20,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from desktop_app.protocol.calls import IceServer
+from desktop_app.protocol.ice_urls import parse_ice_url
 
 DEFAULT_TTL_SECONDS = 86_400
-#: ``stun:``/``stuns:``/``turn:``/``turns:`` then a host, an optional port and, for TURN,
-#: an optional ``?transport=udp|tcp`` — what aiortc and browsers accept.
-_URL = re.compile(
-    r"^(?P<scheme>stuns?|turns?):(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:(?P<port>\d{1,5}))?"
-    r"(\?transport=(?P<transport>udp|tcp))?$"
-)
 
 
 class TurnConfigError(ValueError):
@@ -55,15 +49,15 @@ class TurnSettings:
 
 
 def check_url(url: str) -> str:
-    match = _URL.match(url)
-    if match is None:
+    parsed = parse_ice_url(url)
+    if parsed is None:
         raise TurnConfigError(
             f"{url!r} is not a STUN or TURN URL "
             "(turn:host[:port][?transport=udp|tcp], turns:…, stun:host[:port])."
         )
-    if match["transport"] and match["scheme"].startswith("stun"):
+    if parsed.transport_given and not parsed.is_turn:
         raise TurnConfigError(f"{url!r}: a STUN URL takes no transport.")
-    if match["port"] and not 0 < int(match["port"]) < 65536:
+    if not 0 < parsed.port < 65536:
         raise TurnConfigError(f"{url!r}: the port must be between 1 and 65535.")
     return url
 

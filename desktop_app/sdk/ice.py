@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import socket
-from dataclasses import dataclass
-from typing import Literal
 
 from aioice import stun
 from aiortc import RTCPeerConnection
 
 from desktop_app.protocol.calls import IceServer
+from desktop_app.protocol.ice_urls import parse_ice_url
 
 from .call_state import ConnectionPath
 
@@ -35,33 +33,6 @@ log = logging.getLogger(__name__)
 #: How long a STUN binding over UDP may take before UDP counts as blocked.
 PROBE_SECONDS = 1.0
 PROBE_ATTEMPTS = 3
-_URL = re.compile(
-    r"^(?P<scheme>stuns?|turns?):(?P<host>\[[^\]]+\]|[^:?]+)(:(?P<port>\d+))?"
-    r"(\?transport=(?P<transport>udp|tcp))?$"
-)
-
-
-@dataclass(frozen=True)
-class IceUrl:
-    scheme: str
-    host: str
-    port: int
-    transport: Literal["udp", "tcp"]
-
-    @property
-    def over_udp(self) -> bool:
-        return self.transport == "udp"
-
-
-def parse_url(url: str) -> IceUrl | None:
-    match = _URL.match(url)
-    if match is None:
-        return None
-    scheme = match["scheme"]
-    secure = scheme.endswith("s")
-    port = int(match["port"]) if match["port"] else (5349 if secure else 3478)
-    transport = match["transport"] or ("tcp" if secure else "udp")
-    return IceUrl(scheme, match["host"].strip("[]"), port, "tcp" if transport == "tcp" else "udp")
 
 
 def order_for(servers: list[IceServer], udp_open: bool) -> list[IceServer]:
@@ -69,13 +40,13 @@ def order_for(servers: list[IceServer], udp_open: bool) -> list[IceServer]:
     docstring); URLs aiortc could not parse are left out."""
     ordered: list[IceServer] = []
     for server in servers:
-        parsed = [(url, parse_url(url)) for url in server.urls]
-        turn = [(u, p) for u, p in parsed if p is not None and p.scheme.startswith("turn")]
+        parsed = [(url, parse_ice_url(url)) for url in server.urls]
+        turn = [(u, p) for u, p in parsed if p is not None and p.is_turn]
         if udp_open:
             turn.sort(key=lambda item: not item[1].over_udp)
         else:
             turn.sort(key=lambda item: item[1].over_udp)
-        stun_urls = [u for u, p in parsed if p is not None and p.scheme.startswith("stun")]
+        stun_urls = [u for u, p in parsed if p is not None and not p.is_turn]
         urls = [u for u, _ in turn] + (stun_urls if udp_open else [])
         if urls:
             ordered.append(server.model_copy(update={"urls": urls}))
@@ -88,7 +59,7 @@ def probe_target(servers: list[IceServer]) -> tuple[str, int] | None:
     for prefix in ("turn", "stun"):
         for server in servers:
             for url in server.urls:
-                parsed = parse_url(url)
+                parsed = parse_ice_url(url)
                 if parsed and parsed.scheme == prefix and parsed.over_udp:
                     return parsed.host, parsed.port
     return None

@@ -9,7 +9,8 @@ import socket
 import pytest
 
 from desktop_app.protocol.calls import IceServer
-from desktop_app.sdk.ice import order_for, parse_url, probe_target, udp_reaches
+from desktop_app.protocol.ice_urls import parse_ice_url
+from desktop_app.sdk.ice import order_for, probe_target, udp_reaches
 from tests.support import coturn
 
 TURN = IceServer(
@@ -26,12 +27,12 @@ STATIC = IceServer(urls=["stun:static.example.org"])
 
 
 def test_urls_are_read_as_aiortc_reads_them() -> None:
-    assert parse_url("turn:relay.example.org") == parse_url("turn:relay.example.org:3478")
-    secure = parse_url("turns:relay.example.org")
+    assert parse_ice_url("turn:relay.example.org") == parse_ice_url("turn:relay.example.org:3478")
+    secure = parse_ice_url("turns:relay.example.org")
     assert secure is not None and (secure.port, secure.transport) == (5349, "tcp")
-    tcp = parse_url("turn:[2001:db8::1]:3478?transport=tcp")
+    tcp = parse_ice_url("turn:[2001:db8::1]:3478?transport=tcp")
     assert tcp is not None and (tcp.host, tcp.transport) == ("2001:db8::1", "tcp")
-    assert parse_url("https://relay.example.org") is None
+    assert parse_ice_url("https://relay.example.org") is None
 
 
 def test_with_udp_open_turn_over_udp_comes_first_and_stun_stays() -> None:
