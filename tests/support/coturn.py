@@ -60,10 +60,24 @@ def _answers_stun(host: str, port: int) -> bool:
             return False
 
 
-def _free_udp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def _free_port(host: str) -> int:
+    """A port free for both UDP and TCP: coturn listens on both, and a port another
+    process holds for TCP alone (a coordinator, a browser) keeps coturn retrying the
+    bind for ever without answering STUN."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue
+                return port
+
+
+#: What coturn logs when its port was taken between our check and its bind.
+_PORT_TAKEN = "errno=98"
 
 
 @contextmanager
@@ -71,9 +85,27 @@ def coturn(
     secret: str, host: str = "127.0.0.1", port: int | None = None, netns: str | None = None
 ) -> Iterator[TurnServer]:
     """Run ``turnserver`` until the block ends. In a namespace, the readiness probe runs
-    there too (``ip netns exec``), since its address is reachable only from inside."""
+    there too (``ip netns exec``), since its address is reachable only from inside. On
+    loopback with no port asked for, a port another process takes before coturn binds it
+    is answered with another port (up to three tries)."""
+    attempts = 1 if port or netns else 3
+    for attempt in range(attempts):
+        try:
+            with _coturn(secret, host, port or (3478 if netns else _free_port(host)), netns) as s:
+                yield s
+                return
+        except _PortTaken:
+            if attempt == attempts - 1:
+                raise RuntimeError("coturn did not start: its port was taken three times") from None
+
+
+class _PortTaken(Exception):
+    pass
+
+
+@contextmanager
+def _coturn(secret: str, host: str, port: int, netns: str | None) -> Iterator[TurnServer]:
     work = Path(tempfile.mkdtemp(prefix="parley-coturn-"))
-    port = port or (3478 if netns else _free_udp_port(host))
     log = work / "turnserver.log"
     command = [
         TURNSERVER,
@@ -101,8 +133,10 @@ def coturn(
     try:
         deadline = time.monotonic() + 15
         while not _ready(host, port, netns):
+            said = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            if _PORT_TAKEN in said:
+                raise _PortTaken
             if process.poll() is not None or time.monotonic() > deadline:
-                said = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise RuntimeError(f"coturn did not start: {said}")
             time.sleep(0.1)
         yield TurnServer(host, port, secret, log, process.pid)
