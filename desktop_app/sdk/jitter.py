@@ -13,7 +13,9 @@ retransmission lost too, or a network gone for seconds), aiortc's buffer holds t
 until 512 packets have piled up behind it — three to five seconds of a frozen picture —
 before it asks the sender for a keyframe. This buffer gives up once the newest packet is
 :data:`STALE_SECONDS` ahead of the held frame: it drops what it holds and asks for a
-keyframe (a PLI) at once, so the picture comes back one round trip later.
+keyframe (a PLI) at once, so the picture comes back one round trip later. On a long path
+the limit grows to twice the round trip (:func:`fit_to_round_trip`): a retransmission
+takes a round trip to come, and one on its way must not be given up for a keyframe.
 
 aiortc has no option for this; :func:`install` replaces the buffer of a video receiver
 (a private attribute — a test checks that it is still there after an aiortc upgrade).
@@ -34,8 +36,10 @@ _ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
 VIDEO_CAPACITY = 512  # aiortc's own size for video
 
 
-#: How far (in media time) the newest packet may run ahead of a held, incomplete frame.
+#: How far (in media time) the newest packet may run ahead of a held, incomplete frame…
 STALE_SECONDS = 0.4
+#: … and how far at most, whatever the round trip (aiortc's own rule takes over beyond).
+LONGEST_STALE_SECONDS = 2.0
 VIDEO_CLOCK_RATE = 90_000
 
 
@@ -48,13 +52,17 @@ def _ahead(timestamp: int, than: int) -> int:
 class PromptJitterBuffer(JitterBuffer):
     def __init__(self) -> None:
         super().__init__(capacity=VIDEO_CAPACITY, is_video=True)
+        self.stale_seconds = STALE_SECONDS
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         keyframe_wanted, frame = super().add(packet)
         if frame is not None or self._origin is None:
             return keyframe_wanted, frame
         held = self._held_timestamp()
-        if held is not None and _ahead(packet.timestamp, held) > STALE_SECONDS * VIDEO_CLOCK_RATE:
+        if (
+            held is not None
+            and _ahead(packet.timestamp, held) > self.stale_seconds * VIDEO_CLOCK_RATE
+        ):
             # Everything before this packet goes, and the sender is asked for a keyframe:
             # the frames in between would not decode without the ones given up.
             self.remove(uint16_add(packet.sequence_number, -self._origin))
@@ -139,3 +147,18 @@ def install(receiver: RTCRtpReceiver) -> bool:
         PromptJitterBuffer() if current._is_video else GapSkippingAudioBuffer(),
     )
     return True
+
+
+def stale_seconds_for(round_trip_ms: float | None) -> float:
+    """Twice the round trip (the NACK's way out, the packet's way back, and as long
+    again for the sender's pacing), within :data:`STALE_SECONDS` … :data:`LONGEST_STALE_SECONDS`."""
+    if round_trip_ms is None:
+        return STALE_SECONDS
+    return min(LONGEST_STALE_SECONDS, max(STALE_SECONDS, 2 * round_trip_ms / 1000))
+
+
+def fit_to_round_trip(receiver: RTCRtpReceiver, round_trip_ms: float | None) -> None:
+    """Let a receiver's video buffer wait as long as a retransmission over this path takes."""
+    buffer = getattr(receiver, _ATTRIBUTE, None)
+    if isinstance(buffer, PromptJitterBuffer):
+        buffer.stale_seconds = stale_seconds_for(round_trip_ms)

@@ -268,6 +268,11 @@ class MeshSession:
                 sent_kbps += quality.send_kbps if quality is not None else 0.0
             changed |= participant.quality != quality
             participant.quality = quality
+            if quality is not None and quality.level is QualityLevel.LOST:
+                # Their last loud frame is not them speaking now.
+                participant.audio_level = 0.0
+        if changed:
+            self._update_speaker()
         local = self.state.local_participant
         everyone_lost = self._everyone_lost()
         if local is not None:

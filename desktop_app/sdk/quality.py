@@ -35,6 +35,10 @@ round trip  < 300 ms < 600 ms  600 ms or more
 They follow what calls tolerate: Opus hides a few percent of loss and video recovers
 with retransmissions below ~5 %; jitter past ~80 ms outgrows a jitter buffer; a round
 trip past ~600 ms makes people talk over each other.
+
+The level shown falls at once and rises only after the better rating held for
+:data:`RISE_SAMPLES` samples in a row: a link that is bad every other second shows as
+bad, not as bars flickering between two levels (what people read as "it keeps breaking").
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ from typing import Any
 WINDOW = 4
 #: Nothing at all received from a participant for this long: lost.
 SILENT_SECONDS = 2.5
+#: Samples in a row a better level must hold before it is shown.
+RISE_SAMPLES = 3
 
 
 class QualityLevel(StrEnum):
@@ -111,15 +117,37 @@ def _rate(value: float | None, bounds: tuple[float, float]) -> QualityLevel:
     return QualityLevel.FAIR if value < bounds[1] else QualityLevel.POOR
 
 
+#: From best to worst.
+ORDER = [QualityLevel.GOOD, QualityLevel.FAIR, QualityLevel.POOR, QualityLevel.LOST]
+
+
 def rate(loss_percent: float, jitter_ms: float, round_trip_ms: float | None) -> QualityLevel:
     """The worst of the three figures' ratings (see the module's table)."""
-    order = [QualityLevel.GOOD, QualityLevel.FAIR, QualityLevel.POOR]
     ratings = [
         _rate(loss_percent, LOSS_PERCENT),
         _rate(jitter_ms, JITTER_MS),
         _rate(round_trip_ms, ROUND_TRIP_MS),
     ]
-    return max(ratings, key=order.index)
+    return max(ratings, key=ORDER.index)
+
+
+class SlowRise:
+    """A level that falls at once and rises after :data:`RISE_SAMPLES` better ratings —
+    except out of "lost": once media arrives again, their picture is back, at once."""
+
+    def __init__(self) -> None:
+        self.shown: QualityLevel | None = None
+        self._better = 0
+
+    def settle(self, rated: QualityLevel) -> QualityLevel:
+        back = self.shown is QualityLevel.LOST
+        if self.shown is None or back or ORDER.index(rated) >= ORDER.index(self.shown):
+            self.shown, self._better = rated, 0
+        else:
+            self._better += 1
+            if self._better >= RISE_SAMPLES:
+                self.shown, self._better = rated, 0
+        return self.shown
 
 
 class QualityMeter:
@@ -129,6 +157,7 @@ class QualityMeter:
         self.samples: deque[StatsSample] = deque(maxlen=WINDOW)
         #: When a packet last arrived (None: none yet).
         self._last_arrival: float | None = None
+        self._level = SlowRise()
 
     def add(self, sample: StatsSample) -> ConnectionQuality | None:
         """The quality once two samples are in."""
@@ -143,20 +172,23 @@ class QualityMeter:
         received = last.packets_received - first.packets_received
         lost = max(0, last.packets_lost - first.packets_lost)
         loss = 100.0 * lost / (received + lost) if received + lost else 0.0
-        quality = ConnectionQuality(
-            level=rate(loss, last.jitter_ms, last.round_trip_ms),
+        silent_for = sample.at - self._last_arrival if self._last_arrival is not None else 0.0
+        if silent_for >= SILENT_SECONDS:
+            level = self._level.settle(QualityLevel.LOST)
+        else:
+            level = self._level.settle(rate(loss, last.jitter_ms, last.round_trip_ms))
+        if level is QualityLevel.LOST:  # the figures of the last seconds mean nothing now
+            return ConnectionQuality(
+                QualityLevel.LOST, 100.0, last.jitter_ms, last.round_trip_ms, 0.0
+            )
+        return ConnectionQuality(
+            level=level,
             loss_percent=loss,
             jitter_ms=last.jitter_ms,
             round_trip_ms=last.round_trip_ms,
             receive_kbps=(last.bytes_received - first.bytes_received) * 8 / seconds / 1000,
             send_kbps=(last.bytes_sent - first.bytes_sent) * 8 / seconds / 1000,
         )
-        silent_for = sample.at - self._last_arrival if self._last_arrival is not None else 0.0
-        if silent_for >= SILENT_SECONDS:
-            return ConnectionQuality(
-                QualityLevel.LOST, 100.0, quality.jitter_ms, quality.round_trip_ms, 0.0
-            )
-        return quality
 
 
 class UplinkMeter:
@@ -166,6 +198,7 @@ class UplinkMeter:
 
     def __init__(self) -> None:
         self.losses: deque[float] = deque(maxlen=WINDOW)
+        self._level = SlowRise()
 
     def add(self, samples: Iterable[StatsSample], send_kbps: float) -> ConnectionQuality | None:
         reported = [s for s in samples if s.remote_loss is not None or s.round_trip_ms is not None]
@@ -175,9 +208,8 @@ class UplinkMeter:
         loss = sum(self.losses) / len(self.losses)
         trips = [s.round_trip_ms for s in reported if s.round_trip_ms is not None]
         trip = max(trips) if trips else None
-        return ConnectionQuality(
-            rate(loss, 0.0, trip), loss_percent=loss, round_trip_ms=trip, send_kbps=send_kbps
-        )
+        level = self._level.settle(rate(loss, 0.0, trip))
+        return ConnectionQuality(level, loss_percent=loss, round_trip_ms=trip, send_kbps=send_kbps)
 
 
 @dataclass(frozen=True)

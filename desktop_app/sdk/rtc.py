@@ -149,7 +149,8 @@ class PeerMesh:
         return peer
 
     async def statistics(self, remote: str, at: float) -> StatsSample | None:
-        """The counters of our peer connection with ``remote`` (``quality.sample_of``)."""
+        """The counters of our peer connection with ``remote`` (``quality.sample_of``);
+        its video buffers learn the round trip from them."""
         peer = self.peers.get(remote)
         if peer is None:
             return None
@@ -169,7 +170,10 @@ class PeerMesh:
                         1000.0 * media.jitter / clock_rate,
                     )
                 )
-        return sample_of(await peer.getStats(), inbound, at)
+        sample = sample_of(await peer.getStats(), inbound, at)
+        for receiver in peer.getReceivers():  # the round trip is known now: fit the buffers
+            jitter.fit_to_round_trip(receiver, sample.round_trip_ms)
+        return sample
 
     def path(self, remote: str) -> ConnectionPath | None:
         peer = self.peers.get(remote)

@@ -5,6 +5,7 @@ processes whose lines the test waits for."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -93,6 +94,37 @@ class Person:
         self.output = Lines(process)
         self.output.wait_for(f"{self.user} is ready")
 
+    def app(self) -> None:
+        """Parley's own window for this person (``tests/net/app_person.py``), offscreen,
+        with settings of its own; it answers the first ring. Its screenshots go to
+        ``scene.shots``."""
+        home = self.scene.work / self.user
+        command = [sys.executable, "-m", "tests.net.app_person", "--server", self.scene.url,
+                   "--user", self.user, "--shots", str(self.scene.shots)]  # fmt: skip
+        env = {
+            **self.scene.env,
+            "PARLEY_TEST_TOKEN": create_user_token(SECRET, self.user),
+            "QT_QPA_PLATFORM": "offscreen",
+            "PARLEY_CONFIG_DIR": str(home / "config"),
+            "PARLEY_DATA_DIR": str(home / "data"),
+            "PARLEY_INSTANCE": f"parley-net-test-{self.user}-{os.getpid()}",
+        }
+        process = self.host.popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env,
+        )  # fmt: skip
+        self.output = Lines(process)
+        self.output.wait_for(f"{self.user} is ready")
+
+    def screenshot(self, name: str) -> Path:
+        """The app's window now, as ``scene.shots/NAME.png``."""
+        assert self.output is not None and self.output.process.stdin is not None
+        mark = self.mark()
+        self.output.process.stdin.write(f"shot {name}\n")
+        self.output.process.stdin.flush()
+        self.wait_for(f"saved {name}", 10, mark)
+        return self.scene.shots / f"{name}.png"
+
     def wait_for(
         self, text: str | Callable[[str], bool], seconds: float = WAIT_SECONDS, after: int = 0
     ) -> str:
@@ -119,6 +151,9 @@ class Person:
 
 
 class Scene:
+    #: Where the app's screenshots go (a build folder: they are for people to look at).
+    shots = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "network"
+
     def __enter__(self) -> Scene:
         self.net = netns.Internet().__enter__()
         self.work = Path(tempfile.mkdtemp(prefix="parley-net-"))

@@ -7,7 +7,7 @@ from typing import Any
 from aiortc.rtp import RtpPacket
 
 from desktop_app.media.synthetic import SyntheticAudioTrack, SyntheticVideoTrack
-from desktop_app.sdk.jitter import GapSkippingAudioBuffer, PromptJitterBuffer
+from desktop_app.sdk.jitter import GapSkippingAudioBuffer, PromptJitterBuffer, stale_seconds_for
 from desktop_app.sdk.rtc import PeerMesh
 
 
@@ -105,3 +105,21 @@ async def test_every_receiver_of_a_mesh_peer_gets_ours() -> None:
 
 async def _nowhere(remote: str, signal: dict[str, Any]) -> None:
     pass
+
+
+def test_on_a_long_path_a_retransmission_on_its_way_is_waited_for() -> None:
+    """With a 500 ms round trip, a retransmission comes ~0.5 s after the loss: the
+    0.4 s limit would give the frame up (and ask for a keyframe) just before it."""
+    assert stale_seconds_for(None) == 0.4 and stale_seconds_for(50) == 0.4
+    assert stale_seconds_for(500) == 1.0 and stale_seconds_for(5000) == 2.0
+    buffer = PromptJitterBuffer()
+    buffer.stale_seconds = stale_seconds_for(500)
+    buffer.add(_packet(10, 3000, False, b"a"))  # 11 is lost
+    buffer.add(_packet(12, 3000, True, b"c"))
+    seq, timestamp = 12, 3000
+    for _ in range(18):  # 0.6 s of frames behind the stuck one
+        seq, timestamp = seq + 1, timestamp + 3000
+        keyframe_wanted, frame = buffer.add(_packet(seq, timestamp, True, b"p"))
+        assert frame is None and not keyframe_wanted
+    frame = buffer.add(_packet(11, 3000, False, b"b"))[1]  # its retransmission
+    assert frame is not None and frame.data == b"abc"

@@ -134,3 +134,22 @@ async def test_a_call_on_loopback_is_measured_both_ways_with_real_figures(
     assert local.quality.round_trip_ms is not None and local.quality.round_trip_ms > 0
     await call.leave()
     assert all(p.quality is None for p in call.state.participants)
+
+
+def test_the_level_falls_at_once_and_rises_only_once_better_held() -> None:
+    """A link bad every other second shows as bad, not as flickering bars."""
+    meter = QualityMeter()
+    received = lost = 0
+    levels = []
+    # Clean, then a lossy second (10 % lost) every fourth second, then clean for good.
+    # Rated alone, each lossy second leaves the window after three: good, fair, good, …
+    pattern = [0, 0, 0, 10, 0, 0, 0, 10, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0]
+    for second, dropped in enumerate(pattern):
+        received, lost = received + 100 - dropped, lost + dropped
+        quality = meter.add(_sample(second, received, lost))
+        levels.append(quality.level.value if quality else None)
+    assert levels[:3] == [None, "good", "good"]
+    assert levels[3] == "fair", "it falls at once"
+    # good again only once three clean windows came in a row (samples 14, 15, 16)
+    assert set(levels[3:16]) == {"fair"}, levels
+    assert levels[16:] == ["good", "good"], levels

@@ -111,8 +111,12 @@ class Site:
               "rate", f"{kbit}kbit", "burst", "4kb", "latency", "200ms")  # fmt: skip
 
     def drop_share(self, percent: int) -> None:
-        """Drop ``percent`` % of the packets the router forwards, both ways, at random."""
-        rules = f"""
+        """Drop ``percent`` % of the packets the router forwards, both ways, at random,
+        instead of what an earlier call set (0: none)."""
+        # Made (if missing) and deleted first: a repeated table would add its rule.
+        rules = "add table inet loss\ndelete table inet loss\n"
+        if percent:
+            rules += f"""
         table inet loss {{
           chain forward {{
             type filter hook forward priority -10; policy accept;

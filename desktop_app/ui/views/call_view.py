@@ -359,10 +359,14 @@ class CallView(QWidget):
             calling is CallingState.LEFT and state.call is not None and state.call.ended_at
         ):
             text, home = "This call has ended.", True
+        elif calling is CallingState.RECONNECTING_FAILED:  # over, whatever the connection
+            text = (
+                "The connection was lost and could not be restored. "
+                "Check your network, then join the call again."
+            )
+            home = True
         elif calling is CallingState.RECONNECTING or self.connection != "connected":
             text = "Reconnecting… the connection was lost; the call goes on when it is back."
-        elif calling is CallingState.RECONNECTING_FAILED:
-            text, home = "The connection could not be restored.", True
         elif state.backstage:
             text = "The call is backstage: only hosts see and hear each other until it goes live."
             go_live = Permission.UPDATE_CALL in state.own_capabilities
