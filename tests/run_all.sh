@@ -50,6 +50,10 @@ NET_PACKAGES="iproute2 nftables coturn"
 # shellcheck disable=SC2086
 install_missing "the network tests' tools" "the network tests will be skipped" $NET_PACKAGES
 
+# The audio processing tests speak real (synthesized) speech into the echo canceller and
+# through a PulseAudio echo path.
+install_missing "a speech synthesizer" "the audio processing tests will fail" espeak-ng
+
 log "python environment (.venv)"
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null

@@ -151,6 +151,11 @@ class SpeakerOutput:
             with contextlib.suppress(Exception):
                 self._container.close()
 
+    def latency_ms(self) -> float:
+        """The frames waiting for the writer thread (ALSA's own buffer, which libavdevice
+        does not report, comes on top: the echo canceller finds that part itself)."""
+        return sum(1000 * frame.samples / frame.sample_rate for frame in list(self._pending))
+
     def close(self) -> None:
         self._closed.set()
         self._wake.set()

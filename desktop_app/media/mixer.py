@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -37,6 +38,9 @@ class AudioMixer(MediaStreamTrack):
         #: 0.0–1.0 (a gain; 1.0 leaves the sound as it came).
         self.volume = 1.0
         self.muted = False
+        #: Told each 20 ms of the mix as it leaves for the speaker (the echo canceller's
+        #: reference: what the room will hear).
+        self.on_mix: Callable[[np.ndarray], None] | None = None
         self._start: float | None = None
         self._sent = 0  # samples since the clock (re)started
         self._pts = 0
@@ -100,7 +104,10 @@ class AudioMixer(MediaStreamTrack):
         delay = self._start + self._sent / RATE - now
         if delay > 0:
             await asyncio.sleep(delay)
-        frame = av.AudioFrame.from_ndarray(self.mix().reshape(1, -1), format="s16", layout="stereo")
+        mixed = self.mix()
+        if self.on_mix is not None:
+            self.on_mix(mixed)
+        frame = av.AudioFrame.from_ndarray(mixed.reshape(1, -1), format="s16", layout="stereo")
         frame.sample_rate = RATE
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, RATE)

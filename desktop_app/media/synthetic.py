@@ -3,7 +3,8 @@
 The picture is PyAV's ``lavfi`` ``testsrc2`` pattern with the frame number drawn into it
 as a row of large black-or-white blocks (one bit each), big enough to survive VP8 or
 H.264 compression, so that a receiver can read which frame it got
-(:func:`read_frame_counter`). The sound is a sine tone (440 Hz by default).
+(:func:`read_frame_counter`). The sound is a sine tone (440 Hz by default), or a given
+recording played over and over (speech for the audio processing's tests and bots).
 
 Tracks are *pulled*, as aiortc does it: ``await track.recv()`` gives the next frame, paced
 in real time.
@@ -92,10 +93,14 @@ class SyntheticVideoTrack(MediaStreamTrack):
 class SyntheticAudioTrack(MediaStreamTrack):
     kind = "audio"
 
-    def __init__(self, frequency: float = 440.0, volume: float = 0.3) -> None:
+    def __init__(
+        self, frequency: float = 440.0, volume: float = 0.3, sound: np.ndarray | None = None
+    ) -> None:
+        """A tone of ``frequency``, or ``sound`` (int16 mono 48 kHz samples) in a loop."""
         super().__init__()
         self.frequency = frequency
         self.volume = volume
+        self.sound = sound
         self._samples = int(AUDIO_PTIME * AUDIO_RATE)
         self._sent = 0
         self._start: float | None = None
@@ -109,8 +114,12 @@ class SyntheticAudioTrack(MediaStreamTrack):
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        t = (np.arange(self._samples) + self._sent) / AUDIO_RATE
-        wave = (np.sin(2 * np.pi * self.frequency * t) * self.volume * 32767).astype(np.int16)
+        if self.sound is not None and len(self.sound):
+            where = (np.arange(self._samples) + self._sent) % len(self.sound)
+            wave = self.sound[where].astype(np.int16)
+        else:
+            t = (np.arange(self._samples) + self._sent) / AUDIO_RATE
+            wave = (np.sin(2 * np.pi * self.frequency * t) * self.volume * 32767).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
         frame.pts = self._sent

@@ -14,7 +14,9 @@ when a connection's quality changes; ``--report-video S`` adds ``video from USER
 seconds (scripts and tests wait for those lines).
 With ``--echo`` it sends back the video and audio it receives from the first other
 participant (the desktop app's echo test call); otherwise it sends its test pattern and
-tone. It leaves a call when it is the last one in it, and runs until stopped.
+tone — or, with ``--say FILE``, a recording in a loop, through a microphone "in a room"
+that passes the audio processing stage like a real one (``--audio-processing
+default|none|all|echo,noise,high-pass,gain`` picks its parts). It leaves a call when it is the last one in it, and runs until stopped.
 """
 
 from __future__ import annotations
@@ -29,15 +31,20 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import av
 import httpx
+import numpy as np
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from desktop_app.media.audio_processing import AudioProcessingSettings
 
 from .call import Call
 from .call_state import CallingState, ConnectionPath, Participant
 from .client import VideoClient
-from .devices import SyntheticDevices
+from .devices import Device, SyntheticDevices
 from .errors import ParleyError
+from .options import ClientOptions
 
 log = logging.getLogger("parley-bot")
 #: Calling states the bot prints as they come (``default:x reconnecting``).
@@ -303,12 +310,64 @@ async def _token(args: argparse.Namespace) -> str:
     return str(response.json()["token"])
 
 
+#: ``--audio-processing`` names → the settings' fields.
+PROCESSING_PARTS = {
+    "echo": "echo_cancellation",
+    "noise": "noise_suppression",
+    "high-pass": "high_pass_filter",
+    "gain": "auto_gain_control",
+}
+
+
+def processing_settings(text: str) -> AudioProcessingSettings:
+    """``default``, ``none``, ``all`` or a comma-separated list of parts."""
+    if text == "default":
+        return AudioProcessingSettings()
+    if text == "none":
+        return AudioProcessingSettings.none()
+    names = set(PROCESSING_PARTS) if text == "all" else {p for p in text.split(",") if p}
+    unknown = names - set(PROCESSING_PARTS)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown parts {sorted(unknown)}: use {', '.join(PROCESSING_PARTS)}"
+        )
+    return AudioProcessingSettings(**{PROCESSING_PARTS[n]: n in names for n in PROCESSING_PARTS})
+
+
+def recording(path: str) -> np.ndarray:
+    """A sound file's samples as 48 kHz mono int16 (whatever its format)."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
+    chunks = []
+    try:
+        with av.open(path) as container:
+            for frame in container.decode(audio=0):
+                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    except (av.FFmpegError, OSError, IndexError) as error:
+        raise SystemExit(f"parley-bot: cannot read the sound file {path}: {error}") from None
+    chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    if not chunks:
+        raise SystemExit(f"parley-bot: the sound file {path} holds no sound")
+    return np.concatenate(chunks)
+
+
+def bot_devices(args: argparse.Namespace) -> SyntheticDevices:
+    devices = SyntheticDevices(tone_hz=args.tone)
+    if args.say:
+        devices.unplug("synthetic-microphone")
+        devices.plug(
+            Device("recording", "Recording", "microphone", is_default=True, acoustic=True),
+            sound=recording(args.say),
+        )
+    return devices
+
+
 async def run(args: argparse.Namespace) -> None:
     client = VideoClient(
         {"id": args.user, "name": args.name},
         token=await _token(args),
         base_url=args.server,
-        devices=SyntheticDevices(tone_hz=args.tone),
+        devices=bot_devices(args),
+        options=ClientOptions(audio_processing=args.audio_processing),
     )
     await client.connect()
     bot = Bot(
@@ -358,6 +417,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-camera", action="store_true", help="join with the camera off")
     parser.add_argument(
         "--tone", type=float, default=440.0, help="the synthetic microphone's tone (Hz)"
+    )
+    parser.add_argument("--say", metavar="FILE", help="send this recording as the microphone")
+    parser.add_argument(
+        "--audio-processing",
+        type=processing_settings,
+        default=AudioProcessingSettings(),
+        metavar="PARTS",
+        help="default, none, all, or some of echo,noise,high-pass,gain",
     )
     parser.add_argument(
         "--report-video",

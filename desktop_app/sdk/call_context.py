@@ -14,6 +14,7 @@ from desktop_app.protocol.base import Request
 from .connection import CoordinatorConnection
 from .device_managers import InputDeviceManager, SpeakerManager
 from .errors import InvalidInput
+from .microphone import MicrophoneManager
 from .options import ClientOptions
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class CallContext:
     user_id: str
     options: ClientOptions
     camera: InputDeviceManager
-    microphone: InputDeviceManager
+    microphone: MicrophoneManager
     speaker: SpeakerManager
     listener: CallListener
 

@@ -15,6 +15,7 @@ from desktop_app.protocol.settings import CallSettings
 
 from .device_managers import InputDeviceManager, SpeakerManager
 from .errors import DeviceError
+from .microphone import MicrophoneManager
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class CallDevices:
     def __init__(
         self,
         camera: InputDeviceManager,
-        microphone: InputDeviceManager,
+        microphone: MicrophoneManager,
         speaker: SpeakerManager,
         label: str,
     ) -> None:
@@ -71,8 +72,9 @@ class CallDevices:
     async def hold(
         self, settings: CallSettings | None, video: bool, on_toggle: Callable[[], None]
     ) -> None:
-        """The call is in progress: devices on, the speaker playing, and every toggle of
-        the camera or microphone reported through ``on_toggle``."""
+        """The call is in progress: devices on, the speaker playing, a muted microphone
+        heard for speech (``speaking_while_muted``; never sent), and every toggle of the
+        camera or microphone reported through ``on_toggle``."""
         self._held = True
         await self.open_defaults(settings, video)
         self._opened_by_join.clear()
@@ -80,6 +82,7 @@ class CallDevices:
             await self.speaker.start()
         except DeviceError as error:
             log.info("%s: %s", self._label, error.message)
+        await self.microphone.listen_while_muted(True)
         if not self._unwatch:
             for manager in (self.camera, self.microphone):
                 self._unwatch.append(manager.status.subscribe(lambda _: on_toggle()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import re
 import sys
@@ -112,6 +113,12 @@ class CaptureDevices:
     # --- listing --------------------------------------------------------------------------
 
     def list_devices(self, kind: DeviceKind) -> list[Device]:
+        found = self._list(kind)
+        if kind == "microphone":  # real ones: they hear a room
+            found = [dataclasses.replace(device, acoustic=True) for device in found]
+        return found
+
+    def _list(self, kind: DeviceKind) -> list[Device]:
         if self.platform.startswith("linux"):
             return _linux_cameras() if kind == "camera" else _linux_alsa(kind)
         if kind == "speaker":

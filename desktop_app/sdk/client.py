@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pydantic
 
+from desktop_app.media.audio_processing import AudioProcessor
 from desktop_app.protocol.calls import QueryCallsResponse
 from desktop_app.protocol.events import UserPresenceChangedEvent
 from desktop_app.protocol.users import UserPresenceResponse, UserResponse, UsersResponse
@@ -20,6 +21,7 @@ from .call_state import CallingState
 from .connection import ConnectionState, CoordinatorConnection, TokenProvider
 from .device_managers import InputDeviceManager, SpeakerManager
 from .devices import DeviceBackend, NoDevices
+from .microphone import MicrophoneManager
 from .observable import Observable
 from .options import ClientOptions
 from .realtime import quiet_garbage_collector
@@ -75,8 +77,13 @@ class VideoClient:
         self.state = ClientState(self.connection)
         #: The devices, in the lobby and in every call (``call.camera is client.camera``).
         self.camera = InputDeviceManager(self.devices, "camera")
-        self.microphone = InputDeviceManager(self.devices, "microphone")
+        #: Echo cancellation, noise suppression and gain for the microphone, with what
+        #: the speaker plays as the echo's reference.
+        self.audio_processing = AudioProcessor(self.options.audio_processing)
+        self.microphone = MicrophoneManager(self.devices, self.audio_processing)
         self.speaker = SpeakerManager(self.devices)
+        self.speaker.mixer.on_mix = self.audio_processing.render
+        self.audio_processing.render_latency = self.speaker.output_latency_ms
         #: One Call object per cid, made on first mention (by the app or by an event), so
         #: that answers and events always reach the same object.
         self._objects: dict[str, Call] = {}

@@ -224,6 +224,22 @@ class InputDeviceManager(_DeviceChoice):
         self._lost = False
         self.status.set(DeviceStatus.DISABLED)
 
+    def _turn_off(self) -> None:
+        """The user turned it off: nothing more is sent (the device closes)."""
+        self.track.attach(None)
+
+    async def _source(self, device: Device) -> MediaStreamTrack:
+        """The device, opened: what the track passes on while it is on."""
+        opener = self.backend.open_camera if self.kind == "camera" else self.backend.open_microphone
+        try:
+            return await opener(device.id)
+        except DeviceError:
+            raise
+        except Exception as error:  # the backend's own failure (busy, permissions, …)
+            raise DeviceError(
+                f"The {self.kind} “{device.label}” could not be opened: {error}"
+            ) from None
+
     def close(self) -> None:
         """The client is going away: the device closes and every consumer's branch ends."""
         self.release()
@@ -237,21 +253,13 @@ class InputDeviceManager(_DeviceChoice):
                 await self._open()
                 self.status.set(DeviceStatus.ENABLED)
             elif not on:
-                self.track.attach(None)
+                self._turn_off()
                 self._lost = False
                 self.status.set(DeviceStatus.DISABLED)
 
     async def _open(self) -> None:
         device = self._device()
-        opener = self.backend.open_camera if self.kind == "camera" else self.backend.open_microphone
-        try:
-            source = await opener(device.id)
-        except DeviceError:
-            raise
-        except Exception as error:  # the backend's own failure (busy, permissions, …)
-            raise DeviceError(
-                f"The {self.kind} “{device.label}” could not be opened: {error}"
-            ) from None
+        source = await self._source(device)
         self.selected.set(device)
         self.track.attach(source)
 
@@ -306,6 +314,10 @@ class SpeakerManager(_DeviceChoice):
     @property
     def playing(self) -> bool:
         return self._output is not None
+
+    def output_latency_ms(self) -> float:
+        """How long what the mix gives now waits before the speaker plays it."""
+        return self._output.latency_ms() if self._output is not None else 0.0
 
     async def enable(self) -> None:
         self.mixer.muted = False

@@ -37,6 +37,11 @@ class Device:
     kind: DeviceKind
     #: The system's default of its kind (what to fall back to when a device goes away).
     is_default: bool = False
+    #: A microphone that hears a room — and so the speakers in it, and its noise: its
+    #: sound is processed (echo cancellation, noise suppression, gain). The platforms'
+    #: microphones are; a test tone is not (echo cancellation would take a far end
+    #: playing the same tone for its echo, and noise suppression would take it for noise).
+    acoustic: bool = False
 
 
 class Listeners:
@@ -68,6 +73,11 @@ def default_device(devices: list[Device]) -> Device | None:
 
 class AudioOutput(Protocol):
     """A speaker playing a track; closing it stops the sound."""
+
+    def latency_ms(self) -> float:
+        """How long a sound pulled now waits before it is played: what is queued ahead
+        of it (the echo canceller's delay hint)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -117,12 +127,14 @@ class SyntheticSpeaker:
 
     KEEP_SECONDS = 1.0
 
-    def __init__(self, device_id: str, sound: MediaStreamTrack) -> None:
+    def __init__(
+        self, device_id: str, sound: MediaStreamTrack, keep_seconds: float = KEEP_SECONDS
+    ) -> None:
         self.device_id = device_id
         self.rate = 48_000
         self.frames_played = 0
         self._recent: collections.deque[np.ndarray] = collections.deque(
-            maxlen=int(self.KEEP_SECONDS / 0.02)
+            maxlen=int(keep_seconds / 0.02)
         )
         self._sound = sound
         self._task = asyncio.get_running_loop().create_task(self._play())
@@ -145,6 +157,9 @@ class SyntheticSpeaker:
             return np.zeros(0)
         return np.concatenate(list(self._recent))[-int(seconds * self.rate) :]
 
+    def latency_ms(self) -> float:
+        return 0.0  # played the moment it is pulled
+
     def close(self) -> None:
         self.closed = True
         self._task.cancel()
@@ -161,12 +176,16 @@ class SyntheticDevices:
         fps: int = 30,
         tone_hz: float = 440.0,
         captured_at: dict[int, float] | None = None,
+        keep_seconds: float = SyntheticSpeaker.KEEP_SECONDS,
     ) -> None:
+        """``keep_seconds``: how much of what they played the speakers keep for a test."""
         self.width, self.height, self.fps, self.tone_hz = width, height, fps, tone_hz
+        self.keep_seconds = keep_seconds
         #: Shared with every camera opened, for latency measurements (see synthetic.py).
         self.captured_at = captured_at
         self._devices: dict[str, Device] = {}
         self._tones: dict[str, float] = {}
+        self._sounds: dict[str, np.ndarray] = {}
         self._open: dict[str, list[MediaStreamTrack]] = {}
         self._listeners = Listeners()
         #: Every speaker output opened, newest last (tests listen to them).
@@ -177,10 +196,16 @@ class SyntheticDevices:
         )
         self.plug(Device("synthetic-speaker", "Test speaker", "speaker", is_default=True))
 
-    def plug(self, device: Device, tone_hz: float | None = None) -> None:
+    def plug(
+        self, device: Device, tone_hz: float | None = None, sound: np.ndarray | None = None
+    ) -> None:
+        """Add a device; a microphone plays ``tone_hz`` (0: silence) or ``sound`` (int16
+        mono 48 kHz samples, in a loop)."""
         self._devices[device.id] = device
         if tone_hz is not None:
             self._tones[device.id] = tone_hz
+        if sound is not None:
+            self._sounds[device.id] = sound
         self._changed()
 
     def unplug(self, device_id: str) -> None:
@@ -214,13 +239,15 @@ class SyntheticDevices:
 
     async def open_microphone(self, device_id: str) -> MediaStreamTrack:
         self._check(device_id, "microphone")
-        microphone = SyntheticAudioTrack(self._tones.get(device_id, self.tone_hz))
+        microphone = SyntheticAudioTrack(
+            self._tones.get(device_id, self.tone_hz), sound=self._sounds.get(device_id)
+        )
         self._open.setdefault(device_id, []).append(microphone)
         return microphone
 
     async def open_speaker(self, device_id: str, sound: MediaStreamTrack) -> AudioOutput:
         self._check(device_id, "speaker")
-        speaker = SyntheticSpeaker(device_id, sound)
+        speaker = SyntheticSpeaker(device_id, sound, self.keep_seconds)
         self.speakers.append(speaker)
         return speaker
 

@@ -7,6 +7,7 @@ does, so a track nobody read would grow for the whole call). Audio frames pass t
 
 from __future__ import annotations
 
+import collections
 import math
 
 import av
@@ -46,3 +47,37 @@ def loudest(levels: dict[str, float], current: str | None, hold: float = 0.1) ->
     if current in speaking and speaking[best] - speaking[current] < hold:
         return current
     return best
+
+
+class SpeechDetector:
+    """Whether someone is talking into a microphone, from its frames' levels: a quarter
+    of a second of sound above :attr:`threshold` within half a second starts it (a click
+    or a cough does not), a second and a half without any ends it. Fed the *processed*
+    sound, so the speakers' echo and steady noise do not count. Sans-I/O: the caller says
+    when each level was measured."""
+
+    def __init__(
+        self,
+        threshold: float = 0.3,  # about -35 dBFS: a voice near the microphone, not a room
+        onset: float = 0.25,
+        window: float = 0.5,
+        hangover: float = 1.5,
+        frame_seconds: float = 0.02,
+    ) -> None:
+        self.threshold, self.onset, self.window = threshold, onset, window
+        self.hangover, self.frame_seconds = hangover, frame_seconds
+        self.speaking = False
+        self._loud: collections.deque[float] = collections.deque()
+        self._last_loud = -math.inf
+
+    def feed(self, level: float, at: float) -> bool:
+        if level >= self.threshold:
+            self._loud.append(at)
+            self._last_loud = at
+        while self._loud and self._loud[0] <= at - self.window:
+            self._loud.popleft()
+        if len(self._loud) * self.frame_seconds >= self.onset:
+            self.speaking = True
+        elif at - self._last_loud > self.hangover:
+            self.speaking = False
+        return self.speaking

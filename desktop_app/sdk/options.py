@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from desktop_app.media.audio_processing import AudioProcessingSettings
+
 from .connection import ReconnectPolicy
 
 
@@ -23,3 +25,6 @@ class ClientOptions:
     )
     #: Send H.264 video to peers that prefer it too (VP8 otherwise).
     prefer_h264: bool = False
+    #: Which parts of the microphone's processing run at first (all of them);
+    #: ``client.audio_processing.configure`` switches them later.
+    audio_processing: AudioProcessingSettings = field(default_factory=AudioProcessingSettings)

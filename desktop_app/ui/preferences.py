@@ -32,6 +32,11 @@ class Preferences(BaseModel):
     camera_on: bool | None = None
     microphone_on: bool | None = None
     use_test_devices: bool = False
+    #: The microphone's processing (see ``media/audio_processing.py`` for the defaults).
+    echo_cancellation: bool = True
+    noise_suppression: bool = True
+    high_pass_filter: bool = True
+    auto_gain_control: bool = False
     skip_lobby: bool = False
     theme: Literal["light", "dark", "system"] = "system"
     #: The port of the app's own server, kept across launches (its address stays valid).

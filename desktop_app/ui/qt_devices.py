@@ -118,7 +118,11 @@ class QtDevices(QObject):
             found = QMediaDevices.audioInputs()
         else:
             found = QMediaDevices.audioOutputs()
-        return [Device(_id(d), d.description(), kind, is_default=d.isDefault()) for d in found]
+        acoustic = kind == "microphone"
+        return [
+            Device(_id(d), d.description(), kind, is_default=d.isDefault(), acoustic=acoustic)
+            for d in found
+        ]
 
     def _find_camera(self, device_id: str) -> QCameraDevice:
         for device in QMediaDevices.videoInputs():
@@ -241,6 +245,12 @@ class QtSpeaker:
                     data = converted.to_ndarray().tobytes()
                     if self._sink.bytesFree() >= len(data):
                         self._io.write(data)
+
+    def latency_ms(self) -> float:
+        """What the sink holds, not yet played (PulseAudio's own latency comes on top:
+        the echo canceller finds that part itself)."""
+        queued = max(0, self._sink.bufferSize() - self._sink.bytesFree())
+        return 1000 * queued / (RATE * 2 * 2)
 
     def close(self) -> None:
         self._task.cancel()

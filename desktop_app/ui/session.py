@@ -16,6 +16,7 @@ import httpx
 import pydantic
 from PySide6.QtCore import QObject, Signal
 
+from desktop_app.media.audio_processing import AudioProcessingSettings
 from desktop_app.protocol.app import HealthResponse
 from desktop_app.protocol.ids import ID_PATTERN
 from desktop_app.sdk import Call, ClientOptions, ParleyError, VideoClient
@@ -154,6 +155,26 @@ class Session(QObject):
         if self.client is not None:
             self.client.options.do_not_disturb = on
 
+    @property
+    def audio_processing(self) -> AudioProcessingSettings:
+        prefs = self.preferences
+        return AudioProcessingSettings(
+            echo_cancellation=prefs.echo_cancellation,
+            noise_suppression=prefs.noise_suppression,
+            high_pass_filter=prefs.high_pass_filter,
+            auto_gain_control=prefs.auto_gain_control,
+        )
+
+    def set_audio_processing(self, part: str, on: bool) -> None:
+        """Switch one part of the microphone's processing (remembered; a call in progress
+        hears the change at once)."""
+        if part not in AudioProcessingSettings.__dataclass_fields__:
+            raise ValueError(f"no audio processing part {part!r}")
+        self.preferences = self.preferences.model_copy(update={part: on})
+        self.save()
+        if self.client is not None:
+            self.client.audio_processing.configure(self.audio_processing)
+
     def use_test_devices(self, on: bool) -> None:
         """Synthetic devices instead of this computer's (remembered), or back again."""
         self.preferences.use_test_devices = on
@@ -260,7 +281,11 @@ class Session(QObject):
             token=token,
             base_url=base_url,
             devices=self.devices,
-            options=ClientOptions(reject_call_when_busy=False, do_not_disturb=self.do_not_disturb),
+            options=ClientOptions(
+                reject_call_when_busy=False,
+                do_not_disturb=self.do_not_disturb,
+                audio_processing=self.audio_processing,
+            ),
         )
         try:
             await client.connect()

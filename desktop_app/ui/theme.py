@@ -135,6 +135,8 @@ def _style_sheet(c: Colors) -> str:
     QLabel[role="title"] {{ font-size: 20px; font-weight: 600; }}
     QLabel[role="muted"] {{ color: {c.muted}; }}
     QLabel[role="error"] {{ color: {c.danger}; }}
+    QLabel[role="hint"] {{ background: {c.text}; color: {c.base}; border-radius: 6px;
+        padding: 6px 12px; }}
     QFrame[role="banner"] {{ background: {c.alt}; border-radius: 6px; }}
     QFrame[role="card"] {{ background: {c.base}; border: 1px solid {c.alt}; border-radius: 10px; }}
     QLineEdit, QComboBox {{ padding: 2px 6px; min-height: 24px; }}

@@ -15,6 +15,7 @@ from desktop_app.sdk import Call, CallingState
 from desktop_app.sdk.devices import SyntheticDevices
 from tests.sdk.conftest import ClientFactory
 from tests.sdk.support import eventually
+from tests.support import speech
 from tests.support.coordinator import RunningCoordinator, unique
 
 
@@ -122,4 +123,43 @@ async def test_the_echo_follows_our_mute_and_camera_off(
     await call.microphone.enable()
     await eventually(lambda: echo_sends("audio") is True, timeout=5, what="echo unmuted")
     assert call.state.calling_state is CallingState.JOINED, "the echo stayed in the call"
+    await call.leave()
+
+
+@pytest.mark.skipif(not speech.available(), reason="needs espeak-ng")
+async def test_a_bot_says_a_recording_through_the_audio_processing(
+    connect: ClientFactory, coordinator: RunningCoordinator, tmp_path: Path
+) -> None:
+    """``--say FILE``: the bot's microphone is a room's (processed), playing speech —
+    which comes and goes, unlike a tone."""
+    wav = tmp_path / "hello.wav"
+    await (
+        await asyncio.create_subprocess_exec(
+            "espeak-ng", "-w", str(wav), "Hello. This is the bot. Can you hear me talking?"
+        )
+    ).wait()
+    call_id = unique()
+    alice = await connect("alice", devices=SyntheticDevices(tone_hz=0))
+    call = alice.call("default", call_id)
+    await call.join(create=True)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "desktop_app.sdk.bot", "--server", coordinator.base_url,
+        "--user", "talker", "--token", coordinator.user_token("talker"),
+        "--join", f"default:{call_id}", "--say", str(wav), "--audio-processing", "default",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        levels: list[float] = []
+
+        def heard() -> bool:
+            talker = next((p for p in call.state.participants if p.user.id == "talker"), None)
+            levels.append(talker.audio_level if talker is not None else 0.0)
+            loud = [i for i, level in enumerate(levels) if level > 0.3]
+            return bool(loud) and min(levels[loud[0] :]) < 0.15
+
+        # Loud while it talks, quieter between its words: speech, not a steady tone.
+        await eventually(heard, timeout=20, what="the bot's speech, with its pauses")
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)
     await call.leave()

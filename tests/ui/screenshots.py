@@ -58,12 +58,13 @@ async def take(out: Path, base_url: str) -> list[Path]:
 
     from desktop_app.coordinator.auth import create_server_token, create_user_token
     from desktop_app.sdk import VideoClient
-    from desktop_app.sdk.devices import SyntheticDevices
+    from desktop_app.sdk.devices import Device, SyntheticDevices
     from desktop_app.sdk.quality import ConnectionQuality, QualityLevel
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.preferences import Preferences
     from desktop_app.ui.session import Session
     from desktop_app.ui.theme import apply_theme
+    from tests.support import speech
 
     saved: list[Path] = []
     app = QApplication.instance()
@@ -104,7 +105,14 @@ async def take(out: Path, base_url: str) -> list[Path]:
         people[user] = client
     await people.pop("gina").disconnect()  # signed up once, offline now
 
-    session = Session(Preferences(), SyntheticDevices(width=640, height=360), persist=False)
+    own_devices = SyntheticDevices(width=640, height=360)
+    if speech.available():  # Alice talks (for "you are muted"), through the processing
+        own_devices.unplug("synthetic-microphone")
+        own_devices.plug(
+            Device("room-mic", "Laptop microphone", "microphone", is_default=True, acoustic=True),
+            sound=speech.speech(speech.NEAR_TEXT, "en-gb+f3"),
+        )
+    session = Session(Preferences(), own_devices, persist=False)
     window = MainWindow(session, tray=False)
     window.resize(1100, 720)
     window.show()
@@ -143,6 +151,11 @@ async def take(out: Path, base_url: str) -> list[Path]:
     )
     await asyncio.sleep(0.5)
     shot(window, "5-call-2-participants")
+    if speech.available():
+        window.call_view.mic.click()
+        await _until(window.call_view.muted_hint.isVisible, timeout=20)
+        shot(window, "5b-talking-while-muted")
+        window.call_view.mic.click()
 
     for user in ("carol", "dan", "erin", "frank"):
         other = people[user].call(call.type, call.id)

@@ -3,14 +3,18 @@ everyone" only with ``end-call``, banners, and a grid that re-flows and pages.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
+import pytest
 from PySide6.QtGui import QKeySequence, QShortcut
 
 from desktop_app.protocol.permissions import Permission
-from desktop_app.sdk import CallingState, VideoClient
+from desktop_app.sdk import Call, CallingState, VideoClient
+from desktop_app.sdk.devices import Device, SyntheticDevices
 from desktop_app.ui.views.call_view import PAGE_SIZE, CallView, TileGrid, grid_shape
 from desktop_app.ui.widgets.video_tile import VideoTile
+from tests.support import speech
 from tests.support.coordinator import unique
 from tests.ui.conftest import SessionFactory
 from tests.ui.support import eventually
@@ -155,3 +159,59 @@ def test_call_titles_name_a_few_people_then_count_the_rest() -> None:
     assert names_phrase(["Bob", "Cy"]) == "Bob and Cy"
     assert names_phrase(["Bob", "Cy", "Di"]) == "Bob, Cy and Di"
     assert names_phrase(["Bob", "Cy", "Di", "Ed", "Fa"]) == "Bob, Cy and 3 others"
+
+
+def _room_microphone(talking: bool) -> SyntheticDevices:
+    """Alice's devices, with a microphone in a room where she talks (or stays quiet)."""
+    devices = SyntheticDevices(height=120)
+    devices.unplug("synthetic-microphone")
+    devices.plug(
+        Device("room-mic", "Laptop microphone", "microphone", is_default=True, acoustic=True),
+        tone_hz=None if talking else 0,
+        sound=speech.speech(speech.NEAR_TEXT, "en-gb+f3") if talking else None,
+    )
+    return devices
+
+
+async def _muted_in_a_call(
+    signed_in: SessionFactory, sdk_user: UserFactory, talking: bool
+) -> tuple[CallView, Call]:
+    session = await signed_in("alice", devices=_room_microphone(talking))
+    assert session.client is not None
+    # Bob is quiet (see tests/sdk/test_microphone.py for why).
+    bob = await sdk_user("bob", devices=SyntheticDevices(tone_hz=0))
+    call = session.client.call("default", unique())
+    await call.join(create=True)
+    await bob.call("default", call.id).join()
+    view = CallView()
+    view.show()
+    view.bind(call)
+    view.mic.click()
+    await eventually(lambda: not call.microphone.enabled, what="muted")
+    return view, call
+
+
+@pytest.mark.skipif(not speech.available(), reason="needs espeak-ng")
+async def test_talking_while_muted_shows_a_hint_until_unmuted(
+    signed_in: SessionFactory, sdk_user: UserFactory
+) -> None:
+    view, call = await _muted_in_a_call(signed_in, sdk_user, talking=True)
+    await eventually(view.muted_hint.isVisible, timeout=5, what="the hint")
+    assert "You are muted" in view.muted_hint.text()
+    view.mic.click()
+    await eventually(lambda: not view.muted_hint.isVisible(), what="gone once unmuted")
+    assert call.microphone.enabled
+    view.unbind()
+    await call.leave()
+
+
+async def test_a_muted_microphone_in_a_quiet_room_shows_no_hint(
+    signed_in: SessionFactory, sdk_user: UserFactory
+) -> None:
+    view, call = await _muted_in_a_call(signed_in, sdk_user, talking=False)
+    await eventually(lambda: call.microphone.listening, what="listening")
+    for _ in range(30):  # 1.5 s of a quiet room: nothing to say
+        await asyncio.sleep(0.05)
+        assert not view.muted_hint.isVisible()
+    view.unbind()
+    await call.leave()

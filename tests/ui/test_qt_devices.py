@@ -6,8 +6,6 @@ camera can be faked on these machines.)"""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,34 +13,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import pulseaudio
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def sound_server(tmp_path: Path) -> Iterator[dict[str, str]]:
-    if shutil.which("pulseaudio") is None:
+    if not pulseaudio.available():
         pytest.skip("PulseAudio is not installed (tests/run_all.sh installs it)")
-    runtime = tmp_path / "run"
-    runtime.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
-    subprocess.run(
-        [
-            "pulseaudio",
-            "--daemonize=yes",
-            "--exit-idle-time=-1",
-            "-n",
-            "--load=module-native-protocol-unix",
-            "--load=module-null-sink sink_name=parley_speaker",
-            "--load=module-null-sink sink_name=parley_mic_sink",
-            "--load=module-remap-source master=parley_mic_sink.monitor source_name=parley_mic",
-        ],
-        env=env,
-        check=True,
-        timeout=30,
-        capture_output=True,
-    )
-    yield env
-    subprocess.run(["pulseaudio", "--kill"], env=env, timeout=30, capture_output=True)
+    modules = [
+        "module-null-sink sink_name=parley_speaker",
+        "module-null-sink sink_name=parley_mic_sink",
+        "module-remap-source master=parley_mic_sink.monitor source_name=parley_mic",
+    ]
+    with pulseaudio.pulseaudio(tmp_path, modules) as env:
+        yield env
 
 
 def test_qt_speaker_and_microphone_carry_a_tone(sound_server: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ SCREENS = [
     "3-lobby",
     "4-outgoing-dialog",
     "5-call-2-participants",
+    "5b-talking-while-muted",
     "6-call-6-participants",
     "6b-call-quality",
     "7-incoming-popup",

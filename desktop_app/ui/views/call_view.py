@@ -50,6 +50,9 @@ ROLE_NAMES = {
 }
 
 
+MUTED_HINT = "You are muted. Press the microphone button (Ctrl+D) to be heard."
+
+
 def role_name(role: str) -> str:
     return ROLE_NAMES.get(role, role.replace("_", " ").capitalize())
 
@@ -185,6 +188,9 @@ class CallView(QWidget):
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self._clear_notice)
+        #: Talking into a muted microphone: said until they stop (or unmute).
+        self.muted_hint = label(MUTED_HINT, "hint")
+        self.muted_hint.hide()
         self._others: dict[str, str] = {}
         self._title = ""
         self._title_from_people = False
@@ -224,6 +230,7 @@ class CallView(QWidget):
         outer.addWidget(self.banner)
         outer.addLayout(middle, 1)
         outer.addWidget(self.notice)
+        outer.addWidget(self.muted_hint, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addLayout(controls)
 
         QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_microphone)
@@ -254,6 +261,9 @@ class CallView(QWidget):
             self._unsubscribe.append(observable.subscribe(lambda _: self._refresh_soon()))
         for manager in (call.camera, call.microphone):
             self._unsubscribe.append(manager.status.subscribe(lambda _: self._refresh_soon()))
+        self._unsubscribe.append(
+            call.microphone.speaking_while_muted.subscribe(lambda _: self._refresh_soon())
+        )
         self._levels.start()
         self.refresh()
 
@@ -262,6 +272,7 @@ class CallView(QWidget):
             unsubscribe()
         self._unsubscribe.clear()
         self._levels.stop()
+        self.muted_hint.hide()
         for tile in self.tiles.values():
             tile.stop()
             tile.deleteLater()
@@ -303,6 +314,9 @@ class CallView(QWidget):
         self.grid.set_tiles([self.tiles[p.session_id] for p in ordered])
 
         show_toggle(self.mic, call.microphone.enabled)
+        self.muted_hint.setVisible(
+            call.microphone.speaking_while_muted.value and not call.microphone.enabled
+        )
         show_toggle(self.camera, call.camera.enabled)
         self.end.setVisible(Permission.END_CALL in state.own_capabilities)
         self._show_banner()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QActionGroup, QColor
+from PySide6.QtGui import QAction, QActionGroup, QColor
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -44,6 +44,23 @@ OUTCOME_WORDS = {
     "missed": "missed",
     "meeting": "call",
 }
+
+
+#: The switches of the microphone's processing: (part, menu text, tooltip).
+AUDIO_PROCESSING_PARTS = (
+    (
+        "echo_cancellation",
+        "Echo cancellation",
+        "Keeps the others from hearing themselves when you use speakers, not headphones",
+    ),
+    ("noise_suppression", "Noise suppression", "Takes out steady noise: fans, hum, hiss"),
+    ("high_pass_filter", "Low rumble filter", "Takes out rumble below the voice: desk knocks"),
+    (
+        "auto_gain_control",
+        "Automatic volume",
+        "Raises a quiet microphone (also the noise between your words)",
+    ),
+)
 
 
 def duration_text(seconds: float) -> str:
@@ -103,6 +120,18 @@ class HomeView(QWidget):
             "A moving test picture and a tone instead of this computer's camera and microphone"
         )
         self.test_devices.toggled.connect(self._test_devices_setting)
+        sound = self.settings_menu.addMenu("Microphone sound")
+        #: The processing's parts, by the name the session knows them by.
+        self.audio_processing: dict[str, QAction] = {}
+        for part, text, tip in AUDIO_PROCESSING_PARTS:
+            action = sound.addAction(text)
+            action.setCheckable(True)
+            action.setToolTip(tip)
+            action.toggled.connect(
+                lambda on, part=part: self.session.set_audio_processing(part, on)
+            )
+            self.audio_processing[part] = action
+        sound.setToolTipsVisible(True)
         themes = self.settings_menu.addMenu("Theme")
         self.theme_actions = QActionGroup(self)
         for name, label_text in (
@@ -226,6 +255,10 @@ class HomeView(QWidget):
         self.test_devices.blockSignals(True)
         self.test_devices.setChecked(prefs.use_test_devices)
         self.test_devices.blockSignals(False)
+        for part, action in self.audio_processing.items():
+            action.blockSignals(True)
+            action.setChecked(bool(getattr(prefs, part)))
+            action.blockSignals(False)
         for action in self.theme_actions.actions():
             action.setChecked(action.data() == prefs.theme)
         self.greeting.setText(f"Hello, {prefs.name or prefs.user_id}")
