@@ -20,10 +20,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from desktop_app.media.audio_processing import FRAME, AudioProcessor
+
 from .invite import invite_link
 from .main_window import MainWindow
 
 TIMEOUT_SECONDS = 90.0
+
+
+class SelfTestFailed(Exception):
+    """A step found something broken (the message says what)."""
 
 
 async def _until(check: Callable[[], Any], what: str) -> Any:
@@ -55,6 +63,7 @@ async def self_test(window: MainWindow) -> int:
         form.sign_in.click()
         await _until(lambda: window.stack.currentWidget() is window.home, "sign-in")
         say("signed in on this computer (its own server is running)")
+        say(check_audio_processing())
         await _until(window.home.echo.isEnabled, "echo test (the echo bot did not start)")
         window.home.echo.click()
         if window.stack.currentWidget() is window.lobby:
@@ -74,9 +83,26 @@ async def self_test(window: MainWindow) -> int:
         await _open_a_link_through_the_desktop(window)
         say("passed")
         return 0
-    except TimeoutError as error:
+    except (TimeoutError, SelfTestFailed) as error:
         say(f"FAILED: {error}")
         return 1
+
+
+def check_audio_processing() -> str:
+    """The microphone's processing (echo cancellation …) loads its native library and
+    takes sound: a package missing the library fails here, not in a person's first call
+    with a real microphone (the self-test's test devices never need it)."""
+    processor = AudioProcessor()
+    processor.microphone_opened()
+    try:
+        done = processor.capture(np.zeros(FRAME, dtype=np.int16), 20.0)
+    except Exception as error:  # the library would not load or run: say so, and fail
+        raise SelfTestFailed(f"audio processing does not work: {error}") from None
+    finally:
+        processor.microphone_closed()
+    if len(done) != FRAME:
+        raise SelfTestFailed(f"audio processing gave {len(done)} samples for {FRAME}")
+    return "audio processing works (echo cancellation, noise suppression)"
 
 
 async def _output(*command: str) -> str:

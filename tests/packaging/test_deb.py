@@ -90,6 +90,7 @@ def test_the_deb_installs_starts_runs_the_echo_test_and_uninstalls(tmp_path: Pat
         )
         lines = [line for line in said.splitlines() if line.startswith("parley self-test:")]
         assert any("remote frame received" in line for line in lines), said
+        assert any("audio processing works" in line for line in lines), said  # livekit's .so
         # The desktop opened a parley: link with the entry's Exec line, and that second
         # launch handed it to the running Parley, which opened the call's lobby.
         assert any("link opened through the desktop (parley.desktop)" in line for line in lines)

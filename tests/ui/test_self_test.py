@@ -40,6 +40,7 @@ def test_the_self_test_walks_sign_in_and_the_echo_test(tmp_path: Path) -> None:
     said = _self_test(env=env)
     assert any("signed in on this computer" in line for line in said), said
     assert any("remote frame received" in line for line in said), said
+    assert any("audio processing works" in line for line in said), said
 
 
 @pytest.mark.timeout(200)
