@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
-from desktop_app.media.audio_processing import ProcessedTrack
+from desktop_app.media.audio_processing import AudioProcessingSettings, ProcessedTrack
+from desktop_app.sdk import ClientOptions
 from desktop_app.sdk.call import Call
 from desktop_app.sdk.devices import Device, SyntheticDevices
 from desktop_app.sdk.levels import SpeechDetector
@@ -137,3 +139,40 @@ async def test_joining_muted_listens_and_leaving_closes_the_microphone(
     assert not call.microphone.listening
     assert all(track.readyState == "ended" for track in devices._open["room-mic"])
     assert len(devices._open["room-mic"]) == 2
+
+
+@pytest.mark.parametrize("processed", [True, False])
+async def test_a_fan_at_the_microphone_does_not_make_you_the_speaker(
+    connect: ClientFactory, processed: bool
+) -> None:
+    """Levels and the dominant speaker come from the processed sound: a fan behind Alice
+    (steady noise, about -40 dBFS) lights her up at Bob's only without the processing
+    (the baseline, in the same test)."""
+    fan = np.random.default_rng(5).normal(0, 300, 10 * 48_000).astype(np.int16)
+    devices = SyntheticDevices(height=120)
+    devices.plug(
+        Device("room-mic", "Laptop microphone", "microphone", is_default=True, acoustic=True),
+        sound=fan,
+    )
+    settings = AudioProcessingSettings() if processed else AudioProcessingSettings.none()
+    alice = await connect(
+        "alice", devices=devices, options=ClientOptions(audio_processing=settings)
+    )
+    bob = await connect("bob", devices=SyntheticDevices(height=120, tone_hz=0))
+    call = alice.call("default", unique())
+    await call.microphone.select("room-mic")
+    await call.join(create=True, data=MEMBERS)
+    bobs = bob.call("default", call.id)
+    await bobs.join()
+    await eventually(lambda: _alice_at(bobs) is not None, timeout=10, what="alice at bob's")
+    await asyncio.sleep(4)  # the suppressor learns the noise in its first seconds
+    levels = []
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        levels.append(_level_at_bob(bobs))
+    speaker = bobs.state.dominant_speaker
+    if processed:
+        assert max(levels) < 0.05 and speaker is None, (levels, speaker)
+    else:
+        assert min(levels) > 0.1 and speaker is not None, (levels, speaker)
+    await call.leave()
