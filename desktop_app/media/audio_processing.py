@@ -110,8 +110,8 @@ class AudioProcessor:
         if settings == self._settings:
             return
         self._settings = settings
-        if self.microphones:
-            self._module = self._make()
+        # With no microphone open, the next one to open makes it (with these parts).
+        self._module = self._make() if self.microphones else None
 
     def microphone_opened(self) -> None:
         self.microphones += 1
@@ -200,7 +200,8 @@ class ProcessedTrack(MediaStreamTrack):
             if self.readyState != "live":
                 raise MediaStreamError
             frame = await self.source.recv()
-            assert isinstance(frame, av.AudioFrame)
+            if not isinstance(frame, av.AudioFrame):
+                continue
             captured_ms = 1000 * frame.samples / frame.sample_rate
             for chunk in self._resampler.resample(frame):
                 done = self._processor.capture(chunk.to_ndarray().reshape(-1), captured_ms)

@@ -28,6 +28,10 @@ class QueuedTrack(MediaStreamTrack):
         self._ended = True
         self._arrived.set()
 
+    def stop(self) -> None:
+        super().stop()
+        self._arrived.set()  # a reader waiting for a frame learns that none will come
+
     def _before_waiting(self) -> None:
         """Called when ``recv`` is about to wait (a fan-out starts reading its source)."""
 

@@ -6,6 +6,8 @@ call = client.call("default", "standup")
 await call.get_or_create(data={"members": [{"user_id": "alice"}, {"user_id": "bob"}]}, ring=True)
 """
 
+from desktop_app.media.audio_processing import AudioProcessingSettings
+
 from .call import Call
 from .call_state import CallingState, CallState, Participant
 from .client import ClientOptions, VideoClient
@@ -32,6 +34,7 @@ from .observable import Observable
 
 __all__ = [
     "ApiError",
+    "AudioProcessingSettings",
     "Backstage",
     "Call",
     "CallEnded",

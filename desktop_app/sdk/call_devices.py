@@ -73,8 +73,9 @@ class CallDevices:
         self, settings: CallSettings | None, video: bool, on_toggle: Callable[[], None]
     ) -> None:
         """The call is in progress: devices on, the speaker playing, a muted microphone
-        heard for speech (``speaking_while_muted``; never sent), and every toggle of the
-        camera or microphone reported through ``on_toggle``."""
+        heard for speech (``speaking_while_muted``; never sent) in calls whose type turns
+        the microphone on, and every toggle of the camera or microphone reported through
+        ``on_toggle``."""
         self._held = True
         await self.open_defaults(settings, video)
         self._opened_by_join.clear()
@@ -82,7 +83,10 @@ class CallDevices:
             await self.speaker.start()
         except DeviceError as error:
             log.info("%s: %s", self._label, error.message)
-        await self.microphone.listen_while_muted(True)
+        # "You are muted" where people talk (the microphone starts on): not for a
+        # livestream's or an audio room's listeners, who join muted and may never speak.
+        if settings is None or settings.audio.mic_default_on:
+            await self.microphone.listen_while_muted(True)
         if not self._unwatch:
             for manager in (self.camera, self.microphone):
                 self._unwatch.append(manager.status.subscribe(lambda _: on_toggle()))

@@ -80,9 +80,12 @@ class GatedTrack(MediaStreamTrack):
             self._open.set()
 
     def detach(self) -> MediaStreamTrack | None:
-        """Close the gate and hand the source over, still running."""
+        """Close the gate and hand the source over, still running. A frame being awaited
+        from it is given up: its new owner is its only reader."""
         source, self._source = self._source, None
         self._open.clear()
+        if self._in_flight is not None:
+            self._in_flight.cancel()
         return source
 
     async def recv(self):  # type: ignore[no-untyped-def]  # aiortc's signature is untyped

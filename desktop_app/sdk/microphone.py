@@ -39,6 +39,9 @@ class MicrophoneManager(InputDeviceManager):
         #: Someone is talking into the muted microphone (while a call listens).
         self.speaking_while_muted: Observable[bool] = Observable(False)
         self._listening = False
+        #: Counts every "stop listening" (a release, a call letting go): an open that was
+        #: under way then is closed again instead of parked.
+        self._generation = 0
         #: Open and heard only by the listener (muted in a call), with its device.
         self._parked: MediaStreamTrack | None = None
         self._parked_device: Device | None = None
@@ -51,23 +54,64 @@ class MicrophoneManager(InputDeviceManager):
 
     async def listen_while_muted(self, on: bool) -> None:
         """A call holds the microphone (on) or let it go (off). While on, a muted
-        microphone stays open and heard; a machine without one simply has no hint."""
+        microphone that hears a room stays open and heard; a machine without one simply
+        has no hint."""
         async with self._lock:
-            self._listening = on
             if not on:
-                self._unpark()
+                self._stop_listening()
                 return
-            if self.enabled or self._parked is not None:
-                return
-            try:
-                device = self._device()
-                if device.acoustic:
-                    self._park(await self._source(device), device)
-            except DeviceError:
-                return
+            self._listening = True
+            await self._listen_to_selected()
+
+    def release(self) -> None:
+        self._stop_listening()
+        super().release()
+
+    async def select(self, device_id: str) -> None:
+        await super().select(device_id)
+        async with self._lock:
+            await self._listen_to_selected()
+
+    async def _follow_devices(self) -> None:
+        await super()._follow_devices()
+        async with self._lock:  # the parked device went away: listen to the fallback
+            await self._listen_to_selected()
+
+    async def _listen_to_selected(self) -> None:
+        """Listening and muted: the selected device (if it hears a room) is what is
+        parked — opened, switched or dropped as needed. Called under the lock."""
+        if not self._listening or self.enabled:
+            return
+        try:
+            device = self._device()
+        except DeviceError:
+            device = None
+        if self._parked is not None and self._parked_device == device and self._alive():
+            return
+        self._unpark()
+        if device is None or not device.acoustic:
+            return
+        generation = self._generation
+        try:
+            source = await self._source(device)
+        except DeviceError:
+            return
+        if generation != self._generation or not self._listening or self.enabled:
+            source.stop()  # let go while it was opening
+            return
+        self._park(source, device)
+
+    def _alive(self) -> bool:
+        parked, listener = self._parked, self._listener
+        return (
+            parked is not None
+            and parked.readyState == "live"
+            and listener is not None
+            and not listener.done()
+        )
 
     async def _source(self, device: Device) -> MediaStreamTrack:
-        if self._parked is not None and self._parked_device == device:
+        if self._parked is not None and self._parked_device == device and self._alive():
             source, self._parked = self._parked, None  # unmuted: the open one goes back
             self._stop_listener()
             return source
@@ -82,22 +126,12 @@ class MicrophoneManager(InputDeviceManager):
             return
         source = self.track.detach()
         if source is not None:
-            self._park(source, self.selected.value)
+            self._park(source, device)
 
-    async def select(self, device_id: str) -> None:
-        await super().select(device_id)
-        async with self._lock:
-            if self._parked is not None and not self.enabled:
-                device = self._device()
-                self._unpark()
-                if device.acoustic:
-                    with contextlib.suppress(DeviceError):
-                        self._park(await self._source(device), device)
-
-    def release(self) -> None:
+    def _stop_listening(self) -> None:
         self._listening = False
+        self._generation += 1
         self._unpark()
-        super().release()
 
     def _park(self, source: MediaStreamTrack, device: Device | None) -> None:
         self._parked, self._parked_device = source, device
@@ -125,4 +159,8 @@ class MicrophoneManager(InputDeviceManager):
                 speaking = detector.feed(audio_level(frame), time.monotonic())
                 if speaking != self.speaking_while_muted.value:
                     self.speaking_while_muted.set(speaking)
-        self.speaking_while_muted.set(False)  # the device went away
+        # The device went away (unplugged): nothing is heard; hot-plug may park another.
+        if self._parked is source:
+            source.stop()
+            self._parked = self._parked_device = None
+        self.speaking_while_muted.set(False)

@@ -16,10 +16,9 @@ import httpx
 import pydantic
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.media.audio_processing import AudioProcessingSettings
 from desktop_app.protocol.app import HealthResponse
 from desktop_app.protocol.ids import ID_PATTERN
-from desktop_app.sdk import Call, ClientOptions, ParleyError, VideoClient
+from desktop_app.sdk import AudioProcessingSettings, Call, ClientOptions, ParleyError, VideoClient
 from desktop_app.sdk.errors import ConnectionFailed, InvalidInput, NotAllowed, Unauthenticated
 
 from .local_server import ECHO_USER, LocalServer, LocalServerError

@@ -110,18 +110,24 @@ def test_with_every_part_off_the_sound_passes_untouched() -> None:
 
 def test_odd_frame_sizes_come_out_whole_and_in_order() -> None:
     """A device that delivers 7 ms, 13 ms … frames: cut into the module's 10 ms steps,
-    nothing lost or repeated (at most one partial step waits for the next frame)."""
-    processor = AudioProcessor(AudioProcessingSettings(False, False, True, False))
-    processor.microphone_opened()
-    ramp = (np.arange(RATE) % 20000 - 10000).astype(np.int16)
+    nothing lost, repeated or reordered — the same sound as whole steps give (at most one
+    partial step waits for the next frame)."""
+    talk = fit(speech.speech(NEAR_TEXT, "en-gb+f3"), 3.0)
+    settings = AudioProcessingSettings(False, True, True, False)
+    whole = AudioProcessor(settings)
+    whole.microphone_opened()
+    expected = np.concatenate([whole.capture(talk[i : i + 480]) for i in range(0, len(talk), 480)])
+    odd = AudioProcessor(settings)
+    odd.microphone_opened()
     out, start = [], 0
-    for size in [336, 624, 480, 1000, 17, 2903] * 20:
-        out.append(processor.capture(ramp[start : start + size]))
-        start += size
-        if start >= len(ramp):
+    for size in [336, 624, 480, 1000, 17, 2903] * 40:
+        if start >= len(talk):
             break
+        out.append(odd.capture(talk[start : start + size]))
+        start += size
     joined = np.concatenate(out)
-    assert len(joined) % 480 == 0 and start - len(joined) < 480
+    assert len(talk) - len(joined) < 480
+    assert np.array_equal(joined, expected[: len(joined)])
 
 
 def test_switching_parts_applies_to_the_sound_from_then_on() -> None:
@@ -134,3 +140,17 @@ def test_switching_parts_applies_to_the_sound_from_then_on() -> None:
     quieter = through(processor, np.zeros_like(near), near * 0.5 + noise)
     between = quiet_stretches(near)
     assert energy_db(frames_of(quieter, between)) < energy_db(frames_of(untouched, between)) - 10
+
+
+def test_switches_changed_with_no_microphone_open_apply_to_the_next_one() -> None:
+    """The switches live on the home screen: changed between calls, the next call's
+    microphone gets them."""
+    near = fit(speech.speech(NEAR_TEXT, "en-gb+f3"), 2.0)
+    processor = AudioProcessor()
+    processor.microphone_opened()
+    processed = processor.capture(near)
+    processor.microphone_closed()
+    assert not np.array_equal(processed, near), "processed while on"
+    processor.configure(AudioProcessingSettings.none())
+    processor.microphone_opened()  # the next call
+    assert np.array_equal(processor.capture(near), near), "every part off: untouched"

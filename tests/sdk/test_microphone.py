@@ -5,15 +5,23 @@ when someone talks into it. Real clients, a real coordinator, synthesized speech
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import numpy as np
 import pytest
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from desktop_app.media.audio_processing import AudioProcessingSettings, ProcessedTrack
+from desktop_app.media.audio_processing import (
+    AudioProcessingSettings,
+    AudioProcessor,
+    ProcessedTrack,
+)
+from desktop_app.media.queued_track import QueuedTrack
 from desktop_app.sdk import ClientOptions
 from desktop_app.sdk.call import Call
 from desktop_app.sdk.devices import Device, SyntheticDevices
 from desktop_app.sdk.levels import SpeechDetector
+from desktop_app.sdk.microphone import MicrophoneManager
 from tests.sdk.conftest import ClientFactory
 from tests.sdk.support import eventually
 from tests.support import speech
@@ -176,3 +184,125 @@ async def test_a_fan_at_the_microphone_does_not_make_you_the_speaker(
     else:
         assert min(levels) > 0.1 and speaker is not None, (levels, speaker)
     await call.leave()
+
+
+class _SlowDevices(SyntheticDevices):
+    """Synthetic devices whose microphones take a moment to open, as PyAV's do (they
+    open on a thread): time for the call to end while one is opening."""
+
+    async def open_microphone(self, device_id: str) -> MediaStreamTrack:
+        await asyncio.sleep(0.2)
+        return await super().open_microphone(device_id)
+
+
+class _PushingDevices(SyntheticDevices):
+    """Synthetic devices whose microphones push their frames into a queue as they come,
+    as the Qt backend's do (a reader waits on the queue, not on the device's clock)."""
+
+    async def open_microphone(self, device_id: str) -> MediaStreamTrack:
+        device = await super().open_microphone(device_id)
+        queue = QueuedTrack("audio", keep=25)
+
+        async def feed() -> None:
+            with contextlib.suppress(MediaStreamError):
+                while queue.readyState == "live":
+                    queue.push(await device.recv())
+
+        feeding = asyncio.ensure_future(feed())
+        queue.on_ended = lambda: (feeding.cancel(), device.stop())  # type: ignore[attr-defined]
+        queue.add_listener("ended", queue.on_ended)  # type: ignore[attr-defined]
+        return queue
+
+
+def _room(devices: SyntheticDevices, device_id: str = "room-mic", default: bool = True) -> None:
+    devices.plug(
+        Device(device_id, "Laptop microphone", "microphone", is_default=default, acoustic=True),
+        tone_hz=0,
+    )
+
+
+async def _frames_arrive(mic: MicrophoneManager) -> bool:
+    """Whether what the peers read from the microphone brings frames (within 1 s)."""
+    branch = mic.subscribe()
+    try:
+        await asyncio.wait_for(branch.recv(), 1.0)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        branch.stop()
+
+
+async def test_a_call_that_ends_while_the_muted_microphone_opens_leaves_it_closed() -> None:
+    devices = _SlowDevices()
+    _room(devices)
+    mic = MicrophoneManager(devices, AudioProcessor())
+    await mic.select("room-mic")
+    await mic.disable()
+    opening = asyncio.ensure_future(mic.listen_while_muted(True))
+    await asyncio.sleep(0.05)  # the device is opening …
+    mic.release()  # … when the call ends
+    await opening
+    assert not mic.listening
+    assert all(track.readyState == "ended" for track in devices._open.get("room-mic", []))
+    assert mic.processor.microphones == 0
+    mic.close()
+
+
+async def test_muting_then_leaving_at_once_leaves_the_microphone_working() -> None:
+    devices = _PushingDevices()
+    _room(devices)
+    mic = MicrophoneManager(devices, AudioProcessor())
+    await mic.select("room-mic")
+    await mic.listen_while_muted(True)
+    await mic.enable()
+    assert await _frames_arrive(mic)
+    reader = mic.subscribe()  # a peer reading all along
+    pending = asyncio.ensure_future(reader.recv())
+    await asyncio.wait_for(asyncio.shield(pending), 1.0)
+    pending = asyncio.ensure_future(reader.recv())
+    await asyncio.sleep(0)  # its read is under way …
+    await mic.disable()  # … when the microphone is muted …
+    mic.release()  # … and the call over, within the same moment
+    await mic.enable()  # the next call
+    frame = await asyncio.wait_for(pending, 1.0)
+    assert frame is not None, "the same reader gets sound again"
+    reader.stop()
+    mic.close()
+
+
+async def test_unplugged_while_muted_it_listens_on_the_fallback_and_unmutes_there() -> None:
+    devices = SyntheticDevices()
+    devices.unplug("synthetic-microphone")
+    _room(devices, "usb-mic", default=False)
+    _room(devices, "room-mic")
+    mic = MicrophoneManager(devices, AudioProcessor())
+    await mic.select("usb-mic")
+    await mic.enable()
+    await mic.listen_while_muted(True)
+    await mic.disable()
+    assert mic.listening
+    devices.unplug("usb-mic")
+    await eventually(
+        lambda: (
+            mic.listening and mic.selected.value is not None and mic.selected.value.id == "room-mic"
+        ),
+        what="listening on the fallback",
+    )
+    await mic.enable()
+    assert mic.enabled and await _frames_arrive(mic)
+    mic.release()
+    assert all(t.readyState == "ended" for ts in devices._open.values() for t in ts)
+    mic.close()
+
+
+async def test_selecting_a_room_microphone_while_muted_starts_listening() -> None:
+    devices = SyntheticDevices()  # its default microphone is a test tone: no listening
+    _room(devices, "room-mic", default=False)
+    mic = MicrophoneManager(devices, AudioProcessor())
+    await mic.listen_while_muted(True)
+    assert not mic.listening
+    await mic.select("room-mic")
+    assert mic.listening
+    mic.release()
+    mic.close()

@@ -91,7 +91,20 @@ async def run(config: dict[str, Any]) -> None:
         "paplay", "--raw", "--rate=48000", "--channels=1", "--format=s16le",
         "--device=room", config["near_raw"],
     )  # fmt: skip
-    await asyncio.sleep(seconds)
+    # Then muted ("mute_at"): is talking into the muted microphone noticed, and is the
+    # far end's echo taken for it? (The hint's windows, in seconds from T0.)
+    started = time.monotonic()
+    await asyncio.sleep(float(config["mute_at"]))
+    await call.microphone.disable()
+    hints: dict[str, bool] = {}
+    for name, (begin, end) in config["hint_windows"].items():
+        await asyncio.sleep(max(0.0, begin - (time.monotonic() - started)))
+        seen = False
+        while time.monotonic() - started < end:
+            seen = seen or call.microphone.speaking_while_muted.value
+            await asyncio.sleep(0.05)
+        hints[name] = seen
+    await asyncio.sleep(max(0.0, seconds - (time.monotonic() - started)))
     await asyncio.wait_for(talker.wait(), 10)
     heard = speaker.heard(seconds + 10)
     recorded = speaker.frames_played - played_before
@@ -105,6 +118,7 @@ async def run(config: dict[str, Any]) -> None:
         json.dumps(
             {
                 "recorded_seconds": len(since_t0) / RATE,
+                "hints": hints,
                 **state,
             }
         ),

@@ -3,18 +3,21 @@ PulseAudio "room" where what its speaker plays reaches its microphone 40 ms late
 loopback), in a call with a far end that talks and records what Parley sends
 (``echo_path_check.py``). Each run has three phases, all timed from one moment:
 
-====== ============= ============================
+====== ============= ============================================
 phase  far end       the person at Parley
-====== ============= ============================
+====== ============= ============================================
 A      talks         silent: what is sent is echo
 B      talks         talks: double talk
 C      silent        talks: their voice alone
-====== ============= ============================
+D      talks         muted and silent: only the echo reaches the mic
+E      silent        muted and talking
+====== ============= ============================================
 
 The same call runs with the processing off (the baseline, in the same test) and on.
 Echo return loss enhancement: phase A's energy off minus on (at least 25 dB, after 2 s
 of convergence). Double talk: phase B's energy with processing against phase C's
-without (the unprocessed near end): within 6 dB."""
+without (the unprocessed near end): within 6 dB. "You are muted": with processing, the
+echo in D never shows the hint (without, it does: the baseline) and the voice in E does."""
 
 from __future__ import annotations
 
@@ -42,12 +45,18 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 PHASE = 8.0  # seconds of phases A and B
 LAST = 6.0  # seconds of phase C
-SECONDS = 2 * PHASE + LAST
+MUTED_FAR, MUTED_NEAR = 6.0, 4.0  # seconds of phases D and E
+MUTE_AT = 2 * PHASE + LAST
+SECONDS = MUTE_AT + MUTED_FAR + MUTED_NEAR
 #: Measured stretches (s from T0): after 2 s of convergence, clear of the phase changes
 #: by more than the network's and the devices' delays.
 ECHO_ALONE = (2.0, PHASE - 0.5)
 DOUBLE_TALK = (PHASE + 1.0, 2 * PHASE - 0.5)
-NEAR_ALONE = (2 * PHASE + 1.0, SECONDS - 0.5)
+NEAR_ALONE = (2 * PHASE + 1.0, MUTE_AT - 0.5)
+HINT_WINDOWS = {
+    "echo": (MUTE_AT + 0.5, MUTE_AT + MUTED_FAR),
+    "voice": (MUTE_AT + MUTED_FAR + 0.5, SECONDS),
+}
 ROOM = [
     "module-null-sink sink_name=parley_speaker",
     "module-null-sink sink_name=room",
@@ -60,19 +69,26 @@ ROOM = [
 
 
 def _phases(work: Path) -> tuple[Path, Path]:
-    far = fit(speech.speech(speech.FAR_TEXT, "en-us+m3"), 2 * PHASE)
-    near = fit(speech.speech(speech.NEAR_TEXT, "en-gb+f3"), PHASE + LAST)
+    far_voice = speech.speech(speech.FAR_TEXT, "en-us+m3")
+    near_voice = (speech.speech(speech.NEAR_TEXT, "en-gb+f3") * 0.7).astype(np.int16)
+
+    def silence(seconds: float) -> np.ndarray:
+        return np.zeros(int(seconds * RATE), dtype=np.int16)
+
+    far = [fit(far_voice, 2 * PHASE), silence(LAST), fit(far_voice, MUTED_FAR), silence(MUTED_NEAR)]
+    near = [silence(PHASE), fit(near_voice, PHASE + LAST), silence(MUTED_FAR)]
+    near.append(fit(near_voice, MUTED_NEAR))
     far_raw, near_raw = work / "far.raw", work / "near.raw"
-    silence = np.zeros(int(PHASE * RATE), dtype=np.int16)
-    np.concatenate((far, np.zeros(int(LAST * RATE), dtype=np.int16))).tofile(far_raw)
-    np.concatenate((silence, (near * 0.7).astype(np.int16))).tofile(near_raw)
+    np.concatenate(far).tofile(far_raw)
+    np.concatenate(near).tofile(near_raw)
     return far_raw, near_raw
 
 
 def _sent(
     coordinator: UiCoordinator, env: dict[str, str], work: Path, processing: bool
-) -> np.ndarray:
-    """What Parley sent in one call, from T0 on, as the far end received it."""
+) -> tuple[np.ndarray, dict[str, bool]]:
+    """What Parley sent in one call, from T0 on, as the far end received it, and whether
+    the muted hint showed in each of its windows."""
     far_raw, near_raw = _phases(work)
     out = work / f"sent-{processing}.raw"
     config = {
@@ -84,6 +100,8 @@ def _sent(
         "far_raw": str(far_raw),
         "near_raw": str(near_raw),
         "seconds": SECONDS,
+        "mute_at": MUTE_AT,
+        "hint_windows": HINT_WINDOWS,
         "out": str(out),
     }
     path = work / f"config-{processing}.json"
@@ -99,7 +117,7 @@ def _sent(
     assert done.returncode == 0, done.stderr[-3000:]
     said = json.loads(done.stdout.strip().splitlines()[-1])
     assert said["near_speaker_playing"] and said["far_microphone_on"], said
-    return np.fromfile(out, dtype=np.int16)
+    return np.fromfile(out, dtype=np.int16), said["hints"]
 
 
 def _energy(samples: np.ndarray, stretch: tuple[float, float]) -> float:
@@ -112,8 +130,8 @@ def test_the_far_end_hears_no_echo_and_the_near_end_through_double_talk(
     coordinator: UiCoordinator, tmp_path: Path
 ) -> None:
     with pulseaudio.pulseaudio(tmp_path, ROOM) as env:
-        off = _sent(coordinator, env, tmp_path, processing=False)
-        on = _sent(coordinator, env, tmp_path, processing=True)
+        off, hints_off = _sent(coordinator, env, tmp_path, processing=False)
+        on, hints_on = _sent(coordinator, env, tmp_path, processing=True)
     echo_off, echo_on = _energy(off, ECHO_ALONE), _energy(on, ECHO_ALONE)
     near_unprocessed = _energy(off, NEAR_ALONE)
     double_talk = _energy(on, DOUBLE_TALK)
@@ -125,3 +143,7 @@ def test_the_far_end_hears_no_echo_and_the_near_end_through_double_talk(
     assert echo_off > near_unprocessed - 10, "the room does carry the echo (baseline)"
     assert echo_off - echo_on >= 25, (echo_off, echo_on)
     assert abs(double_talk - near_unprocessed) <= 6, (double_talk, near_unprocessed)
+    print(f"muted hint: unprocessed {hints_off}, processed {hints_on}")
+    assert hints_off["echo"], "unprocessed, the echo alone shows the hint (the baseline)"
+    assert not hints_on["echo"], "processed, the far end's echo is not taken for speech"
+    assert hints_on["voice"], "the voice into the muted microphone is"
