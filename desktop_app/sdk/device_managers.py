@@ -96,15 +96,17 @@ class GatedTrack(MediaStreamTrack):
             source = self._source
             if source is None:
                 continue
-            self._in_flight = asyncio.ensure_future(source.recv())
+            in_flight = self._in_flight = asyncio.ensure_future(source.recv())
             try:
-                frame = await self._in_flight
+                frame = await in_flight
             except MediaStreamError:
                 if self._source is source:  # the source ended by itself (unplugged)
                     self.attach(None)
                 continue
             except asyncio.CancelledError:
-                task = asyncio.current_task()
+                # The frame's loop, not the running one: under qasync a task can be
+                # stepped where asyncio sees no running loop (current_task() raised).
+                task = asyncio.current_task(in_flight.get_loop())
                 if task is not None and task.cancelling():
                     raise  # our reader is being cancelled, not only the frame
                 continue  # the source was replaced while its frame was awaited
