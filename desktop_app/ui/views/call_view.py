@@ -190,6 +190,9 @@ class CallView(QWidget):
         self._notice_timer.timeout.connect(self._clear_notice)
         #: Talking into a muted microphone: said until they stop (or unmute).
         self.muted_hint = label(MUTED_HINT, "hint")
+        keep_place = self.muted_hint.sizePolicy()
+        keep_place.setRetainSizeWhenHidden(True)  # the tiles do not jump when it shows
+        self.muted_hint.setSizePolicy(keep_place)
         self.muted_hint.hide()
         self._others: dict[str, str] = {}
         self._title = ""
