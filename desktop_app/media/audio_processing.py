@@ -126,6 +126,7 @@ class AudioProcessor:
         self.microphones = max(0, self.microphones - 1)
         if not self.microphones:
             self._module = None
+            self._near, self._far = _Steps(), _Steps()  # no last call's partial step
 
     def _make(self) -> rtc.AudioProcessingModule | None:
         settings = self._settings
