@@ -91,8 +91,6 @@ class AudioProcessor:
         #: Milliseconds of sound queued in the speaker now (set by the client: the
         #: speaker backend's own count).
         self.render_latency: Callable[[], float] = lambda: 0.0
-        #: The delay hint given with the latest step.
-        self.delay_ms = 0
         #: Processed microphones open now: the speaker's sound is analysed only for them.
         self.microphones = 0
         self._settings = settings or AudioProcessingSettings()
@@ -158,12 +156,12 @@ class AudioProcessor:
         module = self._module
         if module is None:
             return samples
-        self.delay_ms = max(0, round(self.render_latency() + captured_ms))
+        delay_ms = max(0, round(self.render_latency() + captured_ms))
         out = []
         for step in self._near.cut(samples):
             frame = _frame(step)
             if self._settings.echo_cancellation:
-                module.set_stream_delay_ms(self.delay_ms)
+                module.set_stream_delay_ms(delay_ms)
             module.process_stream(frame)
             out.append(np.frombuffer(frame.data, dtype=np.int16))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)

@@ -209,8 +209,12 @@ class _PushingDevices(SyntheticDevices):
                     queue.push(await device.recv())
 
         feeding = asyncio.ensure_future(feed())
-        queue.on_ended = lambda: (feeding.cancel(), device.stop())  # type: ignore[attr-defined]
-        queue.add_listener("ended", queue.on_ended)  # type: ignore[attr-defined]
+
+        @queue.on("ended")
+        def _ended() -> None:
+            feeding.cancel()
+            device.stop()
+
         return queue
 
 
@@ -219,6 +223,19 @@ def _room(devices: SyntheticDevices, device_id: str = "room-mic", default: bool 
         Device(device_id, "Laptop microphone", "microphone", is_default=default, acoustic=True),
         tone_hz=0,
     )
+
+
+async def _room_manager(devices: SyntheticDevices) -> MicrophoneManager:
+    """A microphone manager on ``devices`` with a room microphone plugged and selected."""
+    _room(devices)
+    mic = MicrophoneManager(devices, AudioProcessor())
+    await mic.select("room-mic")
+    return mic
+
+
+def _all_ended(tracks: list[MediaStreamTrack]) -> bool:
+    """Some device was opened, and everything opened is closed again."""
+    return bool(tracks) and all(track.readyState == "ended" for track in tracks)
 
 
 async def _frames_arrive(mic: MicrophoneManager) -> bool:
@@ -235,25 +252,21 @@ async def _frames_arrive(mic: MicrophoneManager) -> bool:
 
 async def test_a_call_that_ends_while_the_muted_microphone_opens_leaves_it_closed() -> None:
     devices = _SlowDevices()
-    _room(devices)
-    mic = MicrophoneManager(devices, AudioProcessor())
-    await mic.select("room-mic")
+    mic = await _room_manager(devices)
     await mic.disable()
     opening = asyncio.ensure_future(mic.listen_while_muted(True))
     await asyncio.sleep(0.05)  # the device is opening …
     mic.release()  # … when the call ends
     await opening
     assert not mic.listening
-    assert all(track.readyState == "ended" for track in devices._open.get("room-mic", []))
+    assert _all_ended(devices._open.get("room-mic", [])), "opened, then closed again"
     assert mic.processor.microphones == 0
     mic.close()
 
 
 async def test_muting_then_leaving_at_once_leaves_the_microphone_working() -> None:
     devices = _PushingDevices()
-    _room(devices)
-    mic = MicrophoneManager(devices, AudioProcessor())
-    await mic.select("room-mic")
+    mic = await _room_manager(devices)
     await mic.listen_while_muted(True)
     await mic.enable()
     assert await _frames_arrive(mic)
@@ -292,7 +305,7 @@ async def test_unplugged_while_muted_it_listens_on_the_fallback_and_unmutes_ther
     await mic.enable()
     assert mic.enabled and await _frames_arrive(mic)
     mic.release()
-    assert all(t.readyState == "ended" for ts in devices._open.values() for t in ts)
+    assert _all_ended([t for ts in devices._open.values() for t in ts])
     mic.close()
 
 

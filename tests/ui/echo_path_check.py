@@ -7,7 +7,7 @@ The far end is an SDK client on synthetic devices whose microphone plays the far
 speech and whose speaker keeps everything it received: what Parley *sent*. The near
 talker (the person at Parley's microphone) is ``paplay`` into the room. Both start at the
 same moment, T0, with recordings laid out in phases (``test_echo_path.py``), and the far
-end's recording from T0 on is written to ``--out`` as 48 kHz mono int16.
+end's recording from T0 on is written to the config's ``out`` file as 48 kHz mono int16.
 
     python tests/ui/echo_path_check.py CONFIG.json
 """
