@@ -38,6 +38,14 @@ async def _call(connect: ClientFactory, devices: SyntheticDevices) -> tuple[Call
         timeout=10,
         what="alice's media at bob",
     )
+    # A track is announced with the offer, before ICE, DTLS and the first keyframe: the
+    # call has started when something arrives on both (the 1-second bars below are for
+    # what follows a button, not for a loaded machine's connection set-up).
+    for kind in ("video", "audio"):
+        try:
+            await asyncio.wait_for(_track(bobs, kind).recv(), 15.0)
+        except TimeoutError:
+            pytest.fail(f"alice's first {kind} frame never reached bob")
     return call, bobs
 
 
