@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite on a fresh machine:
-#   Debian packages (PostgreSQL; Qt's runtime libraries and Xvfb; coturn, nftables) → .venv with the project and its dev tools →
+#   Debian packages (PostgreSQL; Qt's runtime libraries and Xvfb; coturn, nftables; janus) → .venv with the project and its dev tools →
 #   a throwaway PostgreSQL cluster → ruff → mypy --strict → pytest (SQLite and PostgreSQL).
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -49,6 +49,10 @@ export QT_QPA_PLATFORM=offscreen
 NET_PACKAGES="iproute2 nftables coturn"
 # shellcheck disable=SC2086
 install_missing "the network tests' tools" "the network tests will be skipped" $NET_PACKAGES
+
+# The SFU tests (tests/sfu) run Janus (the VideoRoom plugin, packaging/janus/) inside a
+# namespace of their own.
+install_missing "the media server" "the SFU tests will be skipped" janus
 
 # The audio processing tests speak real (synthesized) speech into the echo canceller and
 # through a PulseAudio echo path.

@@ -26,6 +26,8 @@ from .clock import Clock, SystemClock
 from .config import CoordinatorConfig
 from .docs_page import render_docs
 from .hub import EventHub
+from .janus_admin import JanusAdmin
+from .media_rooms import MediaRooms
 from .members import MemberService
 from .presence import PresenceAnnouncer
 from .problems import UnexpectedErrorMiddleware, install_problem_handlers
@@ -84,7 +86,10 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
     services = Services(
         store, hub, call_types, snapshots, scheduler, clock, admin.app_settings, webhooks
     )
-    sessions = SessionService(services, config.participant_grace_seconds, config.turn)
+    rooms = MediaRooms(
+        JanusAdmin(config.janus_admin_key), config.janus_urls, config.sfu_back_to_p2p_seconds
+    )
+    sessions = SessionService(services, config.participant_grace_seconds, config.turn, rooms)
     watches = WatchGuard(store, hub, call_types)
     admin.access_listeners.append(watches.recheck)
     rings = RingService(services, sessions)

@@ -12,7 +12,7 @@ from desktop_app.protocol import ID_PATTERN
 from desktop_app.protocol.permissions import Role
 
 from .auth import create_server_token, create_user_token
-from .config import CoordinatorConfig, resolve_config
+from .config import ConfigError, CoordinatorConfig, resolve_config
 from .turn import TurnConfigError
 from .webhooks import webhook_key
 
@@ -67,6 +67,18 @@ def _parser() -> argparse.ArgumentParser:
         help="how long minted TURN credentials stay valid (env PARLEY_TURN_TTL, default 86400)",
     )
     serve.add_argument(
+        "--janus",
+        action="append",
+        metavar="URL",
+        help="a Janus server (its WebSocket API, ws://host:8188) for calls of three or more "
+        "(repeatable; env PARLEY_JANUS_URLS, comma-separated)",
+    )
+    serve.add_argument(
+        "--janus-admin-key",
+        metavar="KEY",
+        help="the VideoRoom admin_key of those servers (env PARLEY_JANUS_ADMIN_KEY)",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -119,8 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 turn_urls=args.turn_url,
                 turn_secret=args.turn_secret,
                 turn_ttl=args.turn_ttl,
+                janus_urls=args.janus,
+                janus_admin_key=args.janus_admin_key,
             )
-        except TurnConfigError as error:
+        except (TurnConfigError, ConfigError) as error:
             return _refuse(error)
         if args.open_sign_up:
             config.open_sign_up = True
@@ -132,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         config = resolve_config(database_url=args.database, secret=args.secret)
-    except TurnConfigError as error:
+    except (TurnConfigError, ConfigError) as error:
         return _refuse(error)
     if args.command == "webhook-key":
         print(webhook_key(config.secret))

@@ -17,6 +17,12 @@ import platformdirs
 from .turn import TurnConfigError, TurnSettings, turn_settings
 
 APP_NAME = "parley"
+JANUS_URL_SCHEMES = ("ws://", "wss://")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work (the message says which, and why)."""
+
 SECRET_FILE_NAME = "coordinator-secret"
 
 
@@ -76,6 +82,12 @@ class CoordinatorConfig:
     webhook_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
     #: STUN/TURN servers handed to every join, with minted TURN credentials (turn.py).
     turn: TurnSettings = field(default_factory=TurnSettings)
+    #: Janus servers (WebSocket URLs) for calls of three or more (media_rooms.py).
+    janus_urls: list[str] = field(default_factory=list)
+    #: The VideoRoom ``admin_key`` those servers are configured with.
+    janus_admin_key: str | None = None
+    #: How long a call back at two stays on the SFU before it returns to peer to peer.
+    sfu_back_to_p2p_seconds: float = 10.0
 
 
 def _env(name: str) -> str | None:
@@ -101,6 +113,8 @@ def resolve_config(
     turn_urls: list[str] | None = None,
     turn_secret: str | None = None,
     turn_ttl: int | None = None,
+    janus_urls: list[str] | None = None,
+    janus_admin_key: str | None = None,
 ) -> CoordinatorConfig:
     """Fill a config from arguments, then ``PARLEY_*`` variables, then defaults (a
     :class:`~.turn.TurnConfigError` for STUN/TURN settings that cannot work)."""
@@ -119,6 +133,8 @@ def resolve_config(
         turn_secret or _env("PARLEY_TURN_SECRET"),
         turn_ttl if turn_ttl is not None else _int(ttl_text, "PARLEY_TURN_TTL"),
     )
+    config.janus_urls = janus_servers(janus_urls or (_env("PARLEY_JANUS_URLS") or "").split(","))
+    config.janus_admin_key = janus_admin_key or _env("PARLEY_JANUS_ADMIN_KEY")
     given_secret = secret or _env("PARLEY_SECRET")
     if given_secret:
         config.secret = given_secret
@@ -127,6 +143,20 @@ def resolve_config(
         config.secret = load_or_create_secret(path)
         config.secret_path = str(path)
     return config
+
+
+def janus_servers(urls: list[str]) -> list[str]:
+    """The Janus WebSocket URLs given, without blanks and repeats (``ConfigError`` for one
+    that is not ws:// or wss://)."""
+    chosen: list[str] = []
+    for url in (u.strip() for u in urls):
+        if not url:
+            continue
+        if not url.startswith(JANUS_URL_SCHEMES) or len(url) <= len("wss://"):
+            raise ConfigError(f"A Janus server is a ws:// or wss:// URL, not {url!r}.")
+        if url not in chosen:
+            chosen.append(url)
+    return chosen
 
 
 def load_or_create_secret(path: Path) -> str:

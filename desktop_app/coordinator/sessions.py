@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from desktop_app.protocol import ErrorCode, make_cid
+from desktop_app.protocol.app import AppSettings
 from desktop_app.protocol.calls import (
     CallEnvelope,
     CallRequest,
@@ -27,6 +28,7 @@ from desktop_app.protocol.events import (
     CallParticipantLeftEvent,
     CallSessionEndedEvent,
     CallSessionStartedEvent,
+    CallUpdatedEvent,
 )
 from desktop_app.protocol.permissions import Permission, Role
 
@@ -34,6 +36,7 @@ from . import policy
 from .call_type_cache import ParsedCallType
 from .context import Actor, Outbox
 from .creation import create_call
+from .media_rooms import Credentials, MediaRooms, Placement
 from .problems import ApiError, invalid_input
 from .ring import RingEnd
 from .services import Announce, Loaded, Services
@@ -54,13 +57,23 @@ def _grace_key(connection_id: str) -> str:
     return f"grace:{connection_id}"
 
 
+def _back_to_p2p_key(session_id: str) -> str:
+    return f"back-to-p2p:{session_id}"
+
+
 class SessionService:
     def __init__(
-        self, services: Services, grace_seconds: float, turn: TurnSettings | None = None
+        self,
+        services: Services,
+        grace_seconds: float,
+        turn: TurnSettings | None = None,
+        rooms: MediaRooms | None = None,
     ) -> None:
         self.services = services
         self.grace_seconds = grace_seconds
         self.turn = turn or TurnSettings()
+        #: Janus rooms for calls of three or more (None: every call is peer to peer).
+        self.rooms = rooms
         #: Stops the ring of a call that ends (set by the ring service).
         self.ring_stopper: RingStopper | None = None
         #: Told when a dropped connection's grace period is over, before its participants leave.
@@ -128,8 +141,11 @@ class SessionService:
                 ended_at=loaded.call.ended_at,
                 now=now,
             )
-            participant = await self._add_participant(
-                repo, loaded, actor.user, connection_id, now, outbox, app.max_mesh_participants
+            participant, session, count = await self._add_participant(
+                repo, loaded, actor.user, connection_id, now, outbox, app
+            )
+            credentials = await self._credentials(
+                repo, loaded, session, participant.session_id, count, app, outbox
             )
             if announce is not None:
                 await announce(repo, actor, loaded, outbox)
@@ -145,18 +161,89 @@ class SessionService:
             members=members,
             own_capabilities=loaded.capabilities,
             created=created,
-            media=MediaInfo(
-                mode="p2p",
-                session_id=participant.session_id,
-                ice_servers=[
-                    *ice_servers_for(
-                        self.turn, actor.user.id, now, call.settings.limits.max_duration_seconds
-                    ),
-                    *app.ice_servers,
-                ],
-                max_mesh_participants=app.max_mesh_participants,
-            ),
+            media=self._media_info(actor.user, participant, call, credentials, app),
         )
+
+    async def media(
+        self, actor: Actor, call_type: str, call_id: str, session_id: str
+    ) -> MediaInfo:
+        """``POST …/media``: how one of the caller's participant sessions reaches the others
+        now — after the session's media mode or room changed."""
+        if actor.user is None:
+            raise ApiError(ErrorCode.NOT_ALLOWED, "Only participants have media.")
+        app = await self.services.app_settings()
+        outbox = Outbox()
+        async with self.services.write(outbox) as repo:
+            loaded = await self.services.load(repo, actor, call_type, call_id, lock=True)
+            participant = await repo.get_participant(session_id)
+            session = (
+                await repo.get_session(loaded.call.current_session_id)
+                if loaded.call.current_session_id
+                else None
+            )
+            if (
+                participant is None
+                or session is None
+                or participant.user_id != actor.user.id
+                or participant.call_session_id != session.id
+            ):
+                raise ApiError(ErrorCode.NOT_FOUND, "You are not in this call.")
+            count = len(await repo.list_participants(session.id))
+            credentials = await self._credentials(
+                repo, loaded, session, session_id, count, app, outbox
+            )
+            call = await call_response(repo, loaded.call, loaded.call_type.settings)
+            for event, _, _ in outbox.items:
+                event.call = call
+        self.services.publish(outbox)
+        return self._media_info(actor.user, participant, call, credentials, app)
+
+    def _media_info(
+        self,
+        user: UserRow,
+        participant: ParticipantRow,
+        call: CallResponse,
+        credentials: Credentials,
+        app: AppSettings,
+    ) -> MediaInfo:
+        now = self.services.clock()
+        return MediaInfo(
+            mode=credentials.mode,
+            session_id=participant.session_id,
+            ice_servers=[
+                *ice_servers_for(self.turn, user.id, now, call.settings.limits.max_duration_seconds),
+                *app.ice_servers,
+            ],
+            max_mesh_participants=app.max_mesh_participants,
+            media_server=credentials.server,
+        )
+
+    async def _credentials(
+        self,
+        repo: Repository,
+        loaded: Loaded,
+        session: SessionRow,
+        participant_session_id: str,
+        count: int,
+        app: AppSettings,
+        outbox: Outbox,
+    ) -> Credentials:
+        """The media credentials of a participant session; a placement that changed (the
+        call moved to the SFU, or to another server) is announced with ``call.updated``."""
+        if self.rooms is None:
+            return Credentials("p2p")
+        now = self.services.clock()
+        credentials, changed = await self.rooms.credentials(
+            repo, session, participant_session_id, count, app.max_mesh_participants, app, now
+        )
+        if count >= 3:
+            key = _back_to_p2p_key(session.id)
+            outbox.after_commit.append(lambda: self.services.scheduler.cancel(key))
+        if changed:
+            call = loaded.call
+            snapshot = await call_response(repo, call, loaded.call_type.settings)
+            outbox.add(CallUpdatedEvent(call_cid=call.cid, created_at=now, call=snapshot), [])
+        return credentials
 
     async def _add_participant(
         self,
@@ -166,8 +253,10 @@ class SessionService:
         connection_id: str,
         now: datetime,
         outbox: Outbox,
-        mesh_limit: int,
-    ) -> ParticipantRow:
+        app: AppSettings,
+    ) -> tuple[ParticipantRow, SessionRow, int]:
+        """The participant session of ``connection_id`` (added unless it is there), its
+        call session, and how many participants the session has now."""
         call = loaded.call
         session = (
             await repo.get_session(call.current_session_id) if call.current_session_id else None
@@ -189,9 +278,10 @@ class SessionService:
         participants = await repo.list_participants(session.id)
         for existing in participants:
             if existing.connection_id == connection_id and existing.user_id == user.id:
-                return existing
+                return existing, session, len(participants)
         policy.check_room(loaded.settings, len(participants))
-        policy.check_mesh(mesh_limit, len(participants))
+        if self.rooms is None or not self.rooms.servers(app):
+            policy.check_mesh(app.max_mesh_participants, len(participants))
         role = loaded.member.role if loaded.member else (Role(user.role).value)
         participant = ParticipantRow(
             session_id=secrets.token_hex(12),
@@ -223,7 +313,7 @@ class SessionService:
                 ),
                 [],
             )
-        return participant
+        return participant, session, len(participants) + 1
 
     async def _remove_participants(
         self,
@@ -246,6 +336,9 @@ class SessionService:
         remaining = await repo.list_participants(session_id)
         if not remaining:
             await repo.update_session(session_id, {"ended_at": now})
+        session = await repo.get_session(session_id)
+        if self.rooms is not None and session is not None and session.media:
+            self._release_media(session, leaving, len(remaining), outbox)
         after = await call_response(repo, call, call_type.settings)
         for participant in leaving:
             gone = by_id.get(participant.session_id)
@@ -270,6 +363,52 @@ class SessionService:
             )
             cid = call.cid
             outbox.after_commit.append(lambda: self.services.scheduler.cancel(_duration_key(cid)))
+
+    def _release_media(
+        self, session: SessionRow, leaving: Sequence[ParticipantRow], remaining: int, outbox: Outbox
+    ) -> None:
+        """After the commit: the leavers' room tokens go; the room goes with the session;
+        a session back at two returns to peer to peer after a while."""
+        rooms = self.rooms
+        assert rooms is not None
+        for participant in leaving:
+            outbox.after_commit.append(
+                functools.partial(rooms.release_participant, session, participant.session_id)
+            )
+        if remaining == 0:
+            outbox.after_commit.append(functools.partial(rooms.release_room, session))
+            key = _back_to_p2p_key(session.id)
+            outbox.after_commit.append(lambda: self.services.scheduler.cancel(key))
+        elif remaining < 3 and (placement := Placement.of(session.media)) and placement.mode == "sfu":
+            cid, session_id = session.call_cid, session.id
+            outbox.after_commit.append(
+                lambda: self.services.scheduler.schedule(
+                    _back_to_p2p_key(session_id),
+                    rooms.back_to_p2p_seconds,
+                    functools.partial(self._back_to_p2p, cid, session_id),
+                )
+            )
+
+    async def _back_to_p2p(self, cid: str, session_id: str) -> None:
+        """A session that stayed at two (or fewer) returns to peer to peer."""
+        assert self.rooms is not None
+        outbox = Outbox()
+        async with self.services.write(outbox) as repo:
+            call = await repo.get_call(cid, lock=True)
+            session = await repo.get_session(session_id)
+            if call is None or session is None or call.current_session_id != session_id:
+                return
+            if session.ended_at is not None or len(await repo.list_participants(session_id)) >= 3:
+                return
+            if not self.rooms.back_to_p2p(session):
+                return
+            await repo.update_session(session_id, {"media": session.media})
+            parsed = await self.services.call_types.get(repo, call.type)
+            snapshot = await call_response(repo, call, parsed.settings)
+            outbox.add(
+                CallUpdatedEvent(call_cid=cid, created_at=self.services.clock(), call=snapshot), []
+            )
+        self.services.publish(outbox)
 
     async def leave(
         self,

@@ -17,6 +17,7 @@ from desktop_app.protocol.permissions import Role
 from desktop_app.protocol.settings import CallSettings, CallSettingsOverride, merge_settings
 from desktop_app.protocol.users import UserPresenceResponse, UserResponse
 
+from .media_rooms import session_media
 from .store import Repository
 from .store.rows import CallRow, MemberRow, ParticipantRow, SessionRow, UserRow
 from .store.types import from_micros, utcnow
@@ -100,6 +101,7 @@ def session_response(
         rejected_by=rejected,
         missed_by=_micros_map(row.missed_by),
         ringing=row.ring is not None and row.ring.get("ended_at") is None,
+        media=session_media(row.media if row.ended_at is None else None),
     )
 
 

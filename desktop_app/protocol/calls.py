@@ -136,6 +136,18 @@ class RejectionResponse(Response):
     reason: str
 
 
+MediaMode = Literal["p2p", "sfu"]
+
+
+class SessionMediaResponse(Response):
+    """How the session's media travels. Participants follow a change: ``sfu`` — ask for
+    your media server credentials (``POST …/media``) and move there; a new ``room`` —
+    the call moved to another media server; ``p2p`` — connect to each other again."""
+
+    mode: MediaMode = "p2p"
+    room: str | None = Field(default=None, description="The media server room, in sfu mode.")
+
+
 class CallSessionResponse(Response):
     id: str
     started_at: datetime | None = None
@@ -146,6 +158,7 @@ class CallSessionResponse(Response):
     rejected_by: dict[str, RejectionResponse] = Field(default_factory=dict)
     missed_by: dict[str, datetime] = Field(default_factory=dict)
     ringing: bool = Field(default=False, description="True while this session's ring is on.")
+    media: SessionMediaResponse = Field(default_factory=SessionMediaResponse)
 
 
 class RingStateResponse(Response):
@@ -226,14 +239,31 @@ class IceServer(Request):
     credential: str | None = None
 
 
+class MediaServerInfo(Response):
+    """Where this participant session publishes and subscribes in sfu mode: a Janus
+    VideoRoom, joined with this session's id as its publisher id and this token."""
+
+    kind: Literal["janus"] = "janus"
+    url: str = Field(description="The Janus WebSocket URL (ws:// or wss://).")
+    room: str
+    token: str = Field(description="Lets this participant session, and no one else, in.")
+
+
 class MediaInfo(Response):
     """How this participant session reaches the others (filled in by the media layer)."""
 
-    mode: Literal["p2p", "sfu"] = "p2p"
+    mode: MediaMode = "p2p"
     session_id: str = Field(description="This participant session's id.")
     ice_servers: list[IceServer] = Field(default_factory=list)
     max_mesh_participants: int = 4
-    media_server: dict[str, object] | None = None
+    media_server: MediaServerInfo | None = None
+
+
+class MediaRequest(Request):
+    """``POST …/media``: the media credentials of one of your participant sessions, now
+    (after the session's media mode or room changed)."""
+
+    session_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class JoinCallResponse(GetOrCreateCallResponse):

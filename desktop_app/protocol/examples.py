@@ -31,6 +31,8 @@ from .calls import (
     JoinCallResponse,
     LeaveCallRequest,
     MediaInfo,
+    MediaRequest,
+    MediaServerInfo,
     MemberRequest,
     MemberResponse,
     QueryCallsRequest,
@@ -121,6 +123,7 @@ _EXAMPLES: list[BaseModel] = [
     GetOrCreateCallRequest(data=ANSWER_DATA),
     JoinCallRequest(create=True, data=ANSWER_DATA),
     LeaveCallRequest(session_id="9d8c7b6a5f4e3d2c1b0a9f8e"),
+    MediaRequest(session_id="9d8c7b6a5f4e3d2c1b0a9f8e"),
     UpdateCallRequest(
         custom={"topic": "Planning"},
         settings_override=CallSettingsOverride(limits=LimitsSettingsOverride(max_participants=8)),
@@ -171,6 +174,14 @@ _EXAMPLES: list[BaseModel] = [
             ice_servers=[
                 IceServer(urls=["turn:turn.example.org:3478"], username="u", credential="p")
             ],
+        ),
+    ),
+    MediaInfo(
+        mode="sfu",
+        session_id="9d8c7b6a5f4e3d2c1b0a9f8e",
+        ice_servers=[IceServer(urls=["turn:turn.example.org:3478"], username="u", credential="p")],
+        media_server=MediaServerInfo(
+            url="wss://sfu.example.org/janus", room="5e0c2a9b7d1f4a3c8e6b2d90", token="c2lnbmVk"
         ),
     ),
     CallEnvelope(call=CALL),

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +186,22 @@ class EventClient:
             if remaining <= 0:
                 seen = [e.get("type") for e in self.events]
                 raise AssertionError(f"no {event_type} within {timeout}s; have {seen}")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+
+    async def wait_until(
+        self, matches: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """The first event not yet taken that ``matches``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for index, event in enumerate(self.events):
+                if matches(event):
+                    return self.events.pop(index)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"no such event within {timeout}s; have {self.types()}")
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), remaining)

@@ -16,6 +16,8 @@ from desktop_app.protocol.calls import (
     JoinCallRequest,
     JoinCallResponse,
     LeaveCallRequest,
+    MediaInfo,
+    MediaRequest,
     QueryCallsRequest,
     QueryCallsResponse,
     QueryMembersRequest,
@@ -172,6 +174,17 @@ async def leave_call(
     `connection_id`, else all of your sessions in this call."""
     session_id = body.session_id if body else None
     return await state.sessions.leave(actor, type, id, session_id, connection_id)
+
+
+@router.post("/{type}/{id}/media", response_model=MediaInfo, summary="Media credentials, now")
+async def call_media(
+    state: State, actor: CurrentActor, type: CallTypeName, id: CallId, body: MediaRequest
+) -> MediaInfo:
+    """How your participant session `session_id` reaches the others now: ask when the
+    session's `media` (mode or room) changes. In sfu mode the answer carries the media
+    server, its room and your session's token; the call moves to a media server that
+    answers when its own does not."""
+    return await state.sessions.media(actor, type, id, body.session_id)
 
 
 @router.post("/{type}/{id}/end", response_model=CallEnvelope, summary="End a call for everyone")

@@ -70,6 +70,7 @@ class SessionRow:
     ring: dict[str, Any] | None = None
     ring_deadline: datetime | None = None
     ring_connection_id: str | None = None
+    media: dict[str, Any] | None = None
 
 
 @dataclass

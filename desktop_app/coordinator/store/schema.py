@@ -86,6 +86,8 @@ call_sessions = Table(
     Column("ring", JsonType, nullable=True),
     Column("ring_deadline", UtcTimestamp, nullable=True),
     Column("ring_connection_id", String(64), nullable=True),
+    # where the session's media travels (media_rooms.py's storage form; null: peer to peer)
+    Column("media", JsonType, nullable=True),
     Index("ix_call_sessions_call_cid", "call_cid"),
     Index("ix_call_sessions_ring_deadline", "ring_deadline"),
     Index("ix_call_sessions_ring_connection_id", "ring_connection_id"),

@@ -1,0 +1,257 @@
+"""Where a call session's media travels: peer to peer, or through a Janus room.
+
+* **When.** With Janus servers configured (``--janus``, ``PARLEY_JANUS_URLS``, or the
+  ``janus_url`` app setting), a session moves to the SFU when its third participant
+  joins, and stays there while three or more are in it. Back at two it returns to
+  peer to peer after :data:`BACK_TO_P2P_SECONDS` (a person who drops and rejoins does not
+  make everyone switch twice); its room is kept for a next third person until the
+  session ends. Without Janus, the mesh limit stands.
+* **Which server.** A session stays on its server. A new room goes to the server with
+  the fewest sessions in progress, among those not marked down.
+* **Rooms and tokens.** One private room per placement, made with the admin key, with
+  a random secret only the coordinator knows. Each participant session's token is
+  ``HMAC(secret, session id)``: issued with its media credentials, recomputed to take it
+  back (and kick the publisher) when the participant leaves, so nothing per participant
+  is stored. The room is destroyed when the session ends.
+* **A server that fails.** An operation that cannot reach a server marks it down for
+  :data:`DOWN_SECONDS` (new rooms avoid it) and the session moves to another server: a
+  new room, announced in the session's ``media.room``; clients whose Janus connection
+  broke rejoin and get credentials for it.
+
+The storage form (``call_sessions.media``) is :class:`Placement`. Janus I/O runs inside the
+caller's transaction (a few round trips on the media network), so two joins cannot make
+two rooms for one session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from desktop_app.protocol import ErrorCode
+from desktop_app.protocol.app import AppSettings
+from desktop_app.protocol.calls import MediaMode, MediaServerInfo, SessionMediaResponse
+
+from .janus_admin import JanusAdmin, JanusDown, JanusRefused
+from .problems import ApiError
+from .store import Repository
+from .store.rows import SessionRow
+
+log = logging.getLogger(__name__)
+
+#: A session moves to the SFU when this many participants are in it.
+SFU_FROM = 3
+#: How long a session back at two waits before it returns to peer to peer.
+BACK_TO_P2P_SECONDS = 10.0
+#: How long a server that failed is passed over for new rooms.
+DOWN_SECONDS = 30.0
+#: Publishers a room takes (a call's ``max_participants`` is checked by the coordinator).
+ROOM_PUBLISHERS = 100
+
+
+@dataclass(frozen=True)
+class Placement:
+    mode: Literal["p2p", "sfu"]
+    server: str
+    room: str
+    secret: str
+
+    def stored(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any] | None) -> Placement | None:
+        if not stored or not stored.get("room"):
+            return None
+        mode: Literal["p2p", "sfu"] = "sfu" if stored.get("mode") == "sfu" else "p2p"
+        return cls(mode, str(stored["server"]), str(stored["room"]), str(stored["secret"]))
+
+    def token(self, participant_session_id: str) -> str:
+        digest = hmac.new(self.secret.encode(), participant_session_id.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+
+
+def session_media(stored: Mapping[str, Any] | None) -> SessionMediaResponse:
+    """What everyone may know of a placement: the mode, and the room in sfu mode."""
+    placement = Placement.of(stored)
+    if placement is None or placement.mode == "p2p":
+        return SessionMediaResponse()
+    return SessionMediaResponse(mode="sfu", room=placement.room)
+
+
+def servers_of(configured: list[str], app: AppSettings) -> list[str]:
+    """The configured servers, then the app setting's (once)."""
+    urls = list(dict.fromkeys(configured))
+    if app.janus_url and app.janus_url not in urls:
+        urls.append(app.janus_url)
+    return urls
+
+
+def wants_sfu(placement: Placement | None, participants: int, servers: list[str]) -> bool:
+    if not servers:
+        return False
+    return (placement is not None and placement.mode == "sfu") or participants >= SFU_FROM
+
+
+@dataclass
+class ServerHealth:
+    """Which servers failed lately, and the order in which to try servers for a room."""
+
+    down_until: dict[str, datetime]
+
+    def mark_down(self, url: str, now: datetime) -> None:
+        self.down_until[url] = now + timedelta(seconds=DOWN_SECONDS)
+
+    def order(self, servers: list[str], load: Mapping[str, int], now: datetime) -> list[str]:
+        """Up servers by load (fewest sessions first), then those marked down (a mark can
+        be stale; when nothing else is left they are worth a try)."""
+
+        def key(url: str) -> tuple[bool, int, int]:
+            down = self.down_until.get(url, now) > now
+            return (down, load.get(url, 0), servers.index(url))
+
+        return sorted(servers, key=key)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    mode: MediaMode
+    server: MediaServerInfo | None = None
+
+
+class MediaRooms:
+    def __init__(
+        self,
+        admin: JanusAdmin,
+        configured: list[str],
+        back_to_p2p_seconds: float = BACK_TO_P2P_SECONDS,
+    ) -> None:
+        self.admin = admin
+        self.configured = configured
+        self.back_to_p2p_seconds = back_to_p2p_seconds
+        self.health = ServerHealth({})
+
+    def servers(self, app: AppSettings) -> list[str]:
+        return servers_of(self.configured, app)
+
+    async def credentials(
+        self,
+        repo: Repository,
+        session: SessionRow,
+        participant_session_id: str,
+        participants: int,
+        mesh_limit: int,
+        app: AppSettings,
+        now: datetime,
+    ) -> tuple[Credentials, bool]:
+        """How ``participant_session_id`` reaches the others now, placing the session in a
+        room when it needs one; also whether the placement changed (the caller announces
+        it). Raises ``call_full`` when the call is too big for a mesh and no media server
+        answers."""
+        servers = self.servers(app)
+        placement = Placement.of(session.media)
+        if not wants_sfu(placement, participants, servers):
+            return Credentials("p2p"), False
+        load = await self._load(repo, session.id)
+        for url in self.health.order(servers, load, now):
+            try:
+                chosen, changed = await self._room_on(url, placement, participant_session_id)
+            except JanusDown as down:
+                log.warning("media server down: %s", down)
+                self.health.mark_down(url, now)
+                continue
+            except JanusRefused as refused:
+                log.warning("media server %s refused: %s", url, refused)
+                self.health.mark_down(url, now)
+                continue
+            changed = changed or placement is None or placement.mode != "sfu"
+            if changed:
+                session.media = chosen.stored()
+                await repo.update_session(session.id, {"media": session.media})
+            info = MediaServerInfo(
+                url=chosen.server, room=chosen.room, token=chosen.token(participant_session_id)
+            )
+            return Credentials("sfu", info), changed
+        if participants <= mesh_limit:
+            log.warning("no media server answers: session %s stays peer to peer", session.id)
+            if placement is not None and placement.mode == "sfu":
+                session.media = replace(placement, mode="p2p").stored()
+                await repo.update_session(session.id, {"media": session.media})
+                return Credentials("p2p"), True
+            return Credentials("p2p"), False
+        raise ApiError(
+            ErrorCode.CALL_FULL,
+            f"A call of more than {mesh_limit} people needs the media server, and it cannot "
+            "be reached right now. Try again in a minute.",
+        )
+
+    def back_to_p2p(self, session: SessionRow) -> bool:
+        """Mark a session peer to peer again, keeping its room; whether it changed."""
+        placement = Placement.of(session.media)
+        if placement is None or placement.mode != "sfu":
+            return False
+        session.media = replace(placement, mode="p2p").stored()
+        return True
+
+    def release_participant(self, session: SessionRow, participant_session_id: str) -> None:
+        """After a commit: take the token back and the publisher out (best effort)."""
+        placement = Placement.of(session.media)
+        if placement is None:
+            return
+        token = placement.token(participant_session_id)
+        self._spawn(self._release_participant(placement, participant_session_id, token))
+
+    def release_room(self, session: SessionRow) -> None:
+        """After a commit: the session ended, its room goes (best effort)."""
+        placement = Placement.of(session.media)
+        if placement is not None:
+            self._spawn(self.admin.destroy_room(placement.server, placement.room, placement.secret))
+
+    # --- inside ------------------------------------------------------------------------
+
+    async def _room_on(
+        self, url: str, placement: Placement | None, participant_session_id: str
+    ) -> tuple[Placement, bool]:
+        if placement is not None and placement.server == url:
+            await self.admin.allow(
+                url, placement.room, placement.secret, [placement.token(participant_session_id)]
+            )
+            return replace(placement, mode="sfu"), False
+        fresh = Placement("sfu", url, secrets.token_hex(12), secrets.token_urlsafe(24))
+        await self.admin.create_room(
+            url, fresh.room, fresh.secret, [fresh.token(participant_session_id)], ROOM_PUBLISHERS
+        )
+        return fresh, True
+
+    async def _load(self, repo: Repository, session_id: str) -> dict[str, int]:
+        load: dict[str, int] = {}
+        for session in await repo.sessions_in_progress():
+            placement = Placement.of(session.media)
+            if session.id != session_id and placement is not None and placement.mode == "sfu":
+                load[placement.server] = load.get(placement.server, 0) + 1
+        return load
+
+    async def _release_participant(
+        self, placement: Placement, participant_session_id: str, token: str
+    ) -> None:
+        await self.admin.disallow(placement.server, placement.room, placement.secret, [token])
+        await self.admin.kick(
+            placement.server, placement.room, placement.secret, participant_session_id
+        )
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.info("media server clean-up failed: %s", task.exception())

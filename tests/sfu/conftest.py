@@ -1,0 +1,76 @@
+"""Tests through real Janus servers: each test runs inside a namespace of its own
+(``MediaLan``) holding two Janus servers, an in-process coordinator pointed at both, and
+the SDK clients the test connects — Janus gathers ICE candidates only on a non-loopback
+interface, and a namespace of our own is the one place we may give it one."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from desktop_app.sdk import ClientOptions, VideoClient
+from tests.conftest import make_config
+from tests.support import janus
+from tests.support.coordinator import RunningCoordinator, running
+
+pytestmark = pytest.mark.skipif(not janus.available(), reason="needs root, ip, nft and janus")
+
+ClientFactory = Callable[..., Awaitable[VideoClient]]
+_ports = itertools.count(0)
+
+
+@dataclass
+class Sfu:
+    lan: janus.MediaLan
+    servers: list[janus.JanusServer]
+
+
+@pytest.fixture
+def sfu() -> Iterator[Sfu]:
+    if not janus.available():
+        pytest.skip("needs root, ip, nft and janus")
+    with janus.MediaLan() as lan:
+        base = 8188 + 10 * (next(_ports) % 50)
+        with (
+            lan.janus(base, "20000-22999") as first,
+            lan.janus(base + 1, "23000-25999") as second,
+            lan.inside(),
+        ):
+            yield Sfu(lan, [first, second])
+
+
+@pytest.fixture
+async def coordinator(sfu: Sfu, tmp_path: Path) -> AsyncIterator[RunningCoordinator]:
+    config = make_config(tmp_path, f"sqlite:///{tmp_path / 'sfu.sqlite3'}")
+    config.janus_urls = [server.url for server in sfu.servers]
+    config.janus_admin_key = janus.ADMIN_KEY
+    config.sfu_back_to_p2p_seconds = 2.0
+    async with running(config) as served:
+        yield served
+
+
+@pytest.fixture
+async def connect(coordinator: RunningCoordinator) -> AsyncIterator[ClientFactory]:
+    clients: list[VideoClient] = []
+
+    async def factory(
+        user_id: str, options: ClientOptions | None = None, **kwargs: object
+    ) -> VideoClient:
+        client = VideoClient(
+            {"id": user_id, "name": user_id.title()},
+            token=coordinator.user_token(user_id),
+            base_url=coordinator.base_url,
+            options=options,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        await client.connect()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.disconnect()
