@@ -371,7 +371,7 @@ class SessionService:
         a session back at two returns to peer to peer after a while."""
         rooms = self.rooms
         assert rooms is not None
-        for participant in leaving:
+        for participant in leaving if remaining else []:  # an ending session: the room goes
             outbox.after_commit.append(
                 functools.partial(rooms.release_participant, session, participant.session_id)
             )

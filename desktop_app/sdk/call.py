@@ -29,6 +29,7 @@ from desktop_app.protocol.calls import (
     JoinCallRequest,
     LeaveCallRequest,
     MediaInfo,
+    MediaRequest,
     MemberResponse,
     QueryMembersRequest,
     QueryMembersResponse,
@@ -59,7 +60,7 @@ from .errors import (
     NotFound,
     ParleyError,
 )
-from .media_session import MediaReport, MeshSession
+from .media_session import CallMedia, MediaReport
 from .rtc import PeerMesh
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class Call:
         self.camera = context.camera
         self.microphone = context.microphone
         self.speaker = context.speaker
-        self.media_session = MeshSession(
+        self.media_session = CallMedia(
             self.state,
             self.camera,
             self.microphone,
@@ -91,6 +92,7 @@ class Call:
             self._media_report,
             prefer_h264=context.options.prefer_h264,
             reachable=context.connection.reachable,
+            fetch_media=self._fetch_media,
         )
         self._devices = CallDevices(self.camera, self.microphone, self.speaker, self.cid)
         self._lock = asyncio.Lock()
@@ -209,6 +211,14 @@ class Call:
         return await connection.request(
             method, f"/v1/calls/{self.type}/{self.id}{suffix}", json_body=body, params=params
         )
+
+    async def _fetch_media(self) -> MediaInfo:
+        """This participant session's media credentials, now (the session's media moved)."""
+        session = self.machine.session_id
+        if session is None:
+            raise ConnectionFailed("not in the call")
+        answer = await self._request("POST", "/media", request_body(MediaRequest, session_id=session))
+        return MediaInfo.model_validate(answer)
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.context.connection.send(message)

@@ -1,77 +1,105 @@
 """A joined call's media: what connects us to the others and what arrives from them.
 
-:class:`MediaSession` is the interface a call's media sits behind; :class:`MeshSession`
-is the peer-to-peer kind (one aiortc connection per other participant, see
-:mod:`desktop_app.sdk.rtc`). A second kind — an SFU session — implements the same
-interface. A session
+:class:`CallMedia` carries a call's media over one of two **legs**: the peer-to-peer mesh
+(one aiortc connection per other participant, :mod:`.rtc`) or a Janus room
+(:mod:`.sfu`: one publisher and one subscriber connection). Whichever leg is active
 
-* sends what the call's devices capture (each peer connection takes its own branch);
-* hands every remote track to its participant (``participant.video_track`` …), reading it
-  itself so nothing queues up, measuring audio levels on the way and keeping the dominant
-  speaker; the app gets a branch that always holds the newest frame;
-* keeps signals and tracks that outrun the join answer or the participant's event, until
-  they can be placed;
+* sends what the call's devices capture (each connection takes its own branch);
+* hands every remote track to its participant (``participant.video_track`` …); a drain
+  reads each one so nothing queues up, measures audio levels on the way, plays the
+  sound, and keeps the dominant speaker; the app gets a branch that always holds the
+  newest frame;
 * reports whether its connections came up or failed (``on_report``); the call's state
   machine decides what follows (a rejoin).
+
+**Switching legs, make before break.** The coordinator says in the call's session how its
+media travels (``media.mode``, ``media.room``). When that changes — a third person came,
+the call is back at two, the room moved to another server — the new leg is built *beside*
+the active one: it connects and receives, but its frames are not shown or played. When
+sound arrives through it from everyone who sends sound (and pictures from everyone who
+sends them), or after :data:`SWITCH_SECONDS`, it becomes the active leg in one step —
+tracks handed over, the speaker fed from it — and only then is the old leg closed. No
+word is lost at the switch; a new leg that fails is dropped and the old one stays.
+
+Signals and tracks that outrun the join answer or the participant's event are kept until
+they can be placed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import av
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from desktop_app.protocol.calls import MediaInfo
+from desktop_app.protocol.calls import MediaInfo, SessionMediaResponse
 from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 
 from .call_state import CallState, Participant
 from .device_managers import InputDeviceManager, SpeakerManager
 from .ice import usable_ice_servers
 from .levels import audio_level, loudest, smooth
-from .quality import QualityLevel, QualityMeter, StatsSample, UplinkMeter
+from .media_quality import QualityWatch
+from .quality import StatsSample
 from .rtc import PeerMesh
+from .sfu import SfuConnection
 
 log = logging.getLogger(__name__)
 
 MediaReport = Literal["connected", "failed"]
 #: How long closing waits for a close already under way (aiortc closes in milliseconds).
 CLOSE_SECONDS = 5.0
+#: How long a new leg may take to carry everyone before the switch happens anyway.
+SWITCH_SECONDS = 6.0
+#: How long the old leg goes on sending after a switch.
+LINGER_SECONDS = 3.0
+#: Signals kept for a mesh that does not exist yet, at most this long (seconds).
+EARLY_SIGNAL_SECONDS = 10.0
 SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
-#: How often each peer connection's statistics are read for its quality.
-QUALITY_SECONDS = 1.0
-#: How long everyone may be silent ("lost") before we ask whether our network is gone.
-SILENCE_SECONDS = 6.0
+#: Asks the coordinator for this participant session's media credentials, now.
+FetchMedia = Callable[[], Awaitable[MediaInfo]]
+
+
+@dataclass(eq=False)
+class Leg:
+    """One way of reaching the others, and what has come through it."""
+
+    mode: Literal["p2p", "sfu"]
+    room: str | None
+    transport: PeerMesh | SfuConnection | None = None
+    #: The remote tracks that arrived through this leg: session → kind → track.
+    tracks: dict[str, dict[str, MediaStreamTrack]] = field(default_factory=dict)
+    #: (session, kind) whose frames have arrived through this leg.
+    flowing: set[tuple[str, str]] = field(default_factory=set)
+    failed: bool = False
+    #: Its close, once begun (every caller waits for the same one).
+    closing: asyncio.Future[None] | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def target(self) -> tuple[str, str | None]:
+        return (self.mode, self.room if self.mode == "sfu" else None)
 
 
 class MediaSession(Protocol):
-    """What a call needs from its media, whatever carries it."""
+    """What a call needs from its media (the interface :class:`CallMedia` implements)."""
 
-    def expect(self) -> None:
-        """A join is on its way: keep early signals for it."""
-
-    async def connect(self, media: MediaInfo, video: bool) -> None:
-        """Connect as the participant session of ``media`` (the join answer's)."""
-
-    async def sync(self) -> None:
-        """Connect to every participant we are not connected to yet."""
-
+    def expect(self) -> None: ...
+    async def connect(self, media: MediaInfo, video: bool) -> None: ...
+    async def sync(self) -> None: ...
     def signal(self, event: CallSignalEvent) -> None: ...
-
     def participant_joined(self, session_id: str) -> None: ...
-
     def participant_left(self, session_id: str) -> None: ...
-
-    async def close(self) -> None:
-        """Close every connection (the devices stay as they are)."""
+    async def close(self) -> None: ...
 
 
-class MeshSession:
+class CallMedia:
     def __init__(
         self,
         state: CallState,
@@ -83,6 +111,7 @@ class MeshSession:
         *,
         prefer_h264: bool = False,
         reachable: Callable[[], Awaitable[bool]] | None = None,
+        fetch_media: FetchMedia | None = None,
     ) -> None:
         self.state = state
         self.camera = camera
@@ -91,30 +120,49 @@ class MeshSession:
         self._send = send
         self._on_report = on_report
         self.prefer_h264 = prefer_h264
-        #: Whether the coordinator answers (see ``_judge_silence``).
-        self._reachable = reachable
-        #: Since when nothing has arrived from anyone who sends (None: something has).
-        self._silent_since: float | None = None
-        self.mesh: PeerMesh | None = None
+        self._fetch_media = fetch_media
         self.media: MediaInfo | None = None
+        self.video = False
+        #: The leg whose media is shown and played, and one being built beside it.
+        self.leg: Leg | None = None
+        self.next_leg: Leg | None = None
+        #: Video wanted only of these participant sessions (None: everyone's).
+        self.visible: set[str] | None = None
         self._relay = MediaRelay()
         self._expecting = False
         #: Counts closes: a connect that awaited (the ICE probe) sees whether the media
         #: was closed meanwhile.
         self._generation = 0
-        #: Signals that arrived before our mesh existed (a peer may offer the moment our
-        #: join is committed, before its answer has reached us).
-        self._early_signals: list[CallSignalEvent] = []
+        #: Signals for a mesh that does not exist yet, with when they came: a peer may
+        #: offer the moment our join is committed, before its answer has reached us, or
+        #: as the call returns to peer to peer, before we have heard that it does.
+        self._early_signals: list[tuple[float, CallSignalEvent]] = []
         #: Remote tracks that arrived before their participant was known, by session.
-        self._unclaimed: dict[str, list[MediaStreamTrack]] = {}
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unclaimed: dict[str, list[tuple[Leg, MediaStreamTrack]]] = {}
+        self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: Meshes being closed (see ``close``).
-        self._closing: list[PeerMesh] = []
-        #: Connection quality per remote participant session, fed once a second.
-        self._meters: dict[str, QualityMeter] = {}
-        self._uplink = UplinkMeter()
-        self._quality_task: asyncio.Future[None] | None = None
+        self._switching: asyncio.Task[None] | None = None
+        #: Legs being closed (see ``close``).
+        self._closing: list[Leg] = []
+        self.quality = QualityWatch(
+            state,
+            self._statistics,
+            self._quality_changed,
+            lambda: self._on_report("failed"),
+            reachable,
+            uplink_shared=lambda: self.leg is not None and self.leg.mode == "sfu",
+        )
+
+    @property
+    def mesh(self) -> PeerMesh | None:
+        """The active leg's peer connections, when it is the mesh."""
+        transport = self.leg.transport if self.leg is not None else None
+        return transport if isinstance(transport, PeerMesh) else None
+
+    @property
+    def sfu(self) -> SfuConnection | None:
+        transport = self.leg.transport if self.leg is not None else None
+        return transport if isinstance(transport, SfuConnection) else None
 
     def expect(self) -> None:
         self._expecting = True
@@ -127,79 +175,106 @@ class MeshSession:
         await self.close(keep_signals=True)
         generation = self._generation
         self.media = media
-        ice_servers = await usable_ice_servers(media.ice_servers)
+        self.video = video
+        media = media.model_copy(update={"ice_servers": await usable_ice_servers(media.ice_servers)})
         if generation != self._generation:
             return  # closed while the probe ran: the call is over
-        sources = [self.microphone.subscribe] + ([self.camera.subscribe] if video else [])
-        self._unsubscribe = self.state.participants_.subscribe(self._claim_tracks)
-        self.mesh = PeerMesh(
-            media.session_id,
-            ice_servers,
-            sources,
-            self._send_signal,
-            self._remote_track,
-            on_state=self._peer_state,
-            prefer_h264=self.prefer_h264,
-        )
-        self._meters.clear()
-        self._uplink = UplinkMeter()
-        self._silent_since = None
-        self._quality_task = asyncio.ensure_future(self._watch_quality())
-        early, self._early_signals = self._early_signals, []
+        self.media = media
+        self._unsubscribe = [
+            self.state.participants_.subscribe(self._claim_tracks),
+            self.state.call_.subscribe(lambda _: self._follow()),
+        ]
+        leg = self._new_leg(media)
+        self.leg = leg
+        self.quality.start()
         self._expecting = False
-        for event in early:
-            self.signal(event)
-        await self.sync()
+        try:
+            await self._open(leg, media)
+        except Exception as error:
+            log.info("the call's media could not connect: %s", error)
+            self._on_report("failed")
+            return
+        self._follow()
 
     async def sync(self) -> None:
-        if self.mesh is None:
-            return
-        for participant in self.state.participants:
-            await self.mesh.seen(participant.session_id)
+        for leg in (self.leg, self.next_leg):
+            if leg is not None and self._reaches_out(leg):
+                assert isinstance(leg.transport, PeerMesh)
+                for participant in self.state.participants:
+                    await leg.transport.seen(participant.session_id)
+
+    def _reaches_out(self, leg: Leg) -> bool:
+        """Whether ``leg`` connects to participants as they come: a mesh does, unless the
+        call is going through the SFU (a newcomer there has no mesh to answer us)."""
+        desired = self._desired()
+        return isinstance(leg.transport, PeerMesh) and (desired is None or desired[0] == "p2p")
 
     def signal(self, event: CallSignalEvent) -> None:
-        if self.mesh is None:
-            if self._expecting:
-                self._early_signals.append(event)
+        media = self.media
+        if media is not None and event.to_session_id != media.session_id:
             return
-        if event.to_session_id == self.mesh.local_session_id:
-            self._spawn(self.mesh.signal(event.from_session_id, event.signal))
+        mesh = next(
+            (
+                leg.transport
+                for leg in (self.next_leg, self.leg)
+                if leg is not None and isinstance(leg.transport, PeerMesh)
+            ),
+            None,
+        )
+        if mesh is None:
+            if self._expecting or self.leg is not None:
+                now = time.monotonic()
+                self._early_signals = [
+                    (at, e) for at, e in self._early_signals if now - at < EARLY_SIGNAL_SECONDS
+                ]
+                self._early_signals.append((now, event))
+            return
+        self._spawn(mesh.signal(event.from_session_id, event.signal))
 
     def participant_joined(self, session_id: str) -> None:
-        if self.mesh is not None:
-            self._spawn(self.mesh.seen(session_id))
+        for leg in (self.leg, self.next_leg):
+            if leg is not None and self._reaches_out(leg):
+                assert isinstance(leg.transport, PeerMesh)
+                self._spawn(leg.transport.seen(session_id))
 
     def participant_left(self, session_id: str) -> None:
-        if self.mesh is not None:
-            self._spawn(self.mesh.drop(session_id))
+        for leg in (self.leg, self.next_leg):
+            if leg is not None and leg.transport is not None:
+                leg.tracks.pop(session_id, None)
+                self._spawn(leg.transport.drop(session_id))
         self.speaker.forget(session_id)
+
+    def show(self, visible: Collection[str] | None) -> None:
+        """Receive video only of these participant sessions (None: of everyone) where the
+        media server lets us choose; audio always."""
+        self.visible = None if visible is None else set(visible)
+        for leg in (self.leg, self.next_leg):
+            if leg is not None and isinstance(leg.transport, SfuConnection):
+                leg.transport.show(self.visible)
 
     async def close(self, *, keep_signals: bool = False) -> None:
         """Close the media (``keep_signals``: a new connect follows, and the signals that
         came early, or come meanwhile, are for it)."""
         self._generation += 1
-        if self._quality_task is not None:
-            self._quality_task.cancel()
-            self._quality_task = None
+        self.quality.stop()
+        if self._switching is not None:
+            self._switching.cancel()
+            self._switching = None
         if not keep_signals:
             self._expecting = False
             self._early_signals.clear()
         self._unclaimed.clear()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self.mesh is not None:
-            mesh, self.mesh = self.mesh, None
-            self._closing.append(mesh)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        for leg in (self.next_leg, self.leg):
+            if leg is not None:
+                self._closing.append(leg)
+        self.leg = self.next_leg = None
         # A second close (the client going away while a leave closes) returns only when
-        # every peer is closed: a peer left half-closed keeps aiortc's decoder threads.
-        for mesh in list(self._closing):
-            try:
-                await asyncio.wait_for(mesh.close(), CLOSE_SECONDS)
-            except TimeoutError:
-                log.warning("peer connections still closing after %s s", CLOSE_SECONDS)
-            if mesh in self._closing:
-                self._closing.remove(mesh)
+        # every connection is closed: one left half-closed keeps aiortc's decoder threads.
+        for leg in list(self._closing):
+            await self._close_leg(leg)
         for participant in self.state.participants:
             if not participant.is_local:
                 participant.video_track = participant.audio_track = None
@@ -207,6 +282,200 @@ class MeshSession:
                 participant.connection_state = "new"
                 participant.connection_path = None
             participant.quality = None
+
+    # --- legs ------------------------------------------------------------------------
+
+    def _new_leg(self, media: MediaInfo) -> Leg:
+        if media.mode == "sfu" and media.media_server is not None:
+            return Leg("sfu", media.media_server.room)
+        return Leg("p2p", None)
+
+    async def _open(self, leg: Leg, media: MediaInfo) -> None:
+        sources = [self.microphone.subscribe] + ([self.camera.subscribe] if self.video else [])
+        if leg.mode == "sfu":
+            assert media.media_server is not None
+            user = self.state.local_participant
+            sfu = SfuConnection(
+                media.session_id,
+                media.media_server,
+                media.ice_servers,
+                sources,
+                lambda remote, track: self._remote_track(leg, remote, track),
+                lambda: self._leg_failed(leg),
+                display=user.user.id if user is not None else "",
+                prefer_h264=self.prefer_h264,
+            )
+            sfu.visible = self.visible
+            leg.transport = sfu
+            await sfu.start()
+            return
+        mesh = PeerMesh(
+            media.session_id,
+            media.ice_servers,
+            sources,
+            self._send_signal,
+            lambda remote, track: self._remote_track(leg, remote, track),
+            on_state=lambda remote, state: self._peer_state(leg, remote, state),
+            prefer_h264=self.prefer_h264,
+        )
+        leg.transport = mesh
+        now = time.monotonic()
+        early, self._early_signals = self._early_signals, []
+        for at, event in early:
+            if now - at < EARLY_SIGNAL_SECONDS:
+                self.signal(event)
+        if self._reaches_out(leg):
+            for participant in self.state.participants:
+                await mesh.seen(participant.session_id)
+
+    async def _close_leg(self, leg: Leg) -> None:
+        """Close ``leg``'s connections; a second call waits for the first one's close (a
+        connection left half-closed keeps aiortc's decoder threads)."""
+        if leg.closing is None:
+            leg.closing = asyncio.ensure_future(self._close_transport(leg))
+        try:
+            await asyncio.wait_for(asyncio.shield(leg.closing), CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("media connections still closing after %s s", CLOSE_SECONDS)
+        if leg in self._closing:
+            self._closing.remove(leg)
+
+    @staticmethod
+    async def _close_transport(leg: Leg) -> None:
+        if leg.transport is not None:
+            try:
+                await leg.transport.close()
+            except Exception as error:  # closing a broken connection
+                log.info("closing media: %s", error)
+
+    def _desired(self) -> tuple[str, str | None] | None:
+        session = self.state.session
+        if session is None or session.ended_at is not None:
+            return None
+        media: SessionMediaResponse = session.media
+        return (media.mode, media.room if media.mode == "sfu" else None)
+
+    def _follow(self) -> None:
+        """The session's media changed: switch legs (one switch at a time)."""
+        desired = self._desired()
+        if desired is None or self.leg is None or self.media is None:
+            return
+        if self._switching is not None and not self._switching.done():
+            return  # it looks again when done
+        if desired != self.leg.target():
+            self._switching = asyncio.ensure_future(self._switch())
+
+    async def _switch(self) -> None:
+        generation = self._generation
+        try:
+            while (desired := self._desired()) is not None and self.leg is not None:
+                if desired == self.leg.target() or generation != self._generation:
+                    return
+                if not await self._switch_to(desired[0], generation):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.info("switching the media failed: %s", error)
+
+    async def _switch_to(self, mode: str, generation: int) -> bool:
+        assert self.media is not None
+        media = self.media
+        if mode == "sfu":
+            if self._fetch_media is None:
+                return False
+            fetched = await self._fetch_media()
+            if generation != self._generation:
+                return False
+            media = fetched.model_copy(update={"ice_servers": self.media.ice_servers})
+            if media.mode != "sfu":
+                return False  # the coordinator keeps us peer to peer (no server answers)
+        else:
+            media = media.model_copy(update={"mode": "p2p", "media_server": None})
+        leg = self._new_leg(media)
+        log.info("media: from %s to %s", self.leg.target() if self.leg else None, leg.target())
+        self.next_leg = leg
+        try:
+            await self._open(leg, media)
+            await self._until_carried(leg)
+        except Exception as error:
+            log.info("the new media path did not come up: %s", error)
+            leg.failed = True
+        if self.next_leg is not leg or generation != self._generation:
+            return False
+        self.next_leg = None
+        if leg.failed:
+            await self._close_leg(leg)
+            return False
+        old = self.leg
+        self.media = media
+        self._promote(leg)
+        if old is not None:
+            self._retire(old)
+        return True
+
+    def _retire(self, old: Leg) -> None:
+        """Close the old leg after :data:`LINGER_SECONDS`: the others may not hear us on
+        the new one yet (each side switches when *it* receives everyone)."""
+        self._closing.append(old)
+
+        async def later() -> None:
+            await asyncio.sleep(LINGER_SECONDS)
+            await self._close_leg(old)  # unless the call's close closed it before
+
+        self._spawn(later())
+
+    async def _until_carried(self, leg: Leg) -> None:
+        """Until sound (and pictures) arrive through ``leg`` from everyone who sends them,
+        at most :data:`SWITCH_SECONDS`."""
+        deadline = time.monotonic() + SWITCH_SECONDS
+        while not leg.failed and not self._carries(leg):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.info("media: switching although not everyone arrived yet")
+                return
+            leg.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(leg.arrived.wait(), min(remaining, 0.5))
+
+    def _carries(self, leg: Leg) -> bool:
+        for participant in self.state.participants:
+            if participant.is_local:
+                continue
+            sid = participant.session_id
+            if participant.published.get("audio") is not False and (sid, "audio") not in leg.flowing:
+                return False
+            wants_video = self.visible is None or sid in self.visible
+            if (
+                participant.published.get("video")
+                and wants_video
+                and (sid, "video") not in leg.flowing
+            ):
+                return False
+        return True
+
+    def _promote(self, leg: Leg) -> None:
+        """``leg`` becomes the one shown and played (synchronously: no frame is lost)."""
+        self.leg = leg
+        self.quality.forget()
+        for participant in self.state.participants:
+            if participant.is_local:
+                continue
+            tracks = leg.tracks.get(participant.session_id, {})
+            video, audio = tracks.get("video"), tracks.get("audio")
+            participant.video_track = self._relay.subscribe(video, buffered=False) if video else None
+            participant.audio_track = self._relay.subscribe(audio, buffered=False) if audio else None
+            if tracks:
+                participant.connection_state = "connected"
+            participant.connection_path = self._path(leg, participant.session_id)
+        self.state.participants_.notify()
+        self._on_report("connected")
+
+    def _leg_failed(self, leg: Leg) -> None:
+        leg.failed = True
+        leg.arrived.set()
+        if leg is self.leg:
+            self._on_report("failed")
 
     # --- inside ------------------------------------------------------------------------
 
@@ -221,13 +490,18 @@ class MeshSession:
         )
         await self._send(message.model_dump(mode="json"))
 
-    def _peer_state(self, remote: str, state: str) -> None:
+    def _path(self, leg: Leg, remote: str) -> Any:
+        return leg.transport.path(remote) if leg.transport is not None else None
+
+    def _peer_state(self, leg: Leg, remote: str, state: str) -> None:
+        if leg is not self.leg or self._desired() not in (None, leg.target()):
+            # A leg on its way in or out: the others close theirs as they switch.
+            log.debug("media to %s %s on a leg that is not the call's", remote, state)
+            return
         participant = self._participant(remote)
         if participant is not None:
             participant.connection_state = state
-            participant.connection_path = (
-                self.mesh.path(remote) if state == "connected" and self.mesh else None
-            )
+            participant.connection_path = self._path(leg, remote) if state == "connected" else None
             self.state.participants_.notify()
         if state == "connected":
             self._on_report("connected")
@@ -235,117 +509,75 @@ class MeshSession:
             log.info("media to %s %s", remote, state)
             self._on_report("failed")
 
-    async def _watch_quality(self) -> None:
-        """Once a second: each connected peer's statistics into its participant's quality,
-        and ours (the uplink) into the local participant's; the participants are
-        announced when any of it changed (the tiles' bars and tooltips follow)."""
-        while True:
-            await asyncio.sleep(QUALITY_SECONDS)
-            try:
-                await self._measure_quality()
-            except Exception:  # a peer closing under our feet: next second, again
-                log.debug("reading statistics failed", exc_info=True)
+    async def _statistics(self, remote: str, at: float) -> StatsSample | None:
+        transport = self.leg.transport if self.leg is not None else None
+        return await transport.statistics(remote, at) if transport is not None else None
 
-    async def _measure_quality(self) -> None:
-        mesh = self.mesh
-        if mesh is None:
-            return
-        now = time.monotonic()
-        samples: list[StatsSample] = []
-        sent_kbps = 0.0
-        changed = False
-        for participant in list(self.state.participants):
-            if participant.is_local:
-                continue
-            quality = None
-            sample = None
-            if participant.connection_state == "connected":
-                sample = await mesh.statistics(participant.session_id, now)
-            if sample is not None:
-                samples.append(sample)
-                meter = self._meters.setdefault(participant.session_id, QualityMeter())
-                quality = meter.add(sample)
-                sent_kbps += quality.send_kbps if quality is not None else 0.0
-            changed |= participant.quality != quality
-            participant.quality = quality
-            if quality is not None and quality.level is QualityLevel.LOST:
-                # Their last loud frame is not them speaking now.
-                participant.audio_level = 0.0
-        if changed:
-            self._update_speaker()
-        local = self.state.local_participant
-        everyone_lost = self._everyone_lost()
-        if local is not None:
-            # With nothing arriving, the last receiver reports say nothing about now: our
-            # own bars go rather than stay green while everyone else reconnects.
-            quality = None if everyone_lost else self._uplink.add(samples, sent_kbps)
-            changed |= local.quality != quality
-            local.quality = quality
-        if changed:
-            self.state.participants_.notify()
-        await self._judge_silence(now, everyone_lost)
-
-    def _everyone_lost(self) -> bool:
-        remote = [p for p in self.state.participants if not p.is_local]
-        return bool(remote) and all(
-            p.quality is not None and p.quality.level is QualityLevel.LOST for p in remote
-        )
-
-    async def _judge_silence(self, now: float, silent: bool) -> None:
-        """Nothing arriving from anyone for :data:`SILENCE_SECONDS`: if the coordinator
-        does not answer either, our own network is gone — the media has failed (the call
-        rejoins, and ends in ``reconnecting-failed`` when that cannot work). If it answers,
-        the others' networks are gone: their tiles say so, and we wait for them.
-
-        aiortc would find out by itself only when ICE consent fails, half a minute or more
-        later, and not at all while sending fails locally ("network unreachable")."""
-        if not silent:
-            self._silent_since = None
-            return
-        if self._silent_since is None:
-            self._silent_since = now
-        if now - self._silent_since < SILENCE_SECONDS or self._reachable is None:
-            return
-        self._silent_since = now  # asked again after another stretch
-        if not await self._reachable():
-            log.info("nothing arrives and the server does not answer: the network is gone")
-            self._on_report("failed")
+    def _quality_changed(self) -> None:
+        self._update_speaker()
+        self.state.participants_.notify()
 
     def _participant(self, session_id: str) -> Participant | None:
         return next((p for p in self.state.participants if p.session_id == session_id), None)
 
-    def _remote_track(self, remote: str, track: MediaStreamTrack) -> None:
+    def _remote_track(self, leg: Leg, remote: str, track: MediaStreamTrack) -> None:
         participant = self._participant(remote)
         if participant is None:
             # Media can outrun the event that announces its participant: keep the track
             # until the participant appears (see _claim_tracks).
-            self._unclaimed.setdefault(remote, []).append(track)
+            self._unclaimed.setdefault(remote, []).append((leg, track))
             return
-        branch = self._relay.subscribe(track, buffered=False)
-        if track.kind == "video":
-            participant.video_track = branch
-        else:
-            participant.audio_track = branch
-        self._spawn(self._drain(participant, self._relay.subscribe(track), track.kind == "audio"))
+        leg.tracks.setdefault(remote, {})[track.kind] = track
+        if leg is self.leg:
+            branch = self._relay.subscribe(track, buffered=False)
+            if track.kind == "video":
+                participant.video_track = branch
+            else:
+                participant.audio_track = branch
+            if leg.mode == "sfu":
+                participant.connection_state = "connected"
+                participant.connection_path = self._path(leg, remote)
+                self._on_report("connected")
+        self._spawn(self._drain(leg, participant, track, self._relay.subscribe(track)))
         self.state.participants_.notify()
 
     def _claim_tracks(self, participants: list[Participant]) -> None:
         for participant in participants:
-            for track in self._unclaimed.pop(participant.session_id, []):
-                self._remote_track(participant.session_id, track)
+            for leg, track in self._unclaimed.pop(participant.session_id, []):
+                self._remote_track(leg, participant.session_id, track)
 
-    async def _drain(self, participant: Participant, track: MediaStreamTrack, audio: bool) -> None:
+    async def _drain(
+        self, leg: Leg, participant: Participant, source: MediaStreamTrack, track: MediaStreamTrack
+    ) -> None:
+        """Read a remote track as it arrives: on the active leg its sound is measured and
+        played; on a leg being built, it only counts as arrived."""
+        key = (participant.session_id, source.kind)
+        audio = source.kind == "audio"
         try:
             while True:
                 frame = await track.recv()
+                if key not in leg.flowing:
+                    leg.flowing.add(key)
+                    leg.arrived.set()
+                if leg is not self.leg:
+                    continue
                 if audio and isinstance(frame, av.AudioFrame):
-                    muted = participant.published.get("audio") is False  # frames still in flight
+                    muted = participant.published.get("audio") is False  # frames in flight
                     level = 0.0 if muted else smooth(participant.audio_level, audio_level(frame))
                     participant.audio_level = level
                     self._update_speaker()
                     self.speaker.play(participant.session_id, frame)
         except MediaStreamError:
-            participant.audio_level = 0.0
+            pass
+        if leg is self.leg and leg.tracks.get(participant.session_id, {}).get(source.kind) is source:
+            # Ended on the active leg (its video left the screen, or they left).
+            del leg.tracks[participant.session_id][source.kind]
+            leg.flowing.discard(key)
+            if audio:
+                participant.audio_level = 0.0
+            elif source.kind == "video":
+                participant.video_track = None
+                self.state.participants_.notify()
 
     def _update_speaker(self) -> None:
         levels = {p.session_id: p.audio_level for p in self.state.participants if not p.is_local}

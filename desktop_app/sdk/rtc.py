@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import aioice.ice
@@ -37,6 +37,7 @@ from aiortc import (
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpCodecCapability,
+    RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
 )
@@ -90,6 +91,25 @@ def rtc_configuration(ice_servers: list[IceServer]) -> RTCConfiguration:
             for s in ice_servers
         ]
     )
+
+
+def inbound_counts(receivers: Iterable[RTCRtpReceiver]) -> list[InboundCounts]:
+    """The RFC 3550 counters of what ``receivers`` received."""
+    inbound = []
+    for receiver in receivers:
+        # aiortc keeps each received stream's RFC 3550 counters here only (its stats
+        # report overwrites a media stream's entry with its RTX stream's); the media
+        # stream is the one with the most packets.
+        streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {}).values()
+        media = max(streams, key=lambda s: s.packets_received, default=None)
+        if media is not None and media.max_seq is not None:
+            clock_rate = getattr(media, "_clockrate", 90_000) or 90_000
+            inbound.append(
+                InboundCounts(
+                    media.packets_received, media.packets_lost, 1000.0 * media.jitter / clock_rate
+                )
+            )
+    return inbound
 
 
 class PeerMesh:
@@ -154,23 +174,7 @@ class PeerMesh:
         peer = self.peers.get(remote)
         if peer is None:
             return None
-        inbound = []
-        for receiver in peer.getReceivers():
-            # aiortc keeps each received stream's RFC 3550 counters here only (its stats
-            # report overwrites a media stream's entry with its RTX stream's); the media
-            # stream is the one with the most packets.
-            streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {}).values()
-            media = max(streams, key=lambda s: s.packets_received, default=None)
-            if media is not None and media.max_seq is not None:
-                clock_rate = getattr(media, "_clockrate", 90_000) or 90_000
-                inbound.append(
-                    InboundCounts(
-                        media.packets_received,
-                        media.packets_lost,
-                        1000.0 * media.jitter / clock_rate,
-                    )
-                )
-        sample = sample_of(await peer.getStats(), inbound, at)
+        sample = sample_of(await peer.getStats(), inbound_counts(peer.getReceivers()), at)
         for receiver in peer.getReceivers():  # the round trip is known now: fit the buffers
             jitter.fit_to_round_trip(receiver, sample.round_trip_ms)
         return sample

@@ -16,7 +16,7 @@ from desktop_app.protocol.examples import AT, BOB, CALL
 from desktop_app.sdk.call_state import CallState
 from desktop_app.sdk.device_managers import InputDeviceManager, SpeakerManager
 from desktop_app.sdk.devices import SyntheticDevices
-from desktop_app.sdk.media_session import MeshSession
+from desktop_app.sdk.media_session import CallMedia
 from tests.sdk.support import eventually
 
 
@@ -27,7 +27,7 @@ async def test_an_offer_before_and_during_set_up_is_answered() -> None:
         sent.append(message)
 
     devices = SyntheticDevices()
-    session = MeshSession(
+    session = CallMedia(
         CallState("alice"),
         InputDeviceManager(devices, "camera"),
         InputDeviceManager(devices, "microphone"),

@@ -1,0 +1,358 @@
+"""Media through a Janus VideoRoom: one publisher connection, one multistream subscriber.
+
+* **Publish once.** One aiortc connection sends our microphone and camera to the room
+  (``bundlePolicy`` max-bundle: aiortc sends nothing on a second bundled video track
+  otherwise), as the publisher whose id is our participant session id, with the token
+  the coordinator issued for it. Janus answers the complete SDP (``"trickle": false``).
+* **Subscribe to what is shown.** Once our publisher is up (``webrtcup``: subscribing
+  earlier is a known Janus pitfall), one subscriber connection takes every feed's audio
+  and the video of the feeds whose tiles are visible (:mod:`.sfu_plan` decides;
+  :meth:`SfuConnection.show` changes the visible set). Janus answers ``subscribe`` /
+  ``unsubscribe`` — and a feed that goes away — with a new offer; we answer with
+  ``start``. Operations on the subscriber run one at a time.
+* **Stable tracks per person.** Janus recycles m-lines, so a receiver's track can carry
+  another feed after an update. Each receiver is read by a forwarder that pushes its
+  frames into the track of the feed the m-line belongs to *now*; the call sees one track
+  per (person, kind) for as long as that person publishes it.
+* **Failure.** The WebSocket closing (Janus gone, our network gone) or either connection
+  failing is reported through ``on_failed``; the call rejoins and the coordinator moves
+  the call to a server that answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from desktop_app.media.queued_track import QueuedTrack
+from desktop_app.protocol.calls import IceServer, MediaServerInfo
+
+from . import jitter
+from .call_state import ConnectionPath
+from .congestion import allow_low_bitrates, tune_sender
+from .ice import path_of
+from .janus_link import JanusHandle, JanusLink
+from .quality import StatsSample, sample_of
+from .rtc import (
+    TrackListener,
+    TrackSource,
+    inbound_counts,
+    rtc_configuration,
+    video_codec_preferences,
+)
+from .sfu_plan import Feeds, FeedStream, Plan, as_request, plan, streams_of, wanted
+
+log = logging.getLogger(__name__)
+
+#: How long our publisher may take to be up before subscribing anyway.
+WEBRTCUP_SECONDS = 5.0
+#: Frames a per-person track keeps for a reader that is late (see QueuedTrack).
+KEEP = {"audio": 25, "video": 2}
+
+
+class SfuConnection:
+    def __init__(
+        self,
+        local_session_id: str,
+        server: MediaServerInfo,
+        ice_servers: list[IceServer],
+        sources: Sequence[TrackSource],
+        on_track: TrackListener,
+        on_failed: Callable[[], None],
+        *,
+        display: str = "",
+        prefer_h264: bool = False,
+    ) -> None:
+        allow_low_bitrates()
+        self.local_session_id = local_session_id
+        self.server = server
+        self.ice_servers = ice_servers
+        self.sources = sources
+        self.on_track = on_track
+        self.on_failed = on_failed
+        self.display = display
+        self.prefer_h264 = prefer_h264
+        self.feeds = Feeds(local_session_id)
+        #: Feeds whose video is wanted (None: all).
+        self.visible: set[str] | None = None
+        self.link: JanusLink | None = None
+        self.publisher: RTCPeerConnection | None = None
+        self.subscriber: RTCPeerConnection | None = None
+        self._publisher_handle: JanusHandle | None = None
+        self._subscriber_handle: JanusHandle | None = None
+        self._branches: list[MediaStreamTrack] = []
+        self._published = asyncio.Event()
+        #: Our subscriber's active streams by our mid (sfu_plan.streams_of).
+        self._subscribed: dict[str, FeedStream] = {}
+        #: The per-person tracks the call reads: (feed, kind) → track.
+        self._tracks: dict[tuple[str, str], QueuedTrack] = {}
+        self._forwarders: dict[str, asyncio.Task[None]] = {}
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- the call's side -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, join the room, publish, and subscribe to who is there."""
+        self.link = await JanusLink.open(self.server.url, on_close=self._link_closed)
+        self._publisher_handle = await self.link.attach(self._publisher_event)
+        joined = await self._publisher_handle.request(
+            {
+                "request": "join",
+                "ptype": "publisher",
+                "room": self.server.room,
+                "id": self.local_session_id,
+                "display": self.display,
+                "token": self.server.token,
+            }
+        )
+        self.feeds.update(joined.data)
+        await self._publish()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._published.wait(), WEBRTCUP_SECONDS)
+        await self.update()
+
+    def show(self, visible: Collection[str] | None) -> None:
+        """Only these people's video (None: everyone's); their audio always."""
+        chosen = None if visible is None else set(visible)
+        if chosen != self.visible:
+            self.visible = chosen
+            self._spawn(self.update())
+
+    async def update(self) -> None:
+        """Bring the subscriber in line with the feeds and what is visible."""
+        async with self._lock:
+            if self._closed or self.link is None or not self._published.is_set():
+                return
+            wanted_now = wanted(self.feeds, self.visible)
+            change = plan(wanted_now, self._subscribed)
+            if change.empty:
+                return
+            await self._change_subscriptions(change)
+
+    async def seen(self, remote: str) -> None:
+        """Participants come through Janus's publisher events, not the coordinator's."""
+
+    async def drop(self, remote: str) -> None:
+        for kind in ("audio", "video"):
+            track = self._tracks.pop((remote, kind), None)
+            if track is not None:
+                track.end()
+
+    def subscribed_video(self) -> set[str]:
+        return {s.feed for s in self._subscribed.values() if s.kind == "video"}
+
+    async def statistics(self, remote: str, at: float) -> StatsSample | None:
+        """What arrives from ``remote`` (its streams on our subscriber) with the round
+        trip and loss of our own leg to the server."""
+        if self.subscriber is None or self.publisher is None:
+            return None
+        mids = {mid for mid, s in self._subscribed.items() if s.feed == remote}
+        if not mids:
+            return None
+        receivers = [t.receiver for t in self.subscriber.getTransceivers() if t.mid in mids]
+        report = await self.publisher.getStats()
+        sample = sample_of(report, inbound_counts(receivers), at)
+        for receiver in receivers:
+            jitter.fit_to_round_trip(receiver, sample.round_trip_ms)
+        return sample
+
+    def path(self, remote: str) -> ConnectionPath | None:
+        """Our path to the server (everyone's media comes that way)."""
+        return path_of(self.subscriber) if self.subscriber is not None else None
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks) + list(self._forwarders.values()):
+            task.cancel()
+        async with self._lock:
+            for branch in self._branches:
+                branch.stop()
+            for peer in (self.publisher, self.subscriber):
+                if peer is not None:
+                    await peer.close()
+            if self.link is not None:
+                self.link.on_close = None
+                await self.link.close()
+        for track in self._tracks.values():
+            track.end()
+
+    # --- publishing ------------------------------------------------------------------
+
+    async def _publish(self) -> None:
+        assert self._publisher_handle is not None
+        peer = RTCPeerConnection(self._configuration())
+        self.publisher = peer
+        self._branches = [source() for source in self.sources]
+        for track in self._branches:
+            tune_sender(peer.addTrack(track))
+        for transceiver in peer.getTransceivers():
+            if transceiver.kind == "video":
+                transceiver.setCodecPreferences(video_codec_preferences(self.prefer_h264))
+        self._watch(peer)
+        await peer.setLocalDescription(await peer.createOffer())
+        answer = await self._publisher_handle.request(
+            {"request": "publish", "display": self.display},
+            {"type": "offer", "sdp": peer.localDescription.sdp, "trickle": False},
+        )
+        if answer.jsep is None:
+            raise ConnectionError("the media server did not answer our offer")
+        await peer.setRemoteDescription(RTCSessionDescription(answer.jsep["sdp"], "answer"))
+
+    def _publisher_event(
+        self, message: dict[str, Any], data: dict[str, Any], jsep: dict[str, Any] | None
+    ) -> None:
+        kind = message.get("janus")
+        if kind == "webrtcup":
+            self._published.set()
+            self._spawn(self.update())
+        elif kind == "hangup" and not self._closed:
+            log.info("the media server hung up our publisher: %s", message.get("reason"))
+            self.on_failed()
+        elif kind == "event" and self.feeds.update(data):
+            self._spawn(self.update())
+
+    # --- subscribing -----------------------------------------------------------------
+
+    async def _change_subscriptions(self, change: Plan) -> None:
+        assert self.link is not None
+        if self._subscriber_handle is None:
+            if not change.subscribe:
+                return
+            self._subscriber_handle = await self.link.attach(self._subscriber_event)
+            reply = await self._subscriber_handle.request(
+                {
+                    "request": "join",
+                    "ptype": "subscriber",
+                    "room": self.server.room,
+                    "streams": as_request(change.subscribe),
+                    "token": self.server.token,
+                    "use_msid": False,
+                }
+            )
+        else:
+            handle = self._subscriber_handle
+            if change.unsubscribe:
+                reply = await handle.request(
+                    {"request": "unsubscribe", "streams": as_request(change.unsubscribe)}
+                )
+                await self._settle(reply.data, reply.jsep)
+            if not change.subscribe:
+                return
+            reply = await handle.request(
+                {"request": "subscribe", "streams": as_request(change.subscribe)}
+            )
+        await self._settle(reply.data, reply.jsep)
+
+    def _subscriber_event(
+        self, message: dict[str, Any], data: dict[str, Any], jsep: dict[str, Any] | None
+    ) -> None:
+        """Janus renegotiates by itself when a feed we take goes away."""
+        if message.get("janus") == "hangup" and not self._closed:
+            log.info("the media server hung up our subscriber: %s", message.get("reason"))
+            self.on_failed()
+        elif data.get("videoroom") == "updated" or jsep is not None:
+            self._spawn(self._settle_locked(data, jsep))
+
+    async def _settle_locked(self, data: dict[str, Any], jsep: dict[str, Any] | None) -> None:
+        async with self._lock:
+            if not self._closed:
+                await self._settle(data, jsep)
+
+    async def _settle(self, data: dict[str, Any], jsep: dict[str, Any] | None) -> None:
+        """Take Janus's new description of our streams (and its offer, answered)."""
+        streams = data.get("streams")
+        if isinstance(streams, list):
+            self._subscribed = streams_of(streams)
+        if jsep is None or jsep.get("type") != "offer" or self._subscriber_handle is None:
+            self._route()
+            return
+        if self.subscriber is None:
+            self.subscriber = RTCPeerConnection(self._configuration())
+            self._watch(self.subscriber)
+        peer = self.subscriber
+        await peer.setRemoteDescription(RTCSessionDescription(jsep["sdp"], "offer"))
+        for transceiver in peer.getTransceivers():
+            jitter.install(transceiver.receiver)
+        await peer.setLocalDescription(await peer.createAnswer())
+        self._route()
+        await self._subscriber_handle.request(
+            {"request": "start"},
+            {"type": "answer", "sdp": peer.localDescription.sdp, "trickle": False},
+        )
+
+    def _route(self) -> None:
+        """A forwarder per receiving m-line; a track per person for what now arrives."""
+        if self.subscriber is None:
+            return
+        live: set[tuple[str, str]] = set()
+        for transceiver in self.subscriber.getTransceivers():
+            stream = self._subscribed.get(transceiver.mid or "")
+            if stream is None:
+                continue
+            key = (stream.feed, stream.kind)
+            live.add(key)
+            if key not in self._tracks:
+                track = self._tracks[key] = QueuedTrack(stream.kind, KEEP[stream.kind])
+                self.on_track(stream.feed, track)
+            if transceiver.mid not in self._forwarders:
+                self._forwarders[transceiver.mid or ""] = asyncio.ensure_future(
+                    self._forward(transceiver)
+                )
+        for key in [k for k in self._tracks if k not in live]:
+            self._tracks.pop(key).end()  # unsubscribed (video off screen) or gone
+
+    async def _forward(self, transceiver: RTCRtpTransceiver) -> None:
+        track = transceiver.receiver.track
+        try:
+            while True:
+                frame = await track.recv()
+                stream = self._subscribed.get(transceiver.mid or "")
+                target = self._tracks.get((stream.feed, stream.kind)) if stream else None
+                if target is not None:
+                    target.push(frame)
+        except MediaStreamError:
+            pass
+
+    # --- both connections ------------------------------------------------------------
+
+    def _configuration(self) -> Any:
+        configuration = rtc_configuration(self.ice_servers)
+        configuration.bundlePolicy = RTCBundlePolicy.MAX_BUNDLE
+        return configuration
+
+    def _watch(self, peer: RTCPeerConnection) -> None:
+        @peer.on("connectionstatechange")
+        async def _state() -> None:
+            if peer.connectionState == "failed" and not self._closed:
+                log.info("a connection to the media server failed")
+                self.on_failed()
+
+    def _link_closed(self) -> None:
+        if not self._closed:
+            log.info("the line to the media server closed")
+            self.on_failed()
+
+    def _spawn(self, work: Any) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("media server step failed: %s", task.exception())
+            if not self._closed:
+                self.on_failed()
