@@ -6,7 +6,7 @@
 It answers rings (``--answer accept|reject|busy|ignore``, after ``--answer-after`` seconds, as
 a person takes a moment), joins one call by id (``--join``),
 or rings people itself (``--ring alice,bob``; it joins when the first accepts).
-``--no-camera`` joins with the camera off. It prints ``receiving video from USER`` when a
+``--no-camera`` joins with the camera off; ``--height`` and ``--fps`` shape its test pattern. It prints ``receiving video from USER`` when a
 participant's picture first arrives, and ``connected to USER: direct udp`` (or ``relayed
 tcp`` …) when its peer connection comes up, and ``quality of USER: good|fair|poor|lost``
 when a connection's quality changes; ``--report-video S`` adds ``video from USER: 29.8 fps,
@@ -73,10 +73,11 @@ class Bot:
         self.answer_after = answer_after
         self.echo = echo
         self.camera = camera
-        #: Participants whose video has arrived (announced once on stdout).
-        self._seeing: set[str] = set()
-        #: Participants whose sound is being reported (``--report-video``).
-        self._hearing: set[str] = set()
+        #: The video track being read of each participant session (its arrival is said
+        #: on stdout).
+        self._seeing: dict[str, object] = {}
+        #: The audio track being reported of each one (``--report-video``).
+        self._hearing: dict[str, object] = {}
         #: The path and quality level announced for each participant session.
         self._paths: dict[str, ConnectionPath] = {}
         self._levels: dict[str, str] = {}
@@ -131,15 +132,18 @@ class Bot:
     def _participants_changed(self, call: Call, participants: list[Participant]) -> None:
         others = [p for p in participants if not p.is_local]
         for other in others:
-            if other.video_track is not None and other.session_id not in self._seeing:
-                self._seeing.add(other.session_id)
+            # By track: a call that moves to (or from) the SFU hands over new ones.
+            if other.video_track is not None and self._seeing.get(other.session_id) is not (
+                other.video_track
+            ):
+                self._seeing[other.session_id] = other.video_track
                 self._spawn(self._announce_video(other))
             if (
                 self.report_video
                 and other.audio_track is not None
-                and other.session_id not in self._hearing
+                and self._hearing.get(other.session_id) is not other.audio_track
             ):
-                self._hearing.add(other.session_id)
+                self._hearing[other.session_id] = other.audio_track
                 branch = self.relay.subscribe(other.audio_track)
                 self._spawn(self._report_frames(other.user.id, branch, "audio"))
             path = other.connection_path
@@ -351,7 +355,10 @@ def recording(path: str) -> np.ndarray:
 
 
 def bot_devices(args: argparse.Namespace) -> SyntheticDevices:
-    devices = SyntheticDevices(tone_hz=args.tone)
+    height = args.height
+    devices = SyntheticDevices(
+        width=height * 4 // 3, height=height, fps=args.fps, tone_hz=args.tone
+    )
     if args.say:
         devices.unplug("synthetic-microphone")
         devices.plug(
@@ -418,6 +425,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tone", type=float, default=440.0, help="the synthetic microphone's tone (Hz)"
     )
+    parser.add_argument(
+        "--height",
+        type=int,
+        default=480,
+        choices=[120, 180, 240, 360, 480, 720],
+        help="the test pattern's height in pixels (4:3; many bots on one machine: 120)",
+    )
+    parser.add_argument(
+        "--fps", type=int, default=30, choices=range(1, 61), metavar="1-60",
+        help="the test pattern's frames per second",
+    )  # fmt: skip
     parser.add_argument("--say", metavar="FILE", help="send this recording as the microphone")
     parser.add_argument(
         "--audio-processing",

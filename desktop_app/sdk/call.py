@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -113,6 +114,12 @@ class Call:
     def mesh(self) -> PeerMesh | None:
         """The peer connections, while connected."""
         return self.media_session.mesh
+
+    def show_video_of(self, session_ids: Collection[str] | None) -> None:
+        """Receive video only of these participant sessions — the tiles on screen (None:
+        everyone's). Sound always comes from everyone. Through the SFU this is what we
+        subscribe to; a peer-to-peer call receives everything anyway."""
+        self.media_session.show(session_ids)
 
     def _feed(self, given: m.Input) -> list[m.Command]:
         before = self.machine.calling_state

@@ -16,7 +16,7 @@ on sending over 1 Mbit/s and audio lost most of its packets, for three reasons:
   within :data:`RETRANSMIT_GAP_SECONDS`.
 * **Keyframe storms.** Every picture that fails to decode asks for a keyframe, and a
   keyframe is many times a normal frame. :class:`KeyframeLimiter` makes at most one per
-  :data:`KEYFRAME_GAP_SECONDS`; later requests inside the gap are covered by it.
+  :data:`KEYFRAME_GAP_SECONDS`; a request inside the gap gets one at its end.
 
 The limiters are sans-I/O (they take the time); :func:`tune_sender` fits them to an
 aiortc sender by wrapping two of its private methods (aiortc has no hooks; a test checks
@@ -25,6 +25,7 @@ they are still there after an upgrade).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -67,16 +68,30 @@ class RetransmitLimiter:
 
 
 class KeyframeLimiter:
-    """Whether a keyframe request should force one now."""
+    """When a keyframe request should force one: at most one per gap, and a request
+    inside the gap gets one at the gap's end rather than none — through an SFU each new
+    subscriber asks once, and one that started after the last keyframe must see another.
+    Requests made while one is waiting are covered by it."""
 
     def __init__(self) -> None:
         self._last = float("-inf")
+        self._waiting = False
 
-    def allow(self, now: float) -> bool:
-        if now - self._last < KEYFRAME_GAP_SECONDS:
-            return False
+    def request(self, now: float) -> float | None:
+        """Seconds until the keyframe (0: now), or None when one is on its way."""
+        if self._waiting:
+            return None
+        wait = self._last + KEYFRAME_GAP_SECONDS - now
+        if wait <= 0:
+            self._last = now
+            return 0.0
+        self._waiting = True
+        return wait
+
+    def forced(self, now: float) -> None:
+        """The waiting keyframe was forced."""
+        self._waiting = False
         self._last = now
-        return True
 
 
 def tune_sender(sender: RTCRtpSender, clock: Callable[[], float] = time.monotonic) -> bool:
@@ -91,9 +106,16 @@ def tune_sender(sender: RTCRtpSender, clock: Callable[[], float] = time.monotoni
         if resends.allow(sequence_number, clock()):
             await retransmit(sequence_number)
 
+    def forced_later() -> None:
+        keyframes.forced(clock())
+        keyframe()
+
     def limited_keyframe() -> None:
-        if keyframes.allow(clock()):
+        wait = keyframes.request(clock())
+        if wait == 0.0:
             keyframe()
+        elif wait is not None:
+            asyncio.get_running_loop().call_later(wait, forced_later)
 
     sender._retransmit = limited_retransmit  # type: ignore[method-assign]
     sender._send_keyframe = limited_keyframe  # type: ignore[method-assign]

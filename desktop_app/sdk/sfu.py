@@ -10,6 +10,8 @@
   :meth:`SfuConnection.show` changes the visible set). Janus answers ``subscribe`` /
   ``unsubscribe`` — and a feed that goes away — with a new offer; we answer with
   ``start``. Operations on the subscriber run one at a time.
+* **SSRCs.** A recycled m-line comes with new SSRCs, which aiortc would drop
+  (:func:`learn_ssrcs`).
 * **Stable tracks per person.** Janus recycles m-lines, so a receiver's track can carry
   another feed after an update. Each receiver is read by a forwarder that pushes its
   frames into the track of the feed the m-line belongs to *now*; the call sees one track
@@ -32,6 +34,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCRtpTransceiver,
     RTCSessionDescription,
+    sdp,
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -59,6 +62,31 @@ log = logging.getLogger(__name__)
 WEBRTCUP_SECONDS = 5.0
 #: Frames a per-person track keeps for a reader that is late (see QueuedTrack).
 KEEP = {"audio": 25, "video": 2}
+
+
+def learn_ssrcs(peer: RTCPeerConnection, offer: str) -> None:
+    """Tell aiortc the SSRCs a renegotiation gave each receiving m-line.
+
+    Janus gives an m-line it recycles for another stream new SSRCs; aiortc learns a
+    receiver's SSRCs only when the receiver first starts, and drops packets from SSRCs it
+    does not know (with several receivers of one payload type it cannot guess). So after
+    each offer, every receiver is registered (again) with the SSRCs — media and
+    retransmission — its m-line now has."""
+    description = sdp.SessionDescription.parse(offer)
+    by_mid = {media.rtp.muxId: media for media in description.media}
+    for transceiver in peer.getTransceivers():
+        media = by_mid.get(transceiver.mid or "")
+        receiver = transceiver.receiver
+        router = getattr(receiver.transport, "_rtp_router", None)
+        rtx: dict[int, int] | None = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", None)
+        if media is None or router is None or rtx is None:
+            continue
+        ssrcs = [s.ssrc for s in media.ssrc]
+        router.register_receiver(receiver, ssrcs=ssrcs, payload_types=[])
+        for group in media.ssrc_group:
+            if group.semantic == "FID" and len(group.items) == 2:
+                original, retransmission = (int(item) for item in group.items)
+                rtx[retransmission] = original
 
 
 class SfuConnection:
@@ -287,6 +315,7 @@ class SfuConnection:
         for transceiver in peer.getTransceivers():
             jitter.install(transceiver.receiver)
         await peer.setLocalDescription(await peer.createAnswer())
+        learn_ssrcs(peer, jsep["sdp"])
         self._route()
         await self._subscriber_handle.request(
             {"request": "start"},

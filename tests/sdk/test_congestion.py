@@ -4,6 +4,8 @@ do for a call behind a 300 kbit/s uplink is measured in ``tests/net/test_faults.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiortc import RTCPeerConnection
 from aiortc.codecs import vpx
 
@@ -28,11 +30,17 @@ def test_a_packet_is_resent_at_most_twice_and_never_twice_in_a_moment() -> None:
     assert not limiter.allow(7, now=20.0), "twice is enough: by now it is too late anyway"
 
 
-def test_keyframes_come_at_most_once_a_gap() -> None:
+def test_keyframes_come_at_most_once_a_gap_and_a_late_request_gets_one() -> None:
     limiter = KeyframeLimiter()
-    assert limiter.allow(5.0)
-    assert not limiter.allow(5.0 + KEYFRAME_GAP_SECONDS / 2)
-    assert limiter.allow(5.0 + KEYFRAME_GAP_SECONDS)
+    assert limiter.request(5.0) == 0.0
+    # Inside the gap: not now, but at its end (an SFU's new subscriber must see one) …
+    assert limiter.request(5.0 + KEYFRAME_GAP_SECONDS / 4) == KEYFRAME_GAP_SECONDS * 3 / 4
+    # … and what else asks meanwhile is covered by that one.
+    assert limiter.request(5.0 + KEYFRAME_GAP_SECONDS / 2) is None
+    limiter.forced(5.0 + KEYFRAME_GAP_SECONDS)
+    assert limiter.request(5.0 + KEYFRAME_GAP_SECONDS * 1.5) == KEYFRAME_GAP_SECONDS / 2
+    limiter.forced(5.0 + KEYFRAME_GAP_SECONDS * 2)
+    assert limiter.request(5.0 + KEYFRAME_GAP_SECONDS * 3) == 0.0
 
 
 def test_the_encoder_may_go_below_aiortcs_floor() -> None:
@@ -55,15 +63,19 @@ async def test_a_real_sender_gets_the_limiters() -> None:
 
         sender._retransmit = resend  # type: ignore[method-assign]  # record what gets through
         sender._send_keyframe = lambda: asked.append("keyframe")  # type: ignore[method-assign]
-        clock = iter([0.0, 0.01, 0.02, 0.03, 2.0]).__next__
+        clock = iter([0.0, 0.01, 0.02, 0.95, 0.96, 1.02, 3.0]).__next__
         assert tune_sender(sender, clock=clock)
         assert tune_sender(sender), "a second fitting changes nothing"
         await sender._retransmit(5)  # 0.0: resent
         await sender._retransmit(5)  # 0.01: too soon
         sender._send_keyframe()  # 0.02: forced
-        sender._send_keyframe()  # 0.03: covered by the one before
-        sender._send_keyframe()  # 2.0: forced again
+        sender._send_keyframe()  # 0.95: inside the gap: forced at its end, 70 ms on
+        sender._send_keyframe()  # 0.96: covered by that one
+        assert asked == [5, "keyframe"]
+        await asyncio.sleep(0.2)  # 1.02: the waiting one is forced
         assert asked == [5, "keyframe", "keyframe"]
+        sender._send_keyframe()  # 3.0: forced at once
+        assert asked == [5, "keyframe", "keyframe", "keyframe"]
     finally:
         await peer.close()
 

@@ -112,3 +112,49 @@ async def test_a_third_person_moves_the_call_to_the_sfu_without_a_gap(
     gap = _longest_gap_ms(heard, speaker.rate)
     assert gap < 100, f"bob's voice broke off for {gap:.0f} ms at the switch"
     assert abs(dominant_frequency(heard[-speaker.rate :], speaker.rate) - 660) < 15
+
+
+async def _steady_tone(call: Call, devices: SyntheticDevices, seconds: float) -> np.ndarray:
+    (speaker,) = [s for s in devices.speakers if not s.closed]
+    await asyncio.sleep(seconds)
+    return speaker.heard(seconds)
+
+
+async def test_back_at_two_the_call_returns_to_peer_to_peer_without_a_gap(
+    connect: ClientFactory,
+) -> None:
+    call_id = unique()
+    alices_devices = SyntheticDevices(height=120, tone_hz=440, keep_seconds=30.0)
+    alice = (await connect("alice", devices=alices_devices)).call("default", call_id)
+    await alice.join(create=True)
+    bob = (await connect("bob", devices=SyntheticDevices(height=120, tone_hz=660))).call(
+        "default", call_id
+    )
+    await bob.join()
+    carols = await connect("carol", devices=SyntheticDevices(height=120, tone_hz=880))
+    await carols.microphone.disable()
+    carol = carols.call("default", call_id)
+    await carol.join()
+    await eventually(
+        lambda: alice.media_session.sfu is not None and _others_received(alice) == {"bob", "carol"},
+        timeout=20,
+        what="alice on the SFU",
+    )
+    await asyncio.sleep(1.0)
+    (speaker,) = [s for s in alices_devices.speakers if not s.closed]
+    before = speaker.frames_played
+
+    await carol.leave()
+    # The coordinator waits a while (2 s in these tests) before the call goes back.
+    await eventually(
+        lambda: alice.media_session.mesh is not None and bob.media_session.mesh is not None,
+        timeout=20,
+        what="alice and bob peer to peer again",
+    )
+    assert alice.media_session.next_leg is None
+    await eventually(lambda: _others_received(alice) == {"bob"}, timeout=10)
+    await asyncio.sleep(1.5)
+    heard = speaker.heard((speaker.frames_played - before) * 0.02)
+    gap = _longest_gap_ms(heard, speaker.rate)
+    assert gap < 100, f"bob's voice broke off for {gap:.0f} ms going back to peer to peer"
+    assert abs(dominant_frequency(heard[-speaker.rate :], speaker.rate) - 660) < 15
