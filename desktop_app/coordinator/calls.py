@@ -9,6 +9,7 @@ the snapshot cache (:mod:`.read_cache`).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from desktop_app.protocol import ErrorCode, make_cid
@@ -217,6 +218,11 @@ class CallService:
             policy.require(loaded.capabilities, Permission.DELETE_CALL)
             call = await call_response(repo, loaded.call, loaded.call_type.settings)
             member_ids = await self.services.audience(repo, loaded.call)
+            current = loaded.call.current_session_id
+            session = await repo.get_session(current) if current else None
+            rooms = self.sessions.rooms
+            if session is not None and session.ended_at is None and rooms is not None:
+                outbox.after_commit.append(functools.partial(rooms.release_room, session))
             await repo.delete_call(loaded.call.cid)
             outbox.add(
                 CallDeletedEvent(

@@ -50,6 +50,8 @@ class Outbox:
 
     items: list[tuple[CallEventBase, list[str], bool]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: Undo what the write did outside the database, when it does not commit.
+    if_rolled_back: list[Callable[[], None]] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)
     #: The events as sent, made by :meth:`seal` before the commit.
     payloads: list[str] = field(default_factory=list)

@@ -13,10 +13,12 @@
   ``HMAC(secret, session id)``: issued with its media credentials, recomputed to take it
   back (and kick the publisher) when the participant leaves, so nothing per participant
   is stored. The room is destroyed when the session ends.
-* **A server that fails.** An operation that cannot reach a server marks it down for
-  :data:`DOWN_SECONDS` (new rooms avoid it) and the session moves to another server: a
-  new room, announced in the session's ``media.room``; clients whose Janus connection
-  broke rejoin and get credentials for it.
+* **A server that fails.** An operation that cannot reach a server (or that it refuses)
+  marks it down for :data:`DOWN_SECONDS`: nothing is tried on it meanwhile, and the
+  session moves to another server — a new room, announced in the session's
+  ``media.room``; clients whose Janus connection broke rejoin and get credentials for it.
+  A server that lost the room (restarted) gets a new one. A room made in a transaction
+  that does not commit is destroyed; so is the one a session moved away from.
 
 The storage form (``call_sessions.media``) is :class:`Placement`. Janus I/O runs inside the
 caller's transaction (a few round trips on the media network), so two joins cannot make
@@ -40,7 +42,7 @@ from desktop_app.protocol import ErrorCode
 from desktop_app.protocol.app import AppSettings
 from desktop_app.protocol.calls import MediaMode, MediaServerInfo, SessionMediaResponse
 
-from .janus_admin import JanusAdmin, JanusDown, JanusRefused
+from .janus_admin import NO_SUCH_ROOM, JanusAdmin, JanusDown, JanusRefused
 from .problems import ApiError
 from .store import Repository
 from .store.rows import SessionRow
@@ -110,21 +112,37 @@ class ServerHealth:
     def mark_down(self, url: str, now: datetime) -> None:
         self.down_until[url] = now + timedelta(seconds=DOWN_SECONDS)
 
-    def order(self, servers: list[str], load: Mapping[str, int], now: datetime) -> list[str]:
-        """Up servers by load (fewest sessions first), then those marked down (a mark can
-        be stale; when nothing else is left they are worth a try)."""
+    def down(self, url: str, now: datetime) -> bool:
+        return self.down_until.get(url, now) > now
+
+    def order(
+        self, servers: list[str], load: Mapping[str, int], now: datetime, current: str | None
+    ) -> list[str]:
+        """The servers to try, in order: the one the call is on, then the others by load
+        (fewest sessions first); none that failed lately — a server down is passed over
+        until its mark expires, so a request never waits on a dead one twice."""
 
         def key(url: str) -> tuple[bool, int, int]:
-            down = self.down_until.get(url, now) > now
-            return (down, load.get(url, 0), servers.index(url))
+            return (url != current, load.get(url, 0), servers.index(url))
 
-        return sorted(servers, key=key)
+        return sorted((url for url in servers if not self.down(url, now)), key=key)
 
 
 @dataclass(frozen=True)
 class Credentials:
     mode: MediaMode
     server: MediaServerInfo | None = None
+
+
+@dataclass
+class Placed:
+    """What placing a session did: whether its placement changed (announce it), the room
+    it made (destroy it if the transaction does not commit) and the one it left (destroy
+    it after the commit)."""
+
+    changed: bool = False
+    made: Placement | None = None
+    left: Placement | None = None
 
 
 class MediaRooms:
@@ -138,6 +156,7 @@ class MediaRooms:
         self.configured = configured
         self.back_to_p2p_seconds = back_to_p2p_seconds
         self.health = ServerHealth({})
+        self._tasks: set[asyncio.Future[Any]] = set()
 
     def servers(self, app: AppSettings) -> list[str]:
         return servers_of(self.configured, app)
@@ -151,42 +170,42 @@ class MediaRooms:
         mesh_limit: int,
         app: AppSettings,
         now: datetime,
-    ) -> tuple[Credentials, bool]:
+    ) -> tuple[Credentials, Placed]:
         """How ``participant_session_id`` reaches the others now, placing the session in a
-        room when it needs one; also whether the placement changed (the caller announces
-        it). Raises ``call_full`` when the call is too big for a mesh and no media server
-        answers."""
+        room when it needs one (see :class:`Placed`). Raises ``call_full`` when the call is
+        too big for a mesh and no media server answers."""
         servers = self.servers(app)
         placement = Placement.of(session.media)
+        placed = Placed()
         if not wants_sfu(placement, participants, servers):
-            return Credentials("p2p"), False
+            return Credentials("p2p"), placed
         load = await self._load(repo, session.id)
-        for url in self.health.order(servers, load, now):
+        current = placement.server if placement is not None else None
+        for url in self.health.order(servers, load, now, current):
             try:
-                chosen, changed = await self._room_on(url, placement, participant_session_id)
-            except JanusDown as down:
-                log.warning("media server down: %s", down)
+                chosen, made = await self._room_on(url, placement, participant_session_id)
+            except (JanusDown, JanusRefused) as failure:
+                log.warning("media server %s failed: %s", url, failure)
                 self.health.mark_down(url, now)
                 continue
-            except JanusRefused as refused:
-                log.warning("media server %s refused: %s", url, refused)
-                self.health.mark_down(url, now)
-                continue
-            changed = changed or placement is None or placement.mode != "sfu"
-            if changed:
+            if made:
+                placed.made = chosen
+                placed.left = placement  # on a server that failed: best effort
+            placed.changed = made or placement is None or placement.mode != "sfu"
+            if placed.changed:
                 session.media = chosen.stored()
                 await repo.update_session(session.id, {"media": session.media})
             info = MediaServerInfo(
                 url=chosen.server, room=chosen.room, token=chosen.token(participant_session_id)
             )
-            return Credentials("sfu", info), changed
+            return Credentials("sfu", info), placed
         if participants <= mesh_limit:
             log.warning("no media server answers: session %s stays peer to peer", session.id)
             if placement is not None and placement.mode == "sfu":
                 session.media = replace(placement, mode="p2p").stored()
                 await repo.update_session(session.id, {"media": session.media})
-                return Credentials("p2p"), True
-            return Credentials("p2p"), False
+                placed.changed = True
+            return Credentials("p2p"), placed
         raise ApiError(
             ErrorCode.CALL_FULL,
             f"A call of more than {mesh_limit} people needs the media server, and it cannot "
@@ -210,8 +229,11 @@ class MediaRooms:
         self._spawn(self._release_participant(placement, participant_session_id, token))
 
     def release_room(self, session: SessionRow) -> None:
-        """After a commit: the session ended, its room goes (best effort)."""
-        placement = Placement.of(session.media)
+        """After a commit: the session ended (or the call went), its room goes."""
+        self.discard(Placement.of(session.media))
+
+    def discard(self, placement: Placement | None) -> None:
+        """Destroy a room nobody will use (best effort: its server may be gone)."""
         if placement is not None:
             self._spawn(self.admin.destroy_room(placement.server, placement.room, placement.secret))
 
@@ -220,11 +242,17 @@ class MediaRooms:
     async def _room_on(
         self, url: str, placement: Placement | None, participant_session_id: str
     ) -> tuple[Placement, bool]:
+        """The session's room on ``url`` with this participant's token in it, and whether
+        it had to be made (a first room, a move, or a server that lost its rooms)."""
         if placement is not None and placement.server == url:
-            await self.admin.allow(
-                url, placement.room, placement.secret, [placement.token(participant_session_id)]
-            )
-            return replace(placement, mode="sfu"), False
+            token = placement.token(participant_session_id)
+            try:
+                await self.admin.allow(url, placement.room, placement.secret, [token])
+                return replace(placement, mode="sfu"), False
+            except JanusRefused as refused:
+                if refused.code != NO_SUCH_ROOM:
+                    raise
+                log.info("media server %s lost room %s (restarted?)", url, placement.room)
         fresh = Placement("sfu", url, secrets.token_hex(12), secrets.token_urlsafe(24))
         await self.admin.create_room(
             url, fresh.room, fresh.secret, [fresh.token(participant_session_id)], ROOM_PUBLISHERS
@@ -248,10 +276,11 @@ class MediaRooms:
         )
 
     def _spawn(self, work: Any) -> None:
-        task = asyncio.ensure_future(work)
-        task.add_done_callback(_log_failure)
+        task: asyncio.Future[Any] = asyncio.ensure_future(work)
+        self._tasks.add(task)  # held: a task nobody references may be collected mid-run
+        task.add_done_callback(self._finished)
 
-
-def _log_failure(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.info("media server clean-up failed: %s", task.exception())
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("media server clean-up failed: %s", task.exception())

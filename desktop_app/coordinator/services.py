@@ -9,8 +9,8 @@ this context explicitly instead of reaching through another service.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,9 +88,17 @@ class Services:
     app_settings: Callable[[], Awaitable[AppSettings]]
     webhooks: WebhookDispatcher
 
-    def write(self, outbox: Outbox) -> AbstractAsyncContextManager[Repository]:
-        """A write transaction whose events are serialized before it commits."""
-        return self.store.transaction(before_commit=outbox.seal)
+    @contextlib.asynccontextmanager
+    async def write(self, outbox: Outbox) -> AsyncIterator[Repository]:
+        """A write transaction whose events are serialized before it commits; one that
+        does not commit runs the outbox's ``if_rolled_back`` actions."""
+        try:
+            async with self.store.transaction(before_commit=outbox.seal) as repo:
+                yield repo
+        except BaseException:
+            for action in outbox.if_rolled_back:
+                action()
+            raise
 
     def publish(self, outbox: Outbox) -> None:
         """After a commit: drop stale snapshots, deliver the events (and offer them to the

@@ -233,13 +233,16 @@ class SessionService:
         if self.rooms is None:
             return Credentials("p2p")
         now = self.services.clock()
-        credentials, changed = await self.rooms.credentials(
+        rooms = self.rooms
+        credentials, placed = await rooms.credentials(
             repo, session, participant_session_id, count, app.max_mesh_participants, app, now
         )
+        outbox.if_rolled_back.append(functools.partial(rooms.discard, placed.made))
+        outbox.after_commit.append(functools.partial(rooms.discard, placed.left))
         if count >= 3:
             key = _back_to_p2p_key(session.id)
             outbox.after_commit.append(lambda: self.services.scheduler.cancel(key))
-        if changed:
+        if placed.changed:
             call = loaded.call
             snapshot = await call_response(repo, call, loaded.call_type.settings)
             outbox.add(CallUpdatedEvent(call_cid=call.cid, created_at=now, call=snapshot), [])
@@ -371,10 +374,11 @@ class SessionService:
         a session back at two returns to peer to peer after a while."""
         rooms = self.rooms
         assert rooms is not None
-        for participant in leaving if remaining else []:  # an ending session: the room goes
-            outbox.after_commit.append(
-                functools.partial(rooms.release_participant, session, participant.session_id)
-            )
+        if remaining:  # (an ending session's room goes whole, below)
+            for participant in leaving:
+                outbox.after_commit.append(
+                    functools.partial(rooms.release_participant, session, participant.session_id)
+                )
         if remaining == 0:
             outbox.after_commit.append(functools.partial(rooms.release_room, session))
             key = _back_to_p2p_key(session.id)

@@ -6,7 +6,8 @@
 It answers rings (``--answer accept|reject|busy|ignore``, after ``--answer-after`` seconds, as
 a person takes a moment), joins one call by id (``--join``),
 or rings people itself (``--ring alice,bob``; it joins when the first accepts).
-``--no-camera`` joins with the camera off; ``--height`` and ``--fps`` shape its test pattern. It prints ``receiving video from USER`` when a
+``--no-camera`` joins with the camera off, ``--no-remote-video`` asks an SFU for
+nobody's picture (a light extra in load tests); ``--height`` and ``--fps`` shape its test pattern. It prints ``receiving video from USER`` when a
 participant's picture first arrives, and ``connected to USER: direct udp`` (or ``relayed
 tcp`` …) when its peer connection comes up, and ``quality of USER: good|fair|poor|lost``
 when a connection's quality changes; ``--report-video S`` adds ``video from USER: 29.8 fps,
@@ -65,8 +66,11 @@ class Bot:
         camera: bool = True,
         answer_after: float = 0.0,
         report_video: float = 0.0,
+        remote_video: bool = True,
     ) -> None:
         self.client = client
+        #: Whether it asks for the others' video (through an SFU; a mesh sends it anyway).
+        self.remote_video = remote_video
         #: Seconds between reports of each remote picture's frame rate (0: none).
         self.report_video = report_video
         self.answer = answer
@@ -273,6 +277,8 @@ class Bot:
         return call
 
     async def join(self, call: Call) -> None:
+        if not self.remote_video:
+            call.show_video_of([])
         if not self.camera or self.echo:
             await call.camera.disable()
         if self.echo:  # nothing of its own: what it echoes takes the devices' place
@@ -384,6 +390,7 @@ async def run(args: argparse.Namespace) -> None:
         camera=not args.no_camera,
         answer_after=args.answer_after,
         report_video=args.report_video,
+        remote_video=not args.no_remote_video,
     )
     bot.start()
     if args.join:
@@ -422,6 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--echo", action="store_true", help="send back what the others send")
     parser.add_argument("--ring", metavar="USER[,USER]", help="ring these users at start")
     parser.add_argument("--no-camera", action="store_true", help="join with the camera off")
+    parser.add_argument(
+        "--no-remote-video",
+        action="store_true",
+        help="ask the SFU for nobody's video (a light extra participant for load tests)",
+    )
     parser.add_argument(
         "--tone", type=float, default=440.0, help="the synthetic microphone's tone (Hz)"
     )

@@ -58,6 +58,9 @@ MediaReport = Literal["connected", "failed"]
 CLOSE_SECONDS = 5.0
 #: How long a new leg may take to carry everyone before the switch happens anyway.
 SWITCH_SECONDS = 6.0
+#: Tries of one switch, and the pause after the first failure (doubling).
+SWITCH_ATTEMPTS = 3
+SWITCH_RETRY_SECONDS = 1.0
 #: How long the old leg goes on sending after a switch.
 LINGER_SECONDS = 3.0
 #: Signals kept for a mesh that does not exist yet, at most this long (seconds).
@@ -191,8 +194,9 @@ class CallMedia:
         try:
             await self._open(leg, media)
         except Exception as error:
-            log.info("the call's media could not connect: %s", error)
-            self._on_report("failed")
+            if generation == self._generation:  # (not closed meanwhile)
+                log.info("the call's media could not connect: %s", error)
+                self._on_report("failed")
             return
         self._follow()
 
@@ -366,17 +370,28 @@ class CallMedia:
             self._switching = asyncio.ensure_future(self._switch())
 
     async def _switch(self) -> None:
+        """Switch legs until the active one is what the session says; a switch that fails
+        is tried again, and after :data:`SWITCH_ATTEMPTS` the media counts as failed (the
+        call rejoins, and the join answer says afresh how to connect)."""
         generation = self._generation
-        try:
-            while (desired := self._desired()) is not None and self.leg is not None:
-                if desired == self.leg.target() or generation != self._generation:
+        failures = 0
+        while (desired := self._desired()) is not None and self.leg is not None:
+            if desired == self.leg.target() or generation != self._generation:
+                return
+            try:
+                switched = await self._switch_to(desired[0], generation)
+            except Exception as error:
+                log.info("switching the media failed: %s", error)
+                switched = False
+            if generation != self._generation:
+                return
+            if not switched:
+                failures += 1
+                if failures >= SWITCH_ATTEMPTS:
+                    log.info("media: the call's new path never came up")
+                    self._on_report("failed")
                     return
-                if not await self._switch_to(desired[0], generation):
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.info("switching the media failed: %s", error)
+                await asyncio.sleep(SWITCH_RETRY_SECONDS * failures)
 
     async def _switch_to(self, mode: str, generation: int) -> bool:
         assert self.media is not None

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
@@ -58,7 +57,8 @@ from .sfu_plan import Feeds, FeedStream, Plan, as_request, plan, streams_of, wan
 
 log = logging.getLogger(__name__)
 
-#: How long our publisher may take to be up before subscribing anyway.
+#: How long our publisher may take to be up (Janus's ``webrtcup``) before the
+#: connection counts as failed.
 WEBRTCUP_SECONDS = 5.0
 #: Frames a per-person track keeps for a reader that is late (see QueuedTrack).
 KEEP = {"audio": 25, "video": 2}
@@ -148,8 +148,10 @@ class SfuConnection:
         )
         self.feeds.update(joined.data)
         await self._publish()
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self._published.wait(), WEBRTCUP_SECONDS)
+        except TimeoutError:
+            raise ConnectionError("the media server never received our media") from None
         await self.update()
 
     def show(self, visible: Collection[str] | None) -> None:
@@ -205,15 +207,16 @@ class SfuConnection:
         self._closed = True
         for task in list(self._tasks) + list(self._forwarders.values()):
             task.cancel()
+        if self.link is not None:
+            # First: a request waiting for Janus (holding the lock) fails at once.
+            self.link.on_close = None
+            await self.link.close()
         async with self._lock:
             for branch in self._branches:
                 branch.stop()
             for peer in (self.publisher, self.subscriber):
                 if peer is not None:
                     await peer.close()
-            if self.link is not None:
-                self.link.on_close = None
-                await self.link.close()
         for track in self._tracks.values():
             track.end()
 

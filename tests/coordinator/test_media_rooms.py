@@ -9,14 +9,21 @@ import pytest
 
 from desktop_app.coordinator.cli import main
 from desktop_app.coordinator.config import ConfigError, janus_servers, resolve_config
+from desktop_app.coordinator.janus_admin import JanusAdmin, JanusDown, JanusRefused
 from desktop_app.coordinator.media_rooms import (
     DOWN_SECONDS,
+    Credentials,
+    MediaRooms,
+    Placed,
     Placement,
     ServerHealth,
     servers_of,
     session_media,
     wants_sfu,
 )
+from desktop_app.coordinator.problems import ApiError
+from desktop_app.coordinator.store.rows import SessionRow
+from desktop_app.protocol import ErrorCode
 from desktop_app.protocol.app import AppSettings
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -32,14 +39,15 @@ def test_a_call_wants_the_sfu_from_three_people_and_stays_there() -> None:
     assert not wants_sfu(None, 8, [])  # no server: the mesh limit stands
 
 
-def test_servers_are_tried_by_load_and_down_ones_last() -> None:
+def test_servers_are_tried_current_first_then_by_load_and_down_ones_not_at_all() -> None:
     health = ServerHealth({})
-    assert health.order([A, B, C], {A: 2, B: 0, C: 1}, NOW) == [B, C, A]
+    load = {A: 2, B: 0, C: 1}
+    assert health.order([A, B, C], load, NOW, None) == [B, C, A]
+    assert health.order([A, B, C], load, NOW, A) == [A, B, C], "a call stays on its server"
     health.mark_down(B, NOW)
-    assert health.order([A, B, C], {A: 2, B: 0, C: 1}, NOW) == [C, A, B]
+    assert health.order([A, B, C], load, NOW, None) == [C, A]
     later = NOW + timedelta(seconds=DOWN_SECONDS + 1)
-    assert health.order([A, B, C], {A: 2, B: 0, C: 1}, later) == [B, C, A]
-    assert health.order([A, B], {}, NOW + timedelta(seconds=DOWN_SECONDS + 1)) == [A, B]
+    assert health.order([A, B, C], load, later, None) == [B, C, A]
 
 
 def test_a_placement_keeps_its_secret_and_shows_only_mode_and_room() -> None:
@@ -84,3 +92,115 @@ def test_the_command_line_refuses_a_janus_url_that_cannot_work(
     monkeypatch.setenv("PARLEY_SECRET", "s" * 40)
     assert main(["serve", "--janus", "janus.example.org:8188"]) == 2
     assert "ws:// or wss://" in capsys.readouterr().err
+
+
+class FakeJanus(JanusAdmin):
+    """Janus servers as the coordinator sees them: which answer, which rooms each holds.
+    (The real ones are in tests/sfu; here the rules of placement are under test.)"""
+
+    def __init__(self, up: set[str]) -> None:
+        super().__init__("key")
+        self.up = up
+        self.rooms: dict[str, set[str]] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def _check(self, url: str, what: str) -> None:
+        self.calls.append((what, url))
+        if url not in self.up:
+            raise JanusDown(url)
+
+    async def create_room(
+        self, url: str, room: str, secret: str, tokens: list[str], publishers: int
+    ) -> None:
+        self._check(url, "create")
+        self.rooms.setdefault(url, set()).add(room)
+
+    async def allow(self, url: str, room: str, secret: str, tokens: list[str]) -> None:
+        self._check(url, "allow")
+        if room not in self.rooms.get(url, set()):
+            raise JanusRefused(426, "No such room")
+
+    async def destroy_room(self, url: str, room: str, secret: str) -> None:
+        self._check(url, "destroy")
+        self.rooms.get(url, set()).discard(room)
+
+
+class FakeRepo:
+    def __init__(self, sessions: list[SessionRow]) -> None:
+        self.sessions = sessions
+
+    async def sessions_in_progress(self) -> list[SessionRow]:
+        return self.sessions
+
+    async def update_session(self, session_id: str, values: dict[str, object]) -> None:
+        pass
+
+
+def _session(sid: str, placement: Placement | None = None) -> SessionRow:
+    return SessionRow(
+        id=sid, call_cid="default:x", created_at=NOW, started_at=NOW,
+        media=placement.stored() if placement else None,
+    )  # fmt: skip
+
+
+async def _credentials(
+    rooms: MediaRooms, repo: FakeRepo, session: SessionRow, count: int, mesh: int = 4
+) -> tuple[Credentials, Placed]:
+    return await rooms.credentials(
+        repo,  # type: ignore[arg-type]
+        session, "p1", count, mesh, AppSettings(), NOW,
+    )  # fmt: skip
+
+
+async def test_a_call_stays_on_its_server_even_when_another_is_emptier() -> None:
+    janus = FakeJanus({A, B})
+    rooms = MediaRooms(janus, [A, B])
+    busy = [_session(f"s{i}", Placement("sfu", A, f"r{i}", "s")) for i in range(3)]
+    session = _session("mine")
+    credentials, placed = await _credentials(rooms, FakeRepo(busy), session, 3)
+    assert credentials.server is not None and credentials.server.url == B  # the emptier
+    assert placed.changed and placed.made is not None and placed.left is None
+    # Later, B is the busy one: the call stays where it is.
+    crowd = [_session(f"t{i}", Placement("sfu", B, f"q{i}", "s")) for i in range(5)]
+    again, placed = await _credentials(rooms, FakeRepo(crowd), session, 4)
+    assert again.server is not None and again.server.url == B
+    assert again.server.room == credentials.server.room and not placed.changed
+
+
+async def test_a_dead_server_is_left_and_not_tried_again_while_marked_down() -> None:
+    janus = FakeJanus({A, B})
+    rooms = MediaRooms(janus, [A, B])
+    session = _session("mine")
+    first, _ = await _credentials(rooms, FakeRepo([]), session, 3)
+    assert first.server is not None and first.server.url == A
+    janus.up = {B}
+    moved, placed = await _credentials(rooms, FakeRepo([]), session, 3)
+    assert moved.server is not None and moved.server.url == B
+    assert placed.changed and placed.left is not None and placed.left.server == A
+    janus.calls.clear()
+    other = _session("other")
+    await _credentials(rooms, FakeRepo([]), other, 3)
+    assert ("create", A) not in janus.calls and ("allow", A) not in janus.calls
+
+
+async def test_a_restarted_server_gets_a_new_room_and_stays_in_use() -> None:
+    janus = FakeJanus({A})
+    rooms = MediaRooms(janus, [A])
+    session = _session("mine")
+    first, _ = await _credentials(rooms, FakeRepo([]), session, 3)
+    janus.rooms.clear()  # Janus restarted: its rooms are gone
+    again, placed = await _credentials(rooms, FakeRepo([]), session, 3)
+    assert again.server is not None and first.server is not None
+    assert again.server.url == A and again.server.room != first.server.room
+    assert placed.changed and not rooms.health.down(A, NOW)
+
+
+async def test_without_any_server_a_small_call_stays_peer_to_peer_and_a_big_one_is_refused() -> None:
+    janus = FakeJanus(set())
+    rooms = MediaRooms(janus, [A])
+    small, _ = await _credentials(rooms, FakeRepo([]), _session("s"), 3, mesh=4)
+    assert small.mode == "p2p"
+    with pytest.raises(ApiError) as refused:
+        await _credentials(rooms, FakeRepo([]), _session("b"), 5, mesh=4)
+    assert refused.value.code is ErrorCode.CALL_FULL
+    assert "media server" in refused.value.detail

@@ -44,12 +44,21 @@ class JanusServer:
     url: str
     process: subprocess.Popen[str]
     log: Path
+    killed: bool = False
 
     def kill(self) -> None:
         """As a crash would: no goodbye to anyone."""
+        self.killed = True
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(5)
+
+    def check_alive(self) -> None:
+        """Janus must not have died by itself (a crash is a bug to look into)."""
+        code = self.process.poll()
+        if code is not None and not self.killed:
+            tail = "\n".join(self.output().splitlines()[-40:])
+            raise AssertionError(f"Janus at {self.url} died (exit {code}):\n{tail}")
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -81,10 +90,15 @@ def janus_server(
         "janus", "-F", str(work / "conf"), "-E", interface, "-r", rtp_ports,
         "-o", "-L", str(log), "-N",
     ]  # fmt: skip
-    process = net.popen(ns, command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # Its working directory is the scratch folder: a core dump stays out of the checkout.
+    process = net.popen(
+        ns, command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=work
+    )
+    server = JanusServer(f"ws://{address}:{port}", process, log)
     try:
         net.wait_listening(ns, address, port)
-        yield JanusServer(f"ws://{address}:{port}", process, log)
+        yield server
+        server.check_alive()
     finally:
         stop(process)
         shutil.rmtree(work, ignore_errors=True)

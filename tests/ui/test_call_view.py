@@ -12,7 +12,14 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from desktop_app.protocol.permissions import Permission
 from desktop_app.sdk import Call, CallingState, VideoClient
 from desktop_app.sdk.devices import Device, SyntheticDevices
-from desktop_app.ui.views.call_view import PAGE_SIZE, CallView, TileGrid, grid_shape
+from desktop_app.ui.views.call_view import CallView
+from desktop_app.ui.widgets.tile_grid import (
+    PAGE_SIZE,
+    TileGrid,
+    grid_shape,
+    strip_height,
+    strip_size,
+)
 from desktop_app.ui.widgets.video_tile import VideoTile
 from tests.support import speech
 from tests.support.coordinator import unique
@@ -101,6 +108,48 @@ async def test_tiles_controls_and_shortcuts(
     view.close()
 
 
+async def test_the_speaker_layout_follows_the_talker_and_takes_only_shown_video(
+    signed_in: SessionFactory, sdk_user: UserFactory
+) -> None:
+    session = await signed_in("alice")
+    assert session.client is not None
+    call = session.client.call("default", unique())
+    await call.join(create=True)
+    others = {}
+    for user in ("bob", "carol", "dan"):
+        client = await sdk_user(user)
+        others[user] = client.call("default", call.id)
+        await others[user].join()
+    view = CallView()
+    view.resize(560, 480)  # a strip of two small tiles under the large one
+    view.show()
+    view.bind(call)
+    await eventually(lambda: len(view.tiles) == 4, timeout=10, what="four tiles")
+    assert view.grid.layout_mode == "grid" and call.media_session.visible is None
+
+    _shortcut(view, "Ctrl+L").activated.emit()
+    assert view.grid.layout_mode == "speaker"
+    assert "Grid view" in view.layout_toggle.toolTip()
+    big = view.grid.visible_tiles()[0]
+    assert big.name != "Alice (you)", "never yourself large while others are here"
+    shown = {sid for sid, tile in view.tiles.items() if tile in view.grid.visible_tiles()}
+    assert len(shown) < 4
+    assert call.media_session.visible == shown, "video asked for only the tiles on screen"
+
+    dan = next(p for p in call.state.participants if p.user.id == "dan")
+    call.state.dominant_speaker_.set(dan)  # dan talks
+    await eventually(lambda: view.grid.visible_tiles()[0] is view.tiles[dan.session_id])
+    assert dan.session_id in (call.media_session.visible or set())
+
+    view.layout_toggle.click()  # back to the grid: everyone's video again
+    assert view.grid.layout_mode == "grid" and call.media_session.visible is None
+    for other in others.values():
+        await other.leave()
+    await call.leave()
+    view.unbind()
+    view.close()
+
+
 async def test_backstage_banner_offers_go_live_to_hosts(signed_in: SessionFactory) -> None:
     session = await signed_in("alice")
     assert session.client is not None
@@ -119,7 +168,7 @@ async def test_backstage_banner_offers_go_live_to_hosts(signed_in: SessionFactor
     assert call.state.calling_state is CallingState.LEFT
 
 
-def test_the_grid_reflows_from_1_to_16_tiles_and_pages_beyond() -> None:
+def test_the_grid_reflows_from_1_to_16_tiles_and_pages_beyond(qapp: object) -> None:
     assert grid_shape(1, 1600, 900) == (1, 1)
     assert grid_shape(2, 1600, 900) == (2, 1)
     assert grid_shape(4, 1600, 900) == (2, 2)
@@ -139,6 +188,34 @@ def test_the_grid_reflows_from_1_to_16_tiles_and_pages_beyond() -> None:
     assert all(t.width() > 300 for t in tiles[16:]), "the last page re-flows for 4 tiles"
     grid.set_tiles(tiles[:3])
     assert grid.page == 0 and grid.pages == 1
+
+
+def test_the_speaker_layout_shows_one_large_and_the_others_in_a_strip(qapp: object) -> None:
+    grid = TileGrid()
+    grid.resize(1200, 800)
+    tiles = [VideoTile() for _ in range(12)]
+    grid.set_tiles(tiles)
+    grid.set_layout("speaker")
+    grid.feature(tiles[5])  # the one talking
+    big, *strip = grid.visible_tiles()
+    assert big is tiles[5]
+    assert big.width() == 1200 and big.height() > 500
+    assert strip and len(strip) == strip_size(1200, 800) and tiles[5] not in strip
+    assert all(t.height() == strip_height(800) and t.y() > big.height() for t in strip)
+    assert [t for t in tiles if t.isVisibleTo(grid)] == sorted(
+        [big, *strip], key=tiles.index
+    ), "only the large tile and the strip's page are shown"
+    pages = grid.pages
+    assert pages == -(-11 // strip_size(1200, 800))
+    grid.turn(1)
+    assert grid.visible_tiles()[0] is tiles[5] and grid.visible_tiles()[1:] != strip
+    grid.feature(tiles[0])
+    assert grid.visible_tiles()[0] is tiles[0]
+    grid.set_layout("grid")
+    assert grid.page == 0 and len(grid.visible_tiles()) == 12
+    grid.set_tiles(tiles[:1])  # alone: the speaker layout is the grid
+    grid.set_layout("speaker")
+    assert grid.visible_tiles() == [tiles[0]] and tiles[0].width() == 1200
 
 
 def test_an_avatar_shows_the_initials_of_the_name_not_of_its_labels() -> None:

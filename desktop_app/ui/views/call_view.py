@@ -1,5 +1,7 @@
-"""The call: a grid of tiles (1 to 16 a page, more on further pages), the controls, the
-participants panel, and banners for backstage, reconnecting and a call that ended.
+"""The call: a grid of tiles (1 to 16 a page, more on further pages) or the speaker
+layout (the one talking large, the others in a strip), the controls, the participants
+panel, and banners for backstage, reconnecting and a call that ended. Only the tiles on
+screen receive video (``call.show_video_of``).
 
 Everything shown comes from the call's observable state; every button calls an SDK verb.
 """
@@ -7,12 +9,11 @@ Everything shown comes from the call's observable state; every button calls an S
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -32,11 +33,11 @@ from ..invite import invite_link
 from ..resources import icon
 from ..tasks import Runner
 from ..theme import colors, themed_icon
+from ..widgets.tile_grid import Layout, TileGrid
 from ..widgets.video_tile import VideoTile
 from .common import StatusRow, button, label, names_phrase
 from .lobby import show_toggle, toggle_button
 
-PAGE_SIZE = 16
 SPEAKING_LEVEL = 0.15
 #: How long "Bob left the call." stays.
 NOTICE_SECONDS = 5.0
@@ -50,6 +51,8 @@ ROLE_NAMES = {
 }
 
 
+SPEAKER_VIEW_TIP = "Speaker view: the one talking large (Ctrl+L)"
+GRID_VIEW_TIP = "Grid view: everyone the same size (Ctrl+L)"
 MUTED_HINT = "You are muted. Press the microphone button (Ctrl+D) to be heard."
 
 
@@ -60,72 +63,6 @@ def role_name(role: str) -> str:
 def with_role(name: str, role: str) -> str:
     said = role_name(role)
     return f"{name} — {said}" if said else name
-
-
-def grid_shape(count: int, width: int, height: int) -> tuple[int, int]:
-    """Columns and rows for ``count`` tiles that keep them closest to 16:9."""
-    if count <= 0:
-        return 1, 1
-    best, best_score = (1, count), -1.0
-    for columns in range(1, count + 1):
-        rows = math.ceil(count / columns)
-        tile_w, tile_h = width / columns, height / rows
-        shown = min(tile_w, tile_h * 16 / 9)  # width of a 16:9 picture that fits
-        if shown >= best_score - 1e-9:  # a tie goes to more columns (screens are wide)
-            best, best_score = (columns, rows), shown
-    return best
-
-
-class TileGrid(QWidget):
-    page_changed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tiles: list[VideoTile] = []
-        self.page = 0
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(len(self.tiles) / PAGE_SIZE))
-
-    def set_tiles(self, tiles: list[VideoTile]) -> None:
-        self.tiles = tiles
-        for tile in tiles:
-            tile.setParent(self)
-        self.page = min(self.page, self.pages - 1)
-        self._place()
-
-    def turn(self, step: int) -> None:
-        self.page = max(0, min(self.pages - 1, self.page + step))
-        self._place()
-
-    def visible_tiles(self) -> list[VideoTile]:
-        return self.tiles[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        self._place()
-
-    def _place(self) -> None:
-        shown = self.visible_tiles()
-        for tile in self.tiles:
-            tile.setVisible(tile in shown)
-        columns, rows = grid_shape(len(shown), self.width(), self.height())
-        gap = 8
-        width = (self.width() - gap * (columns - 1)) / columns
-        height = (self.height() - gap * (rows - 1)) / rows
-        for index, tile in enumerate(shown):
-            row, column = divmod(index, columns)
-            in_row = min(columns, len(shown) - row * columns)
-            offset = (columns - in_row) * (width + gap) / 2  # centre a short last row
-            tile.setGeometry(
-                QRect(
-                    round(offset + column * (width + gap)),
-                    round(row * (height + gap)),
-                    round(width),
-                    round(height),
-                )
-            )
-        self.page_changed.emit()
 
 
 def control(
@@ -215,6 +152,7 @@ class CallView(QWidget):
         self.devices_menu.aboutToShow.connect(self._fill_devices_menu)
         self.devices.setMenu(self.devices_menu)
         self.participants = control("users", "Participants", self._toggle_people)
+        self.layout_toggle = control("speaker-view", SPEAKER_VIEW_TIP, self._toggle_layout)
         self.leave = control("hang-up", "Leave the call", self._leave, role="danger")
         self.end = button("End for everyone", "danger", self._end)
         keep = self.end.sizePolicy()
@@ -222,7 +160,14 @@ class CallView(QWidget):
         self.end.setSizePolicy(keep)
         controls = QHBoxLayout()
         controls.addStretch(1)
-        for widget in (self.mic, self.camera, self.devices, self.participants, self.leave):
+        for widget in (
+            self.mic,
+            self.camera,
+            self.devices,
+            self.participants,
+            self.layout_toggle,
+            self.leave,
+        ):
             controls.addWidget(widget)
         controls.addStretch(1)
         controls.addWidget(self.end)
@@ -238,6 +183,10 @@ class CallView(QWidget):
 
         QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_microphone)
         QShortcut(QKeySequence("Ctrl+E"), self, self.toggle_camera)
+        QShortcut(QKeySequence("Ctrl+L"), self, self._toggle_layout)
+        #: The video asked for last (``call.show_video_of``): None is everyone's.
+        self._showing: frozenset[str] | None = None
+        self.grid.page_changed.connect(self._follow_visible)
         self._levels = QTimer(self)
         self._levels.setInterval(100)
         self._levels.timeout.connect(self._show_levels)
@@ -260,8 +209,10 @@ class CallView(QWidget):
             state.call_,
             state.calling_state_,
             state.own_capabilities_,
+            state.dominant_speaker_,
         ):
             self._unsubscribe.append(observable.subscribe(lambda _: self._refresh_soon()))
+        self._showing = None
         for manager in (call.camera, call.microphone):
             self._unsubscribe.append(manager.status.subscribe(lambda _: self._refresh_soon()))
         self._unsubscribe.append(
@@ -315,6 +266,7 @@ class CallView(QWidget):
                 known = self.tiles[participant.session_id] = VideoTile()
             self._show_participant(known, participant)
         self.grid.set_tiles([self.tiles[p.session_id] for p in ordered])
+        self._feature(state.dominant_speaker, ordered)
 
         show_toggle(self.mic, call.microphone.enabled)
         self.muted_hint.setVisible(
@@ -486,6 +438,42 @@ class CallView(QWidget):
         self.next_page.setEnabled(self.grid.page < self.grid.pages - 1)
 
     # --- actions -----------------------------------------------------------------------------
+
+    def _feature(self, speaker: Participant | None, ordered: list[Participant]) -> None:
+        """The speaker layout shows the one talking large — or, until someone talks, the
+        first of the others; never yourself while anyone else is here."""
+        featured = self.grid.featured
+        current = next((p for p, t in self._tiles_of(ordered) if t is featured), None)
+        if speaker is not None and not speaker.is_local:
+            chosen: Participant | None = speaker
+        elif current is not None and not current.is_local:
+            chosen = current
+        else:
+            chosen = next((p for p in ordered if not p.is_local), None)
+        self.grid.feature(self.tiles.get(chosen.session_id) if chosen else None)
+
+    def _tiles_of(self, ordered: list[Participant]) -> list[tuple[Participant, VideoTile]]:
+        return [(p, self.tiles[p.session_id]) for p in ordered if p.session_id in self.tiles]
+
+    def _toggle_layout(self) -> None:
+        speaker = self.grid.layout_mode == "grid"
+        mode: Layout = "speaker" if speaker else "grid"
+        self.grid.set_layout(mode)
+        name, tip = ("grid", GRID_VIEW_TIP) if speaker else ("speaker-view", SPEAKER_VIEW_TIP)
+        themed_icon(self.layout_toggle, lambda: icon(name, colors().text))
+        self.layout_toggle.setToolTip(tip)
+
+    def _follow_visible(self) -> None:
+        """Receive the video of the tiles on screen only (everyone's when all are)."""
+        call = self.call
+        if call is None:
+            return
+        on_screen = {id(tile) for tile in self.grid.visible_tiles()}
+        shown = {sid for sid, tile in self.tiles.items() if id(tile) in on_screen}
+        wanted = None if len(shown) == len(self.tiles) else frozenset(shown)
+        if wanted != self._showing:
+            self._showing = wanted
+            call.show_video_of(wanted)
 
     def toggle_microphone(self) -> None:
         if self.call is not None:

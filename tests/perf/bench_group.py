@@ -1,0 +1,274 @@
+"""Group calls through Janus beside peer-to-peer ones, in the same run (root: namespaces).
+
+    sudo .venv/bin/python tests/perf/bench_group.py [--seconds 15] [--height 240]
+
+Every participant is a ``parley-bot`` process (its own interpreter, as on its own
+computer) sending a ``--height`` test pattern at 15 fps and a tone; CPU is read from
+``/proc/<pid>/stat`` over ``--seconds`` once everyone receives everyone.
+
+* **1:1 peer to peer** — the baseline: what a client costs in a call of two today.
+* **4 people, mesh vs SFU** — per-client CPU (median of the four) each way, and the ratio.
+* **8 people through the SFU** — one client receiving everyone's picture and sound,
+  beside seven lighter ones that take sound only (eight full clients would need more than
+  this machine's two cores); its CPU as a ratio of the 1:1 baseline.
+* **join → first remote frame** through the SFU (a third person joining a call of two
+  goes straight to the room) beside a raw aiortc publisher → Janus → subscriber path,
+  measured inside this process.
+* **Janus** — its CPU per forwarded stream in the 4-person SFU call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from desktop_app.coordinator.auth import create_user_token
+from tests.net.scene import Lines
+from tests.support import janus
+from tests.support.processes import stop
+
+TICKS = os.sysconf("SC_CLK_TCK")
+SECRET = "bench-group-secret-of-enough-length-for-hs256"
+PORT = 3300
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / TICKS
+
+
+class Setting:
+    def __init__(self, lan: janus.MediaLan, janus_url: str | None, height: int) -> None:
+        self.lan = lan
+        self.height = height
+        self.work = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+        self.url = f"http://127.0.0.1:{PORT}"
+        command = [
+            sys.executable, "-m", "desktop_app.coordinator", "serve", "--host", "127.0.0.1",
+            "--port", str(PORT), "--secret", SECRET, "--log-level", "warning",
+            "--database", f"sqlite:///{self.work / 'bench.sqlite3'}", "--no-rate-limits",
+        ]  # fmt: skip
+        if janus_url:
+            command += ["--janus", janus_url, "--janus-admin-key", janus.ADMIN_KEY]
+        env = {**os.environ, "PARLEY_DATA_DIR": str(self.work)}
+        self.coordinator = lan.popen(lan.ns, command, env=env)
+        lan.wait_listening(lan.ns, "127.0.0.1", PORT)
+        self.bots: list[tuple[str, subprocess.Popen[str], Lines]] = []
+
+    def call(self) -> str:
+        call_id = f"b{secrets.token_hex(4)}"
+        token = create_user_token(SECRET, "host")
+        answer = httpx.post(
+            f"{self.url}/v1/calls/default/{call_id}",
+            json={},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return call_id
+
+    def bot(self, user: str, call_id: str, *args: str) -> Lines:
+        command = [
+            sys.executable, "-m", "desktop_app.sdk.bot", "--server", self.url, "--user", user,
+            "--join", f"default:{call_id}", "--height", str(self.height), "--fps", "15",
+            "--tone", str(300 + 50 * len(self.bots)), *args,
+        ]  # fmt: skip
+        env = {**os.environ, "PARLEY_BOT_TOKEN": create_user_token(SECRET, user)}
+        process = self.lan.popen(
+            self.lan.ns, command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        lines = Lines(process)
+        self.bots.append((user, process, lines))
+        return lines
+
+    def close(self) -> None:
+        for _, process, _ in self.bots:
+            process.terminate()
+        for _, process, _ in self.bots:
+            stop(process)
+        stop(self.coordinator)
+
+
+@contextmanager
+def setting(lan: janus.MediaLan, janus_url: str | None, height: int) -> Iterator[Setting]:
+    current = Setting(lan, janus_url, height)
+    try:
+        yield current
+    finally:
+        current.close()
+
+
+def everyone_sees_everyone(place: Setting, users: list[str], full: list[str]) -> None:
+    for user, _, lines in place.bots:
+        if user in full:
+            for other in users:
+                if other != user:
+                    lines.wait_for(f"receiving video from {other}", 60)
+
+
+def cpu_of(place: Setting, seconds: float, extra: list[int] = ()) -> dict[str, float]:  # type: ignore[assignment]
+    pids = {user: process.pid for user, process, _ in place.bots}
+    pids.update({f"pid{p}": p for p in extra})
+    before = {user: cpu_seconds(pid) for user, pid in pids.items()}
+    time.sleep(seconds)
+    return {user: (cpu_seconds(pid) - before[user]) / seconds for user, pid in pids.items()}
+
+
+def call_of(lan: janus.MediaLan, url: str | None, n: int, height: int, seconds: float,
+            light: int = 0, janus_pid: int | None = None) -> dict[str, float]:  # fmt: skip
+    with setting(lan, url, height) as place:
+        call_id = place.call()
+        users = [f"p{i}" for i in range(n)]
+        for index, user in enumerate(users):
+            place.bot(user, call_id, *(["--no-remote-video"] if index >= n - light else []))
+        everyone_sees_everyone(place, users, users[: n - light])
+        time.sleep(2.0)  # past the switch to the SFU and the first keyframes
+        return cpu_of(place, seconds, [janus_pid] if janus_pid else [])
+
+
+def join_to_first_frame(lan: janus.MediaLan, url: str, height: int, tries: int) -> list[float]:
+    """A third person joins a call of two: from its "joined" line to its first picture."""
+    times = []
+    with setting(lan, url, height) as place:
+        for attempt in range(tries):
+            call_id = place.call()
+            first = place.bot(f"a{attempt}", call_id)
+            place.bot(f"b{attempt}", call_id)
+            first.wait_for(f"receiving video from b{attempt}", 60)
+            third = place.bot(f"c{attempt}", call_id)
+            joined = third.wait_for(f"{call_id} joined", 60)
+            seen = third.wait_for("receiving video from", 60)
+            times.append(third.times[third.lines.index(seen)] - third.times[third.lines.index(joined)])
+            for _, process, _ in place.bots:
+                process.terminate()
+            for _, process, _ in place.bots:
+                stop(process)
+            place.bots.clear()
+    return times
+
+
+async def raw_path(url: str, height: int) -> float:
+    """aiortc publisher → Janus → aiortc subscriber: from the subscriber's join request to
+    its first decoded frame (the same room settings the coordinator uses)."""
+    from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from desktop_app.media.synthetic import SyntheticVideoTrack
+    from desktop_app.sdk.janus_link import JanusLink
+
+    def configuration() -> RTCConfiguration:
+        return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+    room = secrets.token_hex(6)
+    admin = await JanusLink.open(url)
+    handle = await admin.attach()
+    await handle.request({"request": "create", "room": room, "admin_key": janus.ADMIN_KEY,
+                          "allowed": ["t"], "publishers": 4})  # fmt: skip
+    link = await JanusLink.open(url)
+    up = asyncio.Event()
+    publisher = await link.attach(lambda m, d, j: up.set() if m.get("janus") == "webrtcup" else None)
+    await publisher.request({"request": "join", "ptype": "publisher", "room": room,
+                             "id": "raw", "token": "t"})  # fmt: skip
+    pc = RTCPeerConnection(configuration())
+    pc.addTrack(SyntheticVideoTrack(height * 4 // 3, height))
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await publisher.request(
+        {"request": "publish"}, {"type": "offer", "sdp": pc.localDescription.sdp, "trickle": False}
+    )
+    assert answer.jsep is not None
+    await pc.setRemoteDescription(RTCSessionDescription(answer.jsep["sdp"], "answer"))
+    await asyncio.wait_for(up.wait(), 10)
+    await asyncio.sleep(1.0)
+    sub_link = await JanusLink.open(url)
+    subscriber = await sub_link.attach()
+    spc = RTCPeerConnection(configuration())
+    first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    readers: list[asyncio.Task[None]] = []
+
+    @spc.on("track")
+    def _track(track: object) -> None:
+        async def read() -> None:
+            await track.recv()  # type: ignore[attr-defined]
+            if not first.done():
+                first.set_result(time.monotonic())
+
+        readers.append(asyncio.ensure_future(read()))
+
+    started = time.monotonic()
+    offer = await subscriber.request({"request": "join", "ptype": "subscriber", "room": room,
+                                      "streams": [{"feed": "raw"}], "token": "t"})  # fmt: skip
+    assert offer.jsep is not None
+    await spc.setRemoteDescription(RTCSessionDescription(offer.jsep["sdp"], "offer"))
+    await spc.setLocalDescription(await spc.createAnswer())
+    await subscriber.request(
+        {"request": "start"}, {"type": "answer", "sdp": spc.localDescription.sdp, "trickle": False}
+    )
+    seen = await asyncio.wait_for(first, 20)
+    for reader in readers:
+        reader.cancel()
+    for peer in (pc, spc):
+        await peer.close()
+    for one in (sub_link, link, admin):
+        await one.close()
+    return seen - started
+
+
+def share(value: float) -> str:
+    return f"{100 * value:5.1f} % of a core"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--height", type=int, default=240)
+    parser.add_argument("--tries", type=int, default=3)
+    args = parser.parse_args()
+    if not janus.available():
+        raise SystemExit("needs root, ip, nft and janus")
+    with janus.MediaLan() as lan, lan.janus(8188, "20000-29999") as sfu, lan.inside():
+        janus_pid = sfu.process.pid
+        print(f"parley bench_group: {args.height}p at 15 fps, CPU over {args.seconds:.0f} s")
+        one = call_of(lan, None, 2, args.height, args.seconds)
+        baseline = statistics.median(one[u] for u in ("p0", "p1"))
+        print(f"1:1 peer to peer (baseline): {share(baseline)} per client")
+
+        mesh = call_of(lan, None, 4, args.height, args.seconds)
+        mesh4 = statistics.median(mesh[f"p{i}"] for i in range(4))
+        through = call_of(lan, sfu.url, 4, args.height, args.seconds, janus_pid=janus_pid)
+        sfu4 = statistics.median(through[f"p{i}"] for i in range(4))
+        print(f"4 people, mesh: {share(mesh4)} per client ({mesh4 / baseline:.2f}× 1:1)")
+        print(f"4 people, SFU:  {share(sfu4)} per client ({sfu4 / baseline:.2f}× 1:1, "
+              f"{sfu4 / mesh4:.2f}× mesh)")  # fmt: skip
+        forwarded = 4 * 3 * 2  # four publishers, three subscribers each, audio and video
+        janus_share = through[f"pid{janus_pid}"]
+        print(f"Janus, 4 people: {share(janus_share)} in all, "
+              f"{100 * janus_share / forwarded:.2f} % of a core per forwarded stream")  # fmt: skip
+
+        eight = call_of(lan, sfu.url, 8, args.height, args.seconds, light=7)
+        print(f"8 people through the SFU, the one receiving every picture: {share(eight['p0'])} "
+              f"({eight['p0'] / baseline:.2f}× 1:1); the 7 taking sound only: "
+              f"{share(statistics.median(eight[f'p{i}'] for i in range(1, 8)))} each")  # fmt: skip
+
+        joins = join_to_first_frame(lan, sfu.url, args.height, args.tries)
+        raws = [asyncio.run(raw_path(sfu.url, args.height)) for _ in range(args.tries)]
+        ours, raw = statistics.median(joins), statistics.median(raws)
+        print(f"join → first remote frame through the SFU: {1000 * ours:.0f} ms "
+              f"(min {1000 * min(joins):.0f}, max {1000 * max(joins):.0f}); raw aiortc → "
+              f"Janus → aiortc: {1000 * raw:.0f} ms; ratio {ours / raw:.1f}×")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
