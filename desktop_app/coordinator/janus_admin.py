@@ -7,8 +7,9 @@ A server that cannot be reached, or answers with nonsense, raises :class:`JanusD
 refusal (wrong admin key, a room that is not there) raises :class:`JanusRefused`.
 
 Rooms are private (``is_private``: not listed), let in only a token from their
-``allowed`` list (publishers and subscribers alike), and are edited or destroyed only with
-their ``secret``; only the admin key makes them (``admin_key`` in the plugin's
+``allowed`` list (publishers and subscribers alike), tie each subscription to a publisher
+of the room (``require_pvtid``: kicking a publisher ends what it receives too), and are
+edited or destroyed only with their ``secret``; only the admin key makes them (``admin_key`` in the plugin's
 configuration, ``packaging/janus/``).
 """
 
@@ -61,6 +62,9 @@ class JanusAdmin:
             "room": room,
             "secret": secret,
             "is_private": True,
+            # A subscription names the publisher it belongs to (its private id), so a
+            # publisher kicked out takes its subscriptions with it.
+            "require_pvtid": True,
             "allowed": tokens,
             "publishers": publishers,
             "notify_joining": False,

@@ -1,16 +1,12 @@
-"""A joined call's media: what connects us to the others and what arrives from them.
+"""A joined call's media: what connects us to the others, and the switch between paths.
 
 :class:`CallMedia` carries a call's media over one of two **legs**: the peer-to-peer mesh
 (one aiortc connection per other participant, :mod:`.rtc`) or a Janus room
-(:mod:`.sfu`: one publisher and one subscriber connection). Whichever leg is active
-
-* sends what the call's devices capture (each connection takes its own branch);
-* hands every remote track to its participant (``participant.video_track`` …); a drain
-  reads each one so nothing queues up, measures audio levels on the way, plays the
-  sound, and keeps the dominant speaker; the app gets a branch that always holds the
-  newest frame;
-* reports whether its connections came up or failed (``on_report``); the call's state
-  machine decides what follows (a rejoin).
+(:mod:`.sfu`: one publisher and one subscriber connection). The active leg sends what the
+call's devices capture (each connection takes its own branch) and reports whether its
+connections came up or failed (``on_report``; the call's state machine decides what
+follows: a rejoin). What arrives through the legs — tracks, levels, the dominant
+speaker, the sound played — is :mod:`.remote_media`'s.
 
 **Switching legs, make before break.** The coordinator says in the call's session how its
 media travels (``media.mode``, ``media.room``). When that changes — a third person came,
@@ -18,8 +14,10 @@ the call is back at two, the room moved to another server — the new leg is bui
 the active one: it connects and receives, but its frames are not shown or played. When
 sound arrives through it from everyone who sends sound (and pictures from everyone who
 sends them), or after :data:`SWITCH_SECONDS`, it becomes the active leg in one step —
-tracks handed over, the speaker fed from it — and only then is the old leg closed. No
-word is lost at the switch; a new leg that fails is dropped and the old one stays.
+tracks handed over, the speaker fed from it — and the old leg goes on sending for
+:data:`LINGER_SECONDS` before it closes (the others switch when *they* receive everyone).
+No word is lost at the switch; a new leg that fails is dropped, the old one stays, and
+the switch is tried again.
 
 Signals and tracks that outrun the join answer or the participant's event are kept until
 they can be placed.
@@ -32,22 +30,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-
-import av
-from aiortc.contrib.media import MediaRelay
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from desktop_app.protocol.calls import MediaInfo, SessionMediaResponse
 from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 
-from .call_state import CallState, Participant
+from .call_state import CallState
 from .device_managers import InputDeviceManager, SpeakerManager
 from .ice import usable_ice_servers
-from .levels import audio_level, loudest, smooth
 from .media_quality import QualityWatch
 from .quality import StatsSample
+from .remote_media import Leg, RemoteMedia, path_of
 from .rtc import PeerMesh
 from .sfu import SfuConnection
 
@@ -68,26 +61,6 @@ EARLY_SIGNAL_SECONDS = 10.0
 SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
 #: Asks the coordinator for this participant session's media credentials, now.
 FetchMedia = Callable[[], Awaitable[MediaInfo]]
-
-
-@dataclass(eq=False)
-class Leg:
-    """One way of reaching the others, and what has come through it."""
-
-    mode: Literal["p2p", "sfu"]
-    room: str | None
-    transport: PeerMesh | SfuConnection | None = None
-    #: The remote tracks that arrived through this leg: session → kind → track.
-    tracks: dict[str, dict[str, MediaStreamTrack]] = field(default_factory=dict)
-    #: (session, kind) whose frames have arrived through this leg.
-    flowing: set[tuple[str, str]] = field(default_factory=set)
-    failed: bool = False
-    #: Its close, once begun (every caller waits for the same one).
-    closing: asyncio.Future[None] | None = None
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def target(self) -> tuple[str, str | None]:
-        return (self.mode, self.room if self.mode == "sfu" else None)
 
 
 class MediaSession(Protocol):
@@ -131,7 +104,6 @@ class CallMedia:
         self.next_leg: Leg | None = None
         #: Video wanted only of these participant sessions (None: everyone's).
         self.visible: set[str] | None = None
-        self._relay = MediaRelay()
         self._expecting = False
         #: Counts closes: a connect that awaited (the ICE probe) sees whether the media
         #: was closed meanwhile.
@@ -140,8 +112,13 @@ class CallMedia:
         #: offer the moment our join is committed, before its answer has reached us, or
         #: as the call returns to peer to peer, before we have heard that it does.
         self._early_signals: list[tuple[float, CallSignalEvent]] = []
-        #: Remote tracks that arrived before their participant was known, by session.
-        self._unclaimed: dict[str, list[tuple[Leg, MediaStreamTrack]]] = {}
+        self.remote = RemoteMedia(
+            state,
+            speaker,
+            active=lambda leg: leg is self.leg,
+            connected=lambda: self._on_report("connected"),
+            spawn=self._spawn,
+        )
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._switching: asyncio.Task[None] | None = None
@@ -184,7 +161,7 @@ class CallMedia:
             return  # closed while the probe ran: the call is over
         self.media = media
         self._unsubscribe = [
-            self.state.participants_.subscribe(self._claim_tracks),
+            self.state.participants_.subscribe(self.remote.claim),
             self.state.call_.subscribe(lambda _: self._follow()),
         ]
         leg = self._new_leg(media)
@@ -267,7 +244,7 @@ class CallMedia:
         if not keep_signals:
             self._expecting = False
             self._early_signals.clear()
-        self._unclaimed.clear()
+        self.remote.forget()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
@@ -304,7 +281,7 @@ class CallMedia:
                 media.media_server,
                 media.ice_servers,
                 sources,
-                lambda remote, track: self._remote_track(leg, remote, track),
+                lambda remote, track: self.remote.arrived(leg, remote, track),
                 lambda: self._leg_failed(leg),
                 display=user.user.id if user is not None else "",
                 prefer_h264=self.prefer_h264,
@@ -318,7 +295,7 @@ class CallMedia:
             media.ice_servers,
             sources,
             self._send_signal,
-            lambda remote, track: self._remote_track(leg, remote, track),
+            lambda remote, track: self.remote.arrived(leg, remote, track),
             on_state=lambda remote, state: self._peer_state(leg, remote, state),
             prefer_h264=self.prefer_h264,
         )
@@ -473,17 +450,7 @@ class CallMedia:
         """``leg`` becomes the one shown and played (synchronously: no frame is lost)."""
         self.leg = leg
         self.quality.forget()
-        for participant in self.state.participants:
-            if participant.is_local:
-                continue
-            tracks = leg.tracks.get(participant.session_id, {})
-            video, audio = tracks.get("video"), tracks.get("audio")
-            participant.video_track = self._relay.subscribe(video, buffered=False) if video else None
-            participant.audio_track = self._relay.subscribe(audio, buffered=False) if audio else None
-            if tracks:
-                participant.connection_state = "connected"
-            participant.connection_path = self._path(leg, participant.session_id)
-        self.state.participants_.notify()
+        self.remote.hand_over(leg)
         self._on_report("connected")
 
     def _leg_failed(self, leg: Leg) -> None:
@@ -505,18 +472,15 @@ class CallMedia:
         )
         await self._send(message.model_dump(mode="json"))
 
-    def _path(self, leg: Leg, remote: str) -> Any:
-        return leg.transport.path(remote) if leg.transport is not None else None
-
     def _peer_state(self, leg: Leg, remote: str, state: str) -> None:
         if leg is not self.leg or self._desired() not in (None, leg.target()):
             # A leg on its way in or out: the others close theirs as they switch.
             log.debug("media to %s %s on a leg that is not the call's", remote, state)
             return
-        participant = self._participant(remote)
+        participant = self.remote.participant(remote)
         if participant is not None:
             participant.connection_state = state
-            participant.connection_path = self._path(leg, remote) if state == "connected" else None
+            participant.connection_path = path_of(leg, remote) if state == "connected" else None
             self.state.participants_.notify()
         if state == "connected":
             self._on_report("connected")
@@ -529,78 +493,8 @@ class CallMedia:
         return await transport.statistics(remote, at) if transport is not None else None
 
     def _quality_changed(self) -> None:
-        self._update_speaker()
+        self.remote.update_speaker()
         self.state.participants_.notify()
-
-    def _participant(self, session_id: str) -> Participant | None:
-        return next((p for p in self.state.participants if p.session_id == session_id), None)
-
-    def _remote_track(self, leg: Leg, remote: str, track: MediaStreamTrack) -> None:
-        participant = self._participant(remote)
-        if participant is None:
-            # Media can outrun the event that announces its participant: keep the track
-            # until the participant appears (see _claim_tracks).
-            self._unclaimed.setdefault(remote, []).append((leg, track))
-            return
-        leg.tracks.setdefault(remote, {})[track.kind] = track
-        if leg is self.leg:
-            branch = self._relay.subscribe(track, buffered=False)
-            if track.kind == "video":
-                participant.video_track = branch
-            else:
-                participant.audio_track = branch
-            if leg.mode == "sfu":
-                participant.connection_state = "connected"
-                participant.connection_path = self._path(leg, remote)
-                self._on_report("connected")
-        self._spawn(self._drain(leg, participant, track, self._relay.subscribe(track)))
-        self.state.participants_.notify()
-
-    def _claim_tracks(self, participants: list[Participant]) -> None:
-        for participant in participants:
-            for leg, track in self._unclaimed.pop(participant.session_id, []):
-                self._remote_track(leg, participant.session_id, track)
-
-    async def _drain(
-        self, leg: Leg, participant: Participant, source: MediaStreamTrack, track: MediaStreamTrack
-    ) -> None:
-        """Read a remote track as it arrives: on the active leg its sound is measured and
-        played; on a leg being built, it only counts as arrived."""
-        key = (participant.session_id, source.kind)
-        audio = source.kind == "audio"
-        try:
-            while True:
-                frame = await track.recv()
-                if key not in leg.flowing:
-                    leg.flowing.add(key)
-                    leg.arrived.set()
-                if leg is not self.leg:
-                    continue
-                if audio and isinstance(frame, av.AudioFrame):
-                    muted = participant.published.get("audio") is False  # frames in flight
-                    level = 0.0 if muted else smooth(participant.audio_level, audio_level(frame))
-                    participant.audio_level = level
-                    self._update_speaker()
-                    self.speaker.play(participant.session_id, frame)
-        except MediaStreamError:
-            pass
-        if leg is self.leg and leg.tracks.get(participant.session_id, {}).get(source.kind) is source:
-            # Ended on the active leg (its video left the screen, or they left).
-            del leg.tracks[participant.session_id][source.kind]
-            leg.flowing.discard(key)
-            if audio:
-                participant.audio_level = 0.0
-            elif source.kind == "video":
-                participant.video_track = None
-                self.state.participants_.notify()
-
-    def _update_speaker(self) -> None:
-        levels = {p.session_id: p.audio_level for p in self.state.participants if not p.is_local}
-        current = self.state.dominant_speaker
-        chosen = loudest(levels, current.session_id if current else None)
-        speaker = self._participant(chosen) if chosen is not None else None
-        if speaker is not current:
-            self.state.dominant_speaker_.set(speaker)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(work)

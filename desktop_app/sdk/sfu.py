@@ -127,6 +127,8 @@ class SfuConnection:
         self._tracks: dict[tuple[str, str], QueuedTrack] = {}
         self._forwarders: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
+        #: Our publisher's private id: the room ties our subscriptions to it.
+        self._private_id: object = None
         self._closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -147,6 +149,7 @@ class SfuConnection:
             }
         )
         self.feeds.update(joined.data)
+        self._private_id = joined.data.get("private_id")
         await self._publish()
         try:
             await asyncio.wait_for(self._published.wait(), WEBRTCUP_SECONDS)
@@ -270,6 +273,7 @@ class SfuConnection:
                     "room": self.server.room,
                     "streams": as_request(change.subscribe),
                     "token": self.server.token,
+                    "private_id": self._private_id,
                     "use_msid": False,
                 }
             )
