@@ -7,8 +7,8 @@ A server that cannot be reached, or answers with nonsense, raises :class:`JanusD
 refusal (wrong admin key, a room that is not there) raises :class:`JanusRefused`.
 
 Rooms are private (``is_private``: not listed), let in only a token from their
-``allowed`` list (publishers and subscribers alike), tie each subscription to a publisher
-of the room (``require_pvtid``: kicking a publisher ends what it receives too), and are
+``allowed`` list (publishers and subscribers alike), ask each subscription for the private id
+of a publisher in the room (``require_pvtid``), and are
 edited or destroyed only with their ``secret``; only the admin key makes them (``admin_key`` in the plugin's
 configuration, ``packaging/janus/``).
 """
@@ -62,8 +62,9 @@ class JanusAdmin:
             "room": room,
             "secret": secret,
             "is_private": True,
-            # A subscription names the publisher it belongs to (its private id), so a
-            # publisher kicked out takes its subscriptions with it.
+            # A subscription must name a publisher of the room (its private id): a token
+            # alone does not let anyone watch. (Janus 1.1 does not end a kicked
+            # publisher's subscriptions, measured: see docs/decisions.md.)
             "require_pvtid": True,
             "allowed": tokens,
             "publishers": publishers,

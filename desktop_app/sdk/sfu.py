@@ -44,7 +44,7 @@ from . import jitter
 from .call_state import ConnectionPath
 from .congestion import allow_low_bitrates, tune_sender
 from .ice import path_of
-from .janus_link import JanusHandle, JanusLink
+from .janus_link import JanusError, JanusHandle, JanusLink
 from .quality import StatsSample, sample_of
 from .rtc import (
     TrackListener,
@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 #: How long our publisher may take to be up (Janus's ``webrtcup``) before the
 #: connection counts as failed.
 WEBRTCUP_SECONDS = 5.0
+#: Janus's VideoRoom error for a feed that is not (or no longer) there.
+NO_SUCH_FEED = 428
+#: Tries of one subscription change when feeds leave under it.
+FEED_RETRIES = 3
 #: Frames a per-person track keeps for a reader that is late (see QueuedTrack).
 KEEP = {"audio": 25, "video": 2}
 
@@ -165,15 +169,26 @@ class SfuConnection:
             self._spawn(self.update())
 
     async def update(self) -> None:
-        """Bring the subscriber in line with the feeds and what is visible."""
+        """Bring the subscriber in line with the feeds and what is visible. A feed that
+        left between Janus's word of it and our request ("no such feed") is forgotten and
+        the rest asked for again; Janus's own event about it follows."""
         async with self._lock:
-            if self._closed or self.link is None or not self._published.is_set():
-                return
-            wanted_now = wanted(self.feeds, self.visible)
-            change = plan(wanted_now, self._subscribed)
-            if change.empty:
-                return
-            await self._change_subscriptions(change)
+            for _ in range(FEED_RETRIES):
+                if self._closed or self.link is None or not self._published.is_set():
+                    return
+                change = plan(wanted(self.feeds, self.visible), self._subscribed)
+                if change.empty:
+                    return
+                try:
+                    await self._change_subscriptions(change)
+                    return
+                except JanusError as error:
+                    gone = {s.feed for s in change.subscribe if s.feed in error.reason}
+                    if error.code != NO_SUCH_FEED or not gone:
+                        raise
+                    log.info("a feed left before we subscribed: %s", error.reason)
+                    for feed in gone:
+                        self.feeds.streams.pop(feed, None)
 
     async def seen(self, remote: str) -> None:
         """Participants come through Janus's publisher events, not the coordinator's."""

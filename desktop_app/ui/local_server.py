@@ -217,8 +217,14 @@ class LocalServer:
         self._stopping = True
         if self._keeper is not None:
             self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._keeper
+            except asyncio.CancelledError:
+                pass
+            except Exception as error:  # how the watcher ended does not matter any more
+                # (seen in tests, where several qasync loops share one Qt dispatcher and a
+                # cancelled sleep can wake where no loop runs: "no running event loop")
+                log.debug("the local server's watcher ended with %r", error)
             self._keeper = None
         for process in (self._bot, self._server):
             if process is not None and process.poll() is None:

@@ -4,7 +4,8 @@ scene's server with the form a person fills in, answers the first ring with the 
 dialog's Accept button, and from then on prints a line whenever what the call view shows
 changes — the banner, and for each tile its caption, quality bars and whether its
 picture moves — so a test can wait for what a person would see. A line ``shot NAME`` on
-stdin saves the window as ``NAME.png`` in ``--shots``.
+stdin saves the window as ``NAME.png`` in ``--shots``; ``layout`` clicks the layout
+button (grid ⇄ speaker).
 
     python -m tests.net.app_person --server URL --user alice --shots DIR
     (the user's token in PARLEY_TEST_TOKEN)
@@ -61,11 +62,18 @@ class Watcher:
         if window.stack.currentWidget() is not view or call is None:
             return f"showing {window.stack.currentWidget().__class__.__name__}"
         parts = [f"call {call.state.calling_state.value}"]
+        leg = call.media_session.leg
+        parts.append(f"media {leg.mode if leg is not None else 'none'}")
         if view.banner.isVisible():
             parts.append(f"banner {view.banner_text.text()!r}")
         camera = "camera on" if call.camera.enabled else "camera off"
         microphone = "microphone on" if call.microphone.enabled else "microphone off"
         parts.append(f"{camera}, {microphone}")
+        grid = view.grid
+        if grid.layout_mode == "speaker" and len(grid.visible_tiles()) > 1:
+            parts.append(f"layout speaker, large {grid.visible_tiles()[0].name}")
+        else:
+            parts.append(f"layout {grid.layout_mode}")
         for tile in view.tiles.values():
             parts.append(
                 f"tile {tile.name}: bars {tile.quality or 'none'}, "
@@ -122,6 +130,8 @@ async def act(window: MainWindow, args: argparse.Namespace) -> None:
             name = command.split(" ", 1)[1]
             window.grab().save(str(Path(args.shots) / f"{name}.png"))
             say(f"saved {name}")
+        elif command == "layout":
+            window.call_view.layout_toggle.click()
         elif command == "quit":
             return
 

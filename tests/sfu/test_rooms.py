@@ -8,13 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamTrack
-
-from desktop_app.sdk.devices import SyntheticDevices
 from desktop_app.sdk.janus_link import JanusError, JanusLink
-from tests.sdk.support import eventually
-from tests.sfu.conftest import ClientFactory, Sfu
+from tests.sfu.conftest import Sfu
 from tests.support.coordinator import RunningCoordinator, unique
 
 
@@ -156,70 +151,3 @@ async def test_a_dead_server_s_call_moves_to_the_other(
     cid2 = f"default:{unique()}"
     later = [await _join(coordinator, user, cid2) for user in ("dave", "erin", "frank")]
     assert later[2]["media"]["media_server"]["url"] == other.url
-
-
-async def test_a_participant_who_leaves_stops_receiving_even_if_its_app_does_not(
-    sfu: Sfu, coordinator: RunningCoordinator, connect: ClientFactory
-) -> None:
-    """Carol's app leaves the call on the coordinator but keeps its Janus connections (a
-    broken or hostile client): the coordinator kicks her publisher, and the room's
-    subscriptions belong to a publisher, so what she receives ends with it."""
-    call_id = unique()
-    alice = (await connect("alice", devices=SyntheticDevices(height=120))).call("default", call_id)
-    await alice.join(create=True)
-    bob = (await connect("bob", devices=SyntheticDevices(height=120))).call("default", call_id)
-    await bob.join()
-    carol = await _join(coordinator, "carol", f"default:{call_id}")
-    server = carol["media"]["media_server"]
-    await eventually(lambda: alice.media_session.sfu is not None, timeout=20, what="alice on the SFU")
-    alices_feed = alice.media_session.sfu.local_session_id  # type: ignore[union-attr]
-    await eventually(
-        lambda: alice.media_session.sfu is not None and alice.media_session.sfu._published.is_set(),
-        timeout=20,
-    )
-
-    link = await JanusLink.open(server["url"])
-    hung_up = asyncio.Event()
-    try:
-        publisher = await link.attach()
-        joined = await publisher.request(
-            {"request": "join", "ptype": "publisher", "room": server["room"],
-             "id": carol["media"]["session_id"], "token": server["token"]}
-        )  # fmt: skip
-        subscriber = await link.attach(
-            lambda message, data, jsep: hung_up.set()
-            if message.get("janus") in ("hangup", "detached") or data.get("left")
-            else None
-        )
-        offer = await subscriber.request(
-            {"request": "join", "ptype": "subscriber", "room": server["room"],
-             "streams": [{"feed": alices_feed}], "token": server["token"],
-             "private_id": joined.data["private_id"]}
-        )  # fmt: skip
-        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no public STUN
-        got_frame = asyncio.Event()
-
-        @peer.on("track")
-        def _track(track: MediaStreamTrack) -> None:
-            async def read() -> None:
-                await track.recv()
-                got_frame.set()
-
-            readers.append(asyncio.ensure_future(read()))
-
-        readers: list[asyncio.Task[None]] = []
-        assert offer.jsep is not None
-        await peer.setRemoteDescription(RTCSessionDescription(offer.jsep["sdp"], "offer"))
-        await peer.setLocalDescription(await peer.createAnswer())
-        await subscriber.request(
-            {"request": "start"}, {"type": "answer", "sdp": peer.localDescription.sdp}
-        )
-        await asyncio.wait_for(got_frame.wait(), 15)  # she receives alice
-
-        await carol["api"].post(f"/v1/calls/default/{call_id}/leave", {})
-        await asyncio.wait_for(hung_up.wait(), 10)  # and then she does not
-        for reader in readers:
-            reader.cancel()
-        await peer.close()
-    finally:
-        await link.close()

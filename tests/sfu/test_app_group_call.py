@@ -1,0 +1,95 @@
+"""Parley's own window in a group call through Janus: Bob rings Alice (her app, offscreen
+in the test's namespace), she answers; Carol and Dan join, the call moves to the SFU, and
+her grid shows three moving pictures; the layout button puts the one talking large.
+Screenshots in build/screenshots/sfu/ (for people to look at)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.net.scene import Lines
+from tests.sfu.bots import Bot
+from tests.sfu.conftest import Sfu
+from tests.support.coordinator import RunningCoordinator
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "sfu"
+
+
+async def _line(output: Lines, matches: object, seconds: float = 60.0, after: int = 0) -> str:
+    check = matches if callable(matches) else (lambda line: matches in line)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        found = next((ln for ln in output.lines[after:] if check(ln)), None)
+        if found is not None:
+            return found
+        if loop.time() > deadline:
+            tail = "\n".join(output.lines[-20:])
+            raise AssertionError(f"the app never showed {matches!r}:\n{tail}")
+        await asyncio.sleep(0.1)
+
+
+async def test_a_group_call_in_the_app(
+    sfu: Sfu, coordinator: RunningCoordinator, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "PARLEY_TEST_TOKEN": coordinator.user_token("alice"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "PARLEY_CONFIG_DIR": str(tmp_path / "config"),
+        "PARLEY_DATA_DIR": str(tmp_path / "data"),
+        "PARLEY_INSTANCE": f"parley-sfu-test-alice-{os.getpid()}",
+    }
+    command = [sys.executable, "-m", "tests.net.app_person", "--server", coordinator.base_url,
+               "--user", "alice", "--shots", str(SHOTS)]  # fmt: skip
+    app = sfu.lan.popen(
+        sfu.lan.ns, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    output = Lines(app)
+    bots: list[Bot] = []
+    try:
+        await _line(output, "alice is ready")
+        bob = Bot(sfu.lan, coordinator, "bob", "--ring", "alice")
+        bots.append(bob)
+        ringing = await bob.line("ringing alice in ")
+        cid = re.search(r"in (\S+)", ringing).group(1)  # type: ignore[union-attr]
+        await _line(output, "answering")
+        for user, tone in (("carol", "660"), ("dan", "880")):
+            bots.append(Bot(sfu.lan, coordinator, user, "--join", cid, "--tone", tone))
+
+        def everyone_moving(line: str) -> bool:
+            return "media sfu" in line and all(f"tile {name}: bars" in line and re.search(
+                rf"tile {name}: [^|]*picture moving", line) for name in ("Bob", "Carol", "Dan"))  # fmt: skip
+
+        await _line(output, everyone_moving, 90)
+        assert app.stdin is not None
+        app.stdin.write("shot group-grid\n")
+        app.stdin.flush()
+        await _line(output, "saved group-grid")
+        mark = output.mark()
+        app.stdin.write("layout\n")
+        app.stdin.flush()
+        large = await _line(output, "layout speaker, large", after=mark)
+        assert "large Alice" not in large, "never yourself large while others are here"
+        await asyncio.sleep(1.0)
+        app.stdin.write("shot group-speaker\n")
+        app.stdin.flush()
+        await _line(output, "saved group-speaker")
+        assert (SHOTS / "group-grid.png").stat().st_size > 10_000
+    finally:
+        for bot in bots:
+            bot.stop()
+        if app.poll() is None:
+            assert app.stdin is not None
+            app.stdin.write("quit\n")
+            app.stdin.flush()
+            try:
+                app.wait(20)
+            except subprocess.TimeoutExpired:
+                app.kill()
