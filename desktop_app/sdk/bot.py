@@ -6,7 +6,7 @@
 It answers rings (``--answer accept|reject|busy|ignore``, after ``--answer-after`` seconds, as
 a person takes a moment), joins one call by id (``--join``),
 or rings people itself (``--ring alice,bob``; it joins when the first accepts).
-``--no-camera`` joins with the camera off, ``--no-remote-video`` asks an SFU for
+``--no-camera`` and ``--no-microphone`` join with them off, ``--no-remote-video`` asks an SFU for
 nobody's picture (a light extra in load tests); ``--height`` and ``--fps`` shape its test pattern. It prints ``receiving video from USER`` when a
 participant's picture first arrives, and ``connected to USER: direct udp`` (or ``relayed
 tcp`` …) when its peer connection comes up, and ``quality of USER: good|fair|poor|lost``
@@ -67,8 +67,10 @@ class Bot:
         answer_after: float = 0.0,
         report_video: float = 0.0,
         remote_video: bool = True,
+        microphone: bool = True,
     ) -> None:
         self.client = client
+        self.microphone = microphone
         #: Whether it asks for the others' video (through an SFU; a mesh sends it anyway).
         self.remote_video = remote_video
         #: Seconds between reports of each remote picture's frame rate (0: none).
@@ -281,7 +283,7 @@ class Bot:
             call.show_video_of([])
         if not self.camera or self.echo:
             await call.camera.disable()
-        if self.echo:  # nothing of its own: what it echoes takes the devices' place
+        if self.echo or not self.microphone:  # (echo: what it echoes takes their place)
             await call.microphone.disable()
         await call.join()
         if self.echo:
@@ -391,6 +393,7 @@ async def run(args: argparse.Namespace) -> None:
         answer_after=args.answer_after,
         report_video=args.report_video,
         remote_video=not args.no_remote_video,
+        microphone=not args.no_microphone,
     )
     bot.start()
     if args.join:
@@ -429,6 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--echo", action="store_true", help="send back what the others send")
     parser.add_argument("--ring", metavar="USER[,USER]", help="ring these users at start")
     parser.add_argument("--no-camera", action="store_true", help="join with the camera off")
+    parser.add_argument(
+        "--no-microphone", action="store_true", help="join with the microphone off"
+    )
     parser.add_argument(
         "--no-remote-video",
         action="store_true",
