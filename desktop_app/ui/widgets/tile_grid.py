@@ -13,7 +13,7 @@ from typing import Literal
 
 from PySide6.QtCore import QRect, Signal
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .video_tile import VideoTile
 
@@ -55,6 +55,8 @@ class TileGrid(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # It takes what room there is (it has no size of its own to ask for).
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.tiles: list[VideoTile] = []
         self.page = 0
         self.layout_mode: Layout = "grid"
