@@ -6,20 +6,23 @@ interface, and a namespace of our own is the one place we may give it one."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from desktop_app.sdk import ClientOptions, VideoClient
 from tests.conftest import make_config
+from tests.sdk.conftest import ClientFactory, connect
+from tests.sfu.bots import Bot
 from tests.support import janus
 from tests.support.coordinator import RunningCoordinator, running
 
 pytestmark = pytest.mark.skipif(not janus.available(), reason="needs root, ip, nft and janus")
 
-ClientFactory = Callable[..., Awaitable[VideoClient]]
+BotFactory = Callable[..., Bot]
+#: The SDK tests' client factory, against this namespace's coordinator.
+__all__ = ["BotFactory", "ClientFactory", "Sfu", "connect"]
 _ports = itertools.count(0)
 
 
@@ -54,23 +57,15 @@ async def coordinator(sfu: Sfu, tmp_path: Path) -> AsyncIterator[RunningCoordina
 
 
 @pytest.fixture
-async def connect(coordinator: RunningCoordinator) -> AsyncIterator[ClientFactory]:
-    clients: list[VideoClient] = []
+async def bots(sfu: Sfu, coordinator: RunningCoordinator) -> AsyncIterator[BotFactory]:
+    """Other people as ``parley-bot`` processes in the test's namespace."""
+    started: list[Bot] = []
 
-    async def factory(
-        user_id: str, options: ClientOptions | None = None, **kwargs: object
-    ) -> VideoClient:
-        client = VideoClient(
-            {"id": user_id, "name": user_id.title()},
-            token=coordinator.user_token(user_id),
-            base_url=coordinator.base_url,
-            options=options,
-            **kwargs,  # type: ignore[arg-type]
-        )
-        await client.connect()
-        clients.append(client)
-        return client
+    def start(user: str, *args: str) -> Bot:
+        bot = Bot(sfu.lan, coordinator, user, *args)
+        started.append(bot)
+        return bot
 
-    yield factory
-    for client in clients:
-        await client.disconnect()
+    yield start
+    for bot in started:
+        bot.stop()

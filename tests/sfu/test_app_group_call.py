@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from tests.net.scene import Lines
-from tests.sfu.bots import Bot
-from tests.sfu.conftest import Sfu
+from tests.sfu.conftest import BotFactory, Sfu
 from tests.support.coordinator import RunningCoordinator
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "sfu"
@@ -35,7 +34,7 @@ async def _line(output: Lines, matches: object, seconds: float = 60.0, after: in
 
 
 async def test_a_group_call_in_the_app(
-    sfu: Sfu, coordinator: RunningCoordinator, tmp_path: Path
+    sfu: Sfu, coordinator: RunningCoordinator, bots: BotFactory, tmp_path: Path
 ) -> None:
     env = {
         **os.environ,
@@ -52,16 +51,14 @@ async def test_a_group_call_in_the_app(
         stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
     output = Lines(app)
-    bots: list[Bot] = []
     try:
         await _line(output, "alice is ready")
-        bob = Bot(sfu.lan, coordinator, "bob", "--ring", "alice")
-        bots.append(bob)
+        bob = bots("bob", "--ring", "alice")
         ringing = await bob.line("ringing alice in ")
         cid = re.search(r"in (\S+)", ringing).group(1)  # type: ignore[union-attr]
         await _line(output, "answering")
         for user, tone in (("carol", "660"), ("dan", "880")):
-            bots.append(Bot(sfu.lan, coordinator, user, "--join", cid, "--tone", tone))
+            bots(user, "--join", cid, "--tone", tone)
 
         def everyone_moving(line: str) -> bool:
             return "media sfu" in line and all(f"tile {name}: bars" in line and re.search(
@@ -83,8 +80,6 @@ async def test_a_group_call_in_the_app(
         await _line(output, "saved group-speaker")
         assert (SHOTS / "group-grid.png").stat().st_size > 10_000
     finally:
-        for bot in bots:
-            bot.stop()
         if app.poll() is None:
             assert app.stdin is not None
             app.stdin.write("quit\n")

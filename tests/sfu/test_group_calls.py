@@ -5,18 +5,16 @@ stays peer to peer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 
 import numpy as np
-import pytest
 
 from desktop_app.media.synthetic import dominant_frequency
 from desktop_app.sdk.call import Call
 from desktop_app.sdk.devices import SyntheticDevices
 from tests.sdk.support import eventually
-from tests.sfu.bots import Bot
-from tests.sfu.conftest import ClientFactory, Sfu
-from tests.support.coordinator import RunningCoordinator, unique
+from tests.sfu.conftest import BotFactory, ClientFactory
+from tests.sfu.support import frames_from, receiving
+from tests.support.coordinator import unique
 
 
 async def _join(connect: ClientFactory, users: list[str], call_id: str, tone: int = 440) -> list[Call]:
@@ -29,41 +27,26 @@ async def _join(connect: ClientFactory, users: list[str], call_id: str, tone: in
     return calls
 
 
-def _others_received(call: Call) -> set[str]:
-    """Whose picture and sound this call's participant receives."""
-    return {
-        p.user.id
-        for p in call.state.participants
-        if not p.is_local and p.video_track is not None and p.audio_track is not None
-    }
-
-
-async def _frames_from(call: Call, user: str) -> None:
-    participant = next(p for p in call.state.participants if p.user.id == user)
-    await asyncio.wait_for(participant.video_track.recv(), 5)
-    await asyncio.wait_for(participant.audio_track.recv(), 5)
-
-
 async def test_three_people_meet_through_the_sfu(connect: ClientFactory) -> None:
     users = ["alice", "bob", "carol"]
     calls = await _join(connect, users, unique())
     for call in calls:
         await eventually(
             lambda call=call: call.media_session.sfu is not None
-            and _others_received(call) == set(users) - {call.state.local_participant.user.id},
+            and receiving(call) == set(users) - {call.state.local_participant.user.id},
             timeout=20,
             what=f"{call.state.own_user_id} receiving everyone through the SFU",
         )
         assert call.media_session.mesh is None
     for call in calls:
         for user in set(users) - {call.state.own_user_id}:
-            await _frames_from(call, user)
+            await frames_from(call, user)
 
 
 async def test_two_people_stay_peer_to_peer(connect: ClientFactory) -> None:
     calls = await _join(connect, ["alice", "bob"], unique())
     for call in calls:
-        await eventually(lambda call=call: len(_others_received(call)) == 1, timeout=10)
+        await eventually(lambda call=call: len(receiving(call)) == 1, timeout=10)
         assert call.media_session.mesh is not None and call.media_session.sfu is None
 
 
@@ -79,20 +62,6 @@ def _longest_gap_ms(sound: np.ndarray, rate: int, threshold: float = 300.0) -> f
         run = 0 if is_loud else run + 1
         longest = max(longest, run)
     return longest * 10.0
-
-
-@pytest.fixture
-async def bots(sfu: Sfu, coordinator: RunningCoordinator) -> AsyncIterator[Callable[..., Bot]]:
-    started: list[Bot] = []
-
-    def start(user: str, *args: str) -> Bot:
-        bot = Bot(sfu.lan, coordinator, user, *args)
-        started.append(bot)
-        return bot
-
-    yield start
-    for bot in started:
-        bot.stop()
 
 
 async def _listening_alice(connect: ClientFactory, call_id: str) -> tuple[Call, SyntheticDevices]:
@@ -116,12 +85,12 @@ def _played(devices: SyntheticDevices) -> int:
 
 
 async def test_a_third_person_moves_the_call_to_the_sfu_without_a_gap(
-    connect: ClientFactory, bots: Callable[..., Bot]
+    connect: ClientFactory, bots: BotFactory
 ) -> None:
     call_id = unique()
     alice, devices = await _listening_alice(connect, call_id)
     bots("bob", "--join", f"default:{call_id}", "--tone", "660")
-    await eventually(lambda: _others_received(alice) == {"bob"}, timeout=20, what="bob")
+    await eventually(lambda: receiving(alice) == {"bob"}, timeout=20, what="bob")
     assert alice.media_session.mesh is not None
     await asyncio.sleep(1.5)  # bob's tone plays steadily at alice's
     before = _played(devices)
@@ -133,7 +102,7 @@ async def test_a_third_person_moves_the_call_to_the_sfu_without_a_gap(
         timeout=30,
         what="alice on the SFU",
     )
-    await eventually(lambda: _others_received(alice) == {"bob", "carol"}, timeout=20)
+    await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=20)
     await asyncio.sleep(1.5)
     heard, rate = _heard_since(devices, before)
     gap = _longest_gap_ms(heard, rate)
@@ -143,14 +112,14 @@ async def test_a_third_person_moves_the_call_to_the_sfu_without_a_gap(
 
 
 async def test_back_at_two_the_call_returns_to_peer_to_peer_without_a_gap(
-    connect: ClientFactory, bots: Callable[..., Bot]
+    connect: ClientFactory, bots: BotFactory
 ) -> None:
     call_id = unique()
     alice, devices = await _listening_alice(connect, call_id)
     bots("bob", "--join", f"default:{call_id}", "--tone", "660")
     carol = bots("carol", "--join", f"default:{call_id}", "--no-microphone")
     await eventually(
-        lambda: alice.media_session.sfu is not None and _others_received(alice) == {"bob", "carol"},
+        lambda: alice.media_session.sfu is not None and receiving(alice) == {"bob", "carol"},
         timeout=30,
         what="alice on the SFU",
     )
@@ -164,7 +133,7 @@ async def test_back_at_two_the_call_returns_to_peer_to_peer_without_a_gap(
         timeout=30,
         what="alice peer to peer again",
     )
-    await eventually(lambda: _others_received(alice) == {"bob"}, timeout=10)
+    await eventually(lambda: receiving(alice) == {"bob"}, timeout=10)
     await asyncio.sleep(1.5)
     heard, rate = _heard_since(devices, before)
     gap = _longest_gap_ms(heard, rate)

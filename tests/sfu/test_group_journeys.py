@@ -7,46 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
-
-import pytest
 
 from desktop_app.sdk.call import Call
 from desktop_app.sdk.devices import SyntheticDevices
 from tests.sdk.support import eventually
-from tests.sfu.bots import Bot
-from tests.sfu.conftest import ClientFactory, Sfu
+from tests.sfu.conftest import BotFactory, ClientFactory, Sfu
+from tests.sfu.support import frames_from, receiving
 from tests.support.coordinator import RunningCoordinator, unique
-
-BotFactory = Callable[..., Bot]
-
-
-@pytest.fixture
-async def bots(sfu: Sfu, coordinator: RunningCoordinator) -> AsyncIterator[BotFactory]:
-    started: list[Bot] = []
-
-    def start(user: str, *args: str) -> Bot:
-        bot = Bot(sfu.lan, coordinator, user, *args)
-        started.append(bot)
-        return bot
-
-    yield start
-    for bot in started:
-        bot.stop()
-
-
-def _receiving(call: Call) -> set[str]:
-    return {
-        p.user.id
-        for p in call.state.participants
-        if not p.is_local and p.video_track is not None and p.audio_track is not None
-    }
-
-
-async def _frames_from(call: Call, user: str, seconds: float = 10.0) -> None:
-    participant = next(p for p in call.state.participants if p.user.id == user)
-    await asyncio.wait_for(participant.video_track.recv(), seconds)
-    await asyncio.wait_for(participant.audio_track.recv(), seconds)
 
 
 async def _alice(connect: ClientFactory, call_id: str) -> Call:
@@ -61,7 +28,7 @@ async def test_people_come_and_go(connect: ClientFactory, bots: BotFactory) -> N
     bob = bots("bob", "--join", f"default:{call_id}")
     carol = bots("carol", "--join", f"default:{call_id}", "--tone", "660")
     await eventually(
-        lambda: alice.media_session.sfu is not None and _receiving(alice) == {"bob", "carol"},
+        lambda: alice.media_session.sfu is not None and receiving(alice) == {"bob", "carol"},
         timeout=30,
         what="alice receiving bob and carol through the SFU",
     )
@@ -69,8 +36,8 @@ async def test_people_come_and_go(connect: ClientFactory, bots: BotFactory) -> N
         await bot.line("receiving video from alice")
 
     dave = bots("dave", "--join", f"default:{call_id}", "--tone", "880")
-    await eventually(lambda: _receiving(alice) == {"bob", "carol", "dave"}, timeout=30)
-    await _frames_from(alice, "dave")
+    await eventually(lambda: receiving(alice) == {"bob", "carol", "dave"}, timeout=30)
+    await frames_from(alice, "dave")
     for user in ("alice", "bob", "carol"):
         await dave.line(f"receiving video from {user}")
     await bob.line("receiving video from dave")
@@ -81,9 +48,9 @@ async def test_people_come_and_go(connect: ClientFactory, bots: BotFactory) -> N
         timeout=20,
         what="bob gone from alice's call",
     )
-    assert _receiving(alice) == {"carol", "dave"}
+    assert receiving(alice) == {"carol", "dave"}
     for user in ("carol", "dave"):
-        await _frames_from(alice, user)
+        await frames_from(alice, user)
     # Three are left: the call stays on the SFU.
     assert alice.media_session.sfu is not None
 
@@ -133,7 +100,7 @@ async def test_only_the_video_of_visible_tiles_is_received(
     alice = await _alice(connect, call_id)
     bots("bob", "--join", f"default:{call_id}")
     bots("carol", "--join", f"default:{call_id}", "--tone", "660")
-    await eventually(lambda: _receiving(alice) == {"bob", "carol"}, timeout=30)
+    await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=30)
     sfu = alice.media_session.sfu
     assert sfu is not None
     bob = next(p for p in alice.state.participants if p.user.id == "bob")
@@ -163,7 +130,7 @@ async def test_a_media_server_that_dies_moves_the_call(
     alice = await _alice(connect, call_id)
     bob = bots("bob", "--join", f"default:{call_id}")
     bots("carol", "--join", f"default:{call_id}", "--tone", "660")
-    await eventually(lambda: _receiving(alice) == {"bob", "carol"}, timeout=30)
+    await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=30)
     first = alice.media_session.sfu
     assert first is not None
     dead = next(s for s in sfu.servers if s.url == first.server.url)
@@ -175,12 +142,12 @@ async def test_a_media_server_that_dies_moves_the_call(
     await eventually(
         lambda: (now := alice.media_session.sfu) is not None
         and now.server.url != dead.url
-        and _receiving(alice) == {"bob", "carol"},
+        and receiving(alice) == {"bob", "carol"},
         timeout=20,
         what="alice on the other media server, with everyone",
     )
     for user in ("bob", "carol"):
-        await _frames_from(alice, user)
+        await frames_from(alice, user)
     moved_in = loop.time() - killed_at
     await bob.line("receiving video from alice", after=mark)
     print(f"media server killed: everyone back after {moved_in:.1f} s")
