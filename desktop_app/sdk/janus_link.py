@@ -102,6 +102,8 @@ class JanusLink:
         self.handles: dict[int, JanusHandle] = {}
         self.closed = asyncio.Event()
         self._pending: dict[str, asyncio.Future[Reply]] = {}
+        #: Requests whose answer is Janus's ``ack`` itself (keepalives).
+        self._acked: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._closer: asyncio.Future[None] | None = None
@@ -129,7 +131,9 @@ class JanusLink:
         self.handles[handle.id] = handle
         return handle
 
-    async def send(self, message: dict[str, Any]) -> Reply:
+    async def send(self, message: dict[str, Any], *, acked: bool = False) -> Reply:
+        """Send a request and return its reply; ``acked``: Janus's ``ack`` is the whole
+        answer (a keepalive), not the promise of an event."""
         if self.closed.is_set():
             raise ConnectionError("the line to the media server is closed")
         transaction = secrets.token_hex(8)
@@ -138,11 +142,14 @@ class JanusLink:
             message["session_id"] = self.session_id
         waiter: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[transaction] = waiter
+        if acked:
+            self._acked.add(transaction)
         try:
             await self._socket.send(json.dumps(message))
             return await asyncio.wait_for(asyncio.shield(waiter), REQUEST_SECONDS)
         finally:
             self._pending.pop(transaction, None)
+            self._acked.discard(transaction)
 
     async def close(self) -> None:
         """Destroy the Janus session (its handles leave their rooms) and close the socket."""
@@ -164,7 +171,7 @@ class JanusLink:
         while not self.closed.is_set():
             await asyncio.sleep(KEEPALIVE_SECONDS)
             try:
-                await self.send({"janus": "keepalive"})
+                await self.send({"janus": "keepalive"}, acked=True)
             except (ConnectionError, TimeoutError, JanusError):
                 log.info("media server keepalive unanswered")
                 await self._socket.close()
@@ -190,7 +197,9 @@ class JanusLink:
         transaction = message.get("transaction")
         waiter = self._pending.get(transaction) if isinstance(transaction, str) else None
         if kind == "ack":
-            return  # an asynchronous request: its event follows
+            if waiter is not None and not waiter.done() and transaction in self._acked:
+                waiter.set_result(Reply({}, None))
+            return  # (otherwise an asynchronous request: its event follows)
         if waiter is not None and not waiter.done() and kind in ("success", "error", "event"):
             try:
                 waiter.set_result(settle(message))
