@@ -87,7 +87,10 @@ async def build_state(config: CoordinatorConfig, clock: Clock | None = None) -> 
         store, hub, call_types, snapshots, scheduler, clock, admin.app_settings, webhooks
     )
     rooms = MediaRooms(
-        JanusAdmin(config.janus_admin_key), config.janus_urls, config.sfu_back_to_p2p_seconds
+        JanusAdmin(config.janus_admin_key),
+        config.janus_urls,
+        config.sfu_back_to_p2p_seconds,
+        config.sfu_rotate_grace_seconds,
     )
     sessions = SessionService(services, config.participant_grace_seconds, config.turn, rooms)
     watches = WatchGuard(store, hub, call_types)

@@ -88,6 +88,8 @@ class CoordinatorConfig:
     janus_admin_key: str | None = None
     #: How long a call back at two stays on the SFU before it returns to peer to peer.
     sfu_back_to_p2p_seconds: float = 10.0
+    #: How long a room the call moved away from (someone left) lives on for the switch.
+    sfu_rotate_grace_seconds: float = 12.0
 
 
 def _env(name: str) -> str | None:

@@ -4,15 +4,23 @@
   ``janus_url`` app setting), a session moves to the SFU when its third participant
   joins, and stays there while three or more are in it. Back at two it returns to
   peer to peer after :data:`BACK_TO_P2P_SECONDS` (a person who drops and rejoins does not
-  make everyone switch twice); its room is kept for a next third person until the
-  session ends. Without Janus, the mesh limit stands.
-* **Which server.** A session stays on its server. A new room goes to the server with
+  make everyone switch twice), and its room goes. Without Janus, the mesh limit stands.
+* **Which server.** A session stays on its server while it is in a room. A new room goes to the server with
   the fewest sessions in progress, among those not marked down.
-* **Rooms and tokens.** One private room per placement, made with the admin key, with
-  a random secret only the coordinator knows. Each participant session's token is
-  ``HMAC(secret, session id)``: issued with its media credentials, recomputed to take it
-  back (and kick the publisher) when the participant leaves, so nothing per participant
-  is stored. The room is destroyed when the session ends.
+* **Rooms, tokens and publisher ids.** One private room per placement, made with the
+  admin key, with a random secret only the coordinator knows. Each participant session's
+  token is ``HMAC(secret, session id)`` and its publisher id (*feed*) another HMAC of it:
+  issued with its media credentials and recomputed when needed, so nothing per
+  participant is stored. The others learn a feed only by its commitment
+  (:func:`~desktop_app.protocol.calls.feed_commitment`, in ``media.feeds``): no one can
+  take a participant's id in the room before the participant does.
+* **Someone leaves: a fresh room.** Janus's ``kick`` ends a publisher but not its
+  subscriptions, so a client that left the call (or was removed) but kept its Janus
+  connection would go on receiving. When anyone leaves a session in a room and two or
+  more stay, the session moves to a fresh room on the same server (the clients switch,
+  make before break) and the old room is destroyed :data:`ROTATE_GRACE_SECONDS` later;
+  the leaver's publisher is kicked at once. A session back at two returns to peer to
+  peer after :data:`BACK_TO_P2P_SECONDS` and its room goes the same way.
 * **A server that fails.** An operation that cannot reach a server (or that it refuses)
   marks it down for :data:`DOWN_SECONDS`: nothing is tried on it meanwhile, and the
   session moves to another server — a new room, announced in the session's
@@ -33,14 +41,19 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from desktop_app.protocol import ErrorCode
 from desktop_app.protocol.app import AppSettings
-from desktop_app.protocol.calls import MediaMode, MediaServerInfo, SessionMediaResponse
+from desktop_app.protocol.calls import (
+    MediaMode,
+    MediaServerInfo,
+    SessionMediaResponse,
+    feed_commitment,
+)
 
 from .janus_admin import NO_SUCH_ROOM, JanusAdmin, JanusDown, JanusRefused
 from .problems import ApiError
@@ -55,6 +68,10 @@ SFU_FROM = 3
 BACK_TO_P2P_SECONDS = 10.0
 #: How long a server that failed is passed over for new rooms.
 DOWN_SECONDS = 30.0
+#: How long a room a session moved away from lives on: its clients switch make before
+#: break (the SDK waits up to 6 s for everyone's media on the new path, then lets the old
+#: one linger 3 s).
+ROTATE_GRACE_SECONDS = 12.0
 #: Publishers a room takes (a call's ``max_participants`` is checked by the coordinator).
 ROOM_PUBLISHERS = 100
 
@@ -76,17 +93,32 @@ class Placement:
         mode: Literal["p2p", "sfu"] = "sfu" if stored.get("mode") == "sfu" else "p2p"
         return cls(mode, str(stored["server"]), str(stored["room"]), str(stored["secret"]))
 
+    @classmethod
+    def fresh(cls, server: str) -> Placement:
+        return cls("sfu", server, secrets.token_hex(12), secrets.token_urlsafe(24))
+
     def token(self, participant_session_id: str) -> str:
-        digest = hmac.new(self.secret.encode(), participant_session_id.encode(), hashlib.sha256)
+        return self._mac(participant_session_id)
+
+    def feed(self, participant_session_id: str) -> str:
+        """The participant session's publisher id in this room."""
+        return self._mac("feed:" + participant_session_id)[:22]
+
+    def _mac(self, text: str) -> str:
+        digest = hmac.new(self.secret.encode(), text.encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
-def session_media(stored: Mapping[str, Any] | None) -> SessionMediaResponse:
-    """What everyone may know of a placement: the mode, and the room in sfu mode."""
+def session_media(
+    stored: Mapping[str, Any] | None, participant_session_ids: Iterable[str]
+) -> SessionMediaResponse:
+    """What everyone may know of a placement: the mode, and in sfu mode the room and the
+    commitments of the participants' publisher ids."""
     placement = Placement.of(stored)
     if placement is None or placement.mode == "p2p":
         return SessionMediaResponse()
-    return SessionMediaResponse(mode="sfu", room=placement.room)
+    feeds = {p: feed_commitment(placement.feed(p)) for p in participant_session_ids}
+    return SessionMediaResponse(mode="sfu", room=placement.room, feeds=feeds)
 
 
 def servers_of(configured: list[str], app: AppSettings) -> list[str]:
@@ -151,10 +183,12 @@ class MediaRooms:
         admin: JanusAdmin,
         configured: list[str],
         back_to_p2p_seconds: float = BACK_TO_P2P_SECONDS,
+        rotate_grace_seconds: float = ROTATE_GRACE_SECONDS,
     ) -> None:
         self.admin = admin
         self.configured = configured
         self.back_to_p2p_seconds = back_to_p2p_seconds
+        self.rotate_grace_seconds = rotate_grace_seconds
         self.health = ServerHealth({})
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -196,7 +230,10 @@ class MediaRooms:
                 session.media = chosen.stored()
                 await repo.update_session(session.id, {"media": session.media})
             info = MediaServerInfo(
-                url=chosen.server, room=chosen.room, token=chosen.token(participant_session_id)
+                url=chosen.server,
+                room=chosen.room,
+                token=chosen.token(participant_session_id),
+                feed=chosen.feed(participant_session_id),
             )
             return Credentials("sfu", info), placed
         if participants <= mesh_limit:
@@ -212,21 +249,49 @@ class MediaRooms:
             "be reached right now. Try again in a minute.",
         )
 
-    def back_to_p2p(self, session: SessionRow) -> bool:
-        """Mark a session peer to peer again, keeping its room; whether it changed."""
+    def back_to_p2p(self, session: SessionRow) -> Placement | None:
+        """Mark a session peer to peer again; the room it leaves (to :meth:`retire`)."""
         placement = Placement.of(session.media)
         if placement is None or placement.mode != "sfu":
-            return False
-        session.media = replace(placement, mode="p2p").stored()
-        return True
+            return None
+        session.media = {}
+        return placement
 
-    def release_participant(self, session: SessionRow, participant_session_id: str) -> None:
-        """After a commit: take the token back and the publisher out (best effort)."""
+    async def rotate(
+        self, repo: Repository, session: SessionRow, staying: list[str], now: datetime
+    ) -> Placed:
+        """Someone left: move the session to a fresh room on its server with the tokens
+        of those ``staying`` (see the module's doc). A server that fails is marked down
+        and the session stays (its clients will find the server gone and rejoin)."""
         placement = Placement.of(session.media)
-        if placement is None:
-            return
-        token = placement.token(participant_session_id)
-        self._spawn(self._release_participant(placement, participant_session_id, token))
+        if placement is None or placement.mode != "sfu" or len(staying) < 2:
+            return Placed()
+        if self.health.down(placement.server, now):
+            return Placed()
+        fresh = Placement.fresh(placement.server)
+        tokens = [fresh.token(p) for p in staying]
+        try:
+            await self.admin.create_room(
+                fresh.server, fresh.room, fresh.secret, tokens, ROOM_PUBLISHERS
+            )
+        except (JanusDown, JanusRefused) as failure:
+            log.warning("media server %s failed: %s", fresh.server, failure)
+            self.health.mark_down(fresh.server, now)
+            return Placed()
+        session.media = fresh.stored()
+        await repo.update_session(session.id, {"media": session.media})
+        return Placed(changed=True, made=fresh, left=placement)
+
+    def release_participant(self, placement: Placement, participant_session_id: str) -> None:
+        """After a commit: take the token back and the publisher out of ``placement``'s
+        room (best effort)."""
+        self._spawn(self._release_participant(placement, participant_session_id))
+
+    def retire(self, placement: Placement | None) -> None:
+        """After a commit: destroy a room its clients are moving away from, once they
+        have had :data:`ROTATE_GRACE_SECONDS` to move."""
+        if placement is not None:
+            self._spawn(self._retire(placement))
 
     def release_room(self, session: SessionRow) -> None:
         """After a commit: the session ended (or the call went), its room goes."""
@@ -253,7 +318,7 @@ class MediaRooms:
                 if refused.code != NO_SUCH_ROOM:
                     raise
                 log.info("media server %s lost room %s (restarted?)", url, placement.room)
-        fresh = Placement("sfu", url, secrets.token_hex(12), secrets.token_urlsafe(24))
+        fresh = Placement.fresh(url)
         await self.admin.create_room(
             url, fresh.room, fresh.secret, [fresh.token(participant_session_id)], ROOM_PUBLISHERS
         )
@@ -267,13 +332,16 @@ class MediaRooms:
                 load[placement.server] = load.get(placement.server, 0) + 1
         return load
 
-    async def _release_participant(
-        self, placement: Placement, participant_session_id: str, token: str
-    ) -> None:
+    async def _release_participant(self, placement: Placement, participant_session_id: str) -> None:
+        token = placement.token(participant_session_id)
         await self.admin.disallow(placement.server, placement.room, placement.secret, [token])
         await self.admin.kick(
-            placement.server, placement.room, placement.secret, participant_session_id
+            placement.server, placement.room, placement.secret, placement.feed(participant_session_id)
         )
+
+    async def _retire(self, placement: Placement) -> None:
+        await asyncio.sleep(self.rotate_grace_seconds)
+        await self.admin.destroy_room(placement.server, placement.room, placement.secret)
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Future[Any] = asyncio.ensure_future(work)

@@ -341,7 +341,7 @@ class SessionService:
             await repo.update_session(session_id, {"ended_at": now})
         session = await repo.get_session(session_id)
         if self.rooms is not None and session is not None and session.media:
-            self._release_media(session, leaving, len(remaining), outbox)
+            await self._release_media(repo, session, leaving, remaining, now, outbox)
         after = await call_response(repo, call, call_type.settings)
         for participant in leaving:
             gone = by_id.get(participant.session_id)
@@ -367,23 +367,36 @@ class SessionService:
             cid = call.cid
             outbox.after_commit.append(lambda: self.services.scheduler.cancel(_duration_key(cid)))
 
-    def _release_media(
-        self, session: SessionRow, leaving: Sequence[ParticipantRow], remaining: int, outbox: Outbox
+    async def _release_media(
+        self,
+        repo: Repository,
+        session: SessionRow,
+        leaving: Sequence[ParticipantRow],
+        remaining: Sequence[ParticipantRow],
+        now: datetime,
+        outbox: Outbox,
     ) -> None:
-        """After the commit: the leavers' room tokens go; the room goes with the session;
-        a session back at two returns to peer to peer after a while."""
+        """The leavers' publishers go out of their room at once and the others move to a
+        fresh room (see ``media_rooms``); the room goes with the session; a session back
+        at two returns to peer to peer after a while."""
         rooms = self.rooms
         assert rooms is not None
-        if remaining:  # (an ending session's room goes whole, below)
-            for participant in leaving:
-                outbox.after_commit.append(
-                    functools.partial(rooms.release_participant, session, participant.session_id)
-                )
-        if remaining == 0:
+        if not remaining:
             outbox.after_commit.append(functools.partial(rooms.release_room, session))
             key = _back_to_p2p_key(session.id)
             outbox.after_commit.append(lambda: self.services.scheduler.cancel(key))
-        elif remaining < 3 and (placement := Placement.of(session.media)) and placement.mode == "sfu":
+            return
+        placement = Placement.of(session.media)
+        if placement is None:
+            return
+        for participant in leaving:
+            outbox.after_commit.append(
+                functools.partial(rooms.release_participant, placement, participant.session_id)
+            )
+        placed = await rooms.rotate(repo, session, [p.session_id for p in remaining], now)
+        outbox.if_rolled_back.append(functools.partial(rooms.discard, placed.made))
+        outbox.after_commit.append(functools.partial(rooms.retire, placed.left))
+        if len(remaining) < 3 and placement.mode == "sfu":
             cid, session_id = session.call_cid, session.id
             outbox.after_commit.append(
                 lambda: self.services.scheduler.schedule(
@@ -404,9 +417,11 @@ class SessionService:
                 return
             if session.ended_at is not None or len(await repo.list_participants(session_id)) >= 3:
                 return
-            if not self.rooms.back_to_p2p(session):
+            left = self.rooms.back_to_p2p(session)
+            if left is None:
                 return
             await repo.update_session(session_id, {"media": session.media})
+            outbox.after_commit.append(functools.partial(self.rooms.retire, left))
             parsed = await self.services.call_types.get(repo, call.type)
             snapshot = await call_response(repo, call, parsed.settings)
             outbox.add(

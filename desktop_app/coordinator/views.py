@@ -101,7 +101,9 @@ def session_response(
         rejected_by=rejected,
         missed_by=_micros_map(row.missed_by),
         ringing=row.ring is not None and row.ring.get("ended_at") is None,
-        media=session_media(row.media if row.ended_at is None else None),
+        media=session_media(
+            row.media if row.ended_at is None else None, (p.session_id for p in participants)
+        ),
     )
 
 

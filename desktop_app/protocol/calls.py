@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -146,6 +147,20 @@ class SessionMediaResponse(Response):
 
     mode: MediaMode = "p2p"
     room: str | None = Field(default=None, description="The media server room, in sfu mode.")
+    feeds: dict[str, str] = Field(
+        default_factory=dict,
+        description="In sfu mode: participant session id → the commitment of its publisher "
+        "id in the room (feed_commitment). Subscribe to a publisher only when its id's "
+        "commitment is here: that is how a feed is known to be that participant's.",
+    )
+
+
+def feed_commitment(feed: str) -> str:
+    """What everyone is told of a participant's publisher id before the participant
+    uses it: the id's SHA-256 (hex, first 32 digits). Only the participant and the
+    coordinator know the id itself, so no one else can take it in the room first, and a
+    publisher whose id matches no commitment is no participant of the call."""
+    return hashlib.sha256(feed.encode()).hexdigest()[:32]
 
 
 class CallSessionResponse(Response):
@@ -241,12 +256,16 @@ class IceServer(Request):
 
 class MediaServerInfo(Response):
     """Where this participant session publishes and subscribes in sfu mode: a Janus
-    VideoRoom, joined with this session's id as its publisher id and this token."""
+    VideoRoom, joined with this publisher id and this token."""
 
     kind: Literal["janus"] = "janus"
     url: str = Field(description="The Janus WebSocket URL (ws:// or wss://).")
     room: str
     token: str = Field(description="Lets this participant session, and no one else, in.")
+    feed: str = Field(
+        description="This participant session's publisher id in the room: secret until "
+        "used; the others know it by its commitment in the session's media.feeds."
+    )
 
 
 class MediaInfo(Response):

@@ -181,7 +181,10 @@ _EXAMPLES: list[BaseModel] = [
         session_id="9d8c7b6a5f4e3d2c1b0a9f8e",
         ice_servers=[IceServer(urls=["turn:turn.example.org:3478"], username="u", credential="p")],
         media_server=MediaServerInfo(
-            url="wss://sfu.example.org/janus", room="5e0c2a9b7d1f4a3c8e6b2d90", token="c2lnbmVk"
+            url="wss://sfu.example.org/janus",
+            room="5e0c2a9b7d1f4a3c8e6b2d90",
+            token="c2lnbmVk",
+            feed="Yc3Ly2Ck7Xo4EhwV8Fq1ZA",
         ),
     ),
     CallEnvelope(call=CALL),

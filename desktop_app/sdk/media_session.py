@@ -283,6 +283,7 @@ class CallMedia:
                 sources,
                 lambda remote, track: self.remote.arrived(leg, remote, track),
                 lambda: self._leg_failed(leg),
+                commitments=self._commitments,
                 display=user.user.id if user is not None else "",
                 prefer_h264=self.prefer_h264,
             )
@@ -336,8 +337,20 @@ class CallMedia:
         media: SessionMediaResponse = session.media
         return (media.mode, media.room if media.mode == "sfu" else None)
 
+    def _commitments(self, room: str) -> dict[str, str] | None:
+        """The commitments of ``room``'s participants' publisher ids; None when the call
+        is not (or no longer) in that room."""
+        session = self.state.session
+        if session is None or session.media.room != room:
+            return None
+        return session.media.feeds
+
     def _follow(self) -> None:
-        """The session's media changed: switch legs (one switch at a time)."""
+        """The call changed: subscribe to whom its feeds name; when the session's media
+        changed, switch legs (one switch at a time)."""
+        for leg in (self.leg, self.next_leg):
+            if leg is not None and isinstance(leg.transport, SfuConnection):
+                leg.transport.vouched()
         desired = self._desired()
         if desired is None or self.leg is None or self.media is None:
             return

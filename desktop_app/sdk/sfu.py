@@ -2,8 +2,8 @@
 
 * **Publish once.** One aiortc connection sends our microphone and camera to the room
   (``bundlePolicy`` max-bundle: aiortc sends nothing on a second bundled video track
-  otherwise), as the publisher whose id is our participant session id, with the token
-  the coordinator issued for it. Janus answers the complete SDP (``"trickle": false``).
+  otherwise), as the publisher whose id and token the coordinator issued for our
+  participant session. Janus answers the complete SDP (``"trickle": false``).
 * **Subscribe to what is shown.** Once our publisher is up (``webrtcup``: subscribing
   earlier is a known Janus pitfall), one subscriber connection takes every feed's audio
   and the video of the feeds whose tiles are visible (:mod:`.sfu_plan` decides;
@@ -12,6 +12,9 @@
   ``start``. Operations on the subscriber run one at a time.
 * **SSRCs.** A recycled m-line comes with new SSRCs, which aiortc would drop
   (:func:`learn_ssrcs`).
+* **Whose feed.** The others' publisher ids are known only by their commitments in the
+  call's ``media.feeds`` for our room (``commitments``); a feed that matches none is
+  nobody in the call and is not subscribed. Tracks and statistics are by participant session id.
 * **Stable tracks per person.** Janus recycles m-lines, so a receiver's track can carry
   another feed after an update. Each receiver is read by a forwarder that pushes its
   frames into the track of the feed the m-line belongs to *now*; the call sees one track
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from aiortc import (
@@ -53,7 +56,16 @@ from .rtc import (
     rtc_configuration,
     video_codec_preferences,
 )
-from .sfu_plan import Feeds, FeedStream, Plan, as_request, plan, streams_of, wanted
+from .sfu_plan import (
+    Feeds,
+    FeedStream,
+    Plan,
+    as_request,
+    people_of,
+    plan,
+    streams_of,
+    wanted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +115,7 @@ class SfuConnection:
         on_track: TrackListener,
         on_failed: Callable[[], None],
         *,
+        commitments: Callable[[str], Mapping[str, str] | None] = lambda room: None,
         display: str = "",
         prefer_h264: bool = False,
     ) -> None:
@@ -113,10 +126,15 @@ class SfuConnection:
         self.sources = sources
         self.on_track = on_track
         self.on_failed = on_failed
+        self.commitments = commitments
         self.display = display
         self.prefer_h264 = prefer_h264
-        self.feeds = Feeds(local_session_id)
-        #: Feeds whose video is wanted (None: all).
+        self.feeds = Feeds(server.feed)
+        #: The commitments of our room's participants, as last known, and whose each
+        #: feed is by them: feed → participant session id (sfu_plan.people_of).
+        self._commitments: dict[str, str] = {}
+        self.people: dict[str, str] = {}
+        #: Participant sessions whose video is wanted (None: all).
         self.visible: set[str] | None = None
         self.link: JanusLink | None = None
         self.publisher: RTCPeerConnection | None = None
@@ -147,7 +165,7 @@ class SfuConnection:
                 "request": "join",
                 "ptype": "publisher",
                 "room": self.server.room,
-                "id": self.local_session_id,
+                "id": self.server.feed,
                 "display": self.display,
                 "token": self.server.token,
             }
@@ -168,15 +186,31 @@ class SfuConnection:
             self.visible = chosen
             self._spawn(self.update())
 
+    def vouched(self) -> None:
+        """The call's commitments may have changed: subscribe to whom they now name."""
+        if self._people() != self.people:
+            self._spawn(self.update())
+
+    def _people(self) -> dict[str, str]:
+        """Whose each feed is, by the commitments the call gives for our room. Once the
+        call has moved to another room (we are the old leg, still playing until the new
+        one carries everyone), the last ones known stand."""
+        commitments = self.commitments(self.server.room)
+        if commitments is not None:
+            self._commitments = dict(commitments)
+        return people_of(self.feeds.streams, self._commitments)
+
     async def update(self) -> None:
-        """Bring the subscriber in line with the feeds and what is visible. A feed that
+        """Bring the subscriber in line with the feeds, whose they are, and what is
+        visible. A feed that
         left between Janus's word of it and our request ("no such feed") is forgotten and
         the rest asked for again; Janus's own event about it follows."""
         async with self._lock:
             for _ in range(FEED_RETRIES):
                 if self._closed or self.link is None or not self._published.is_set():
                     return
-                change = plan(wanted(self.feeds, self.visible), self._subscribed)
+                self.people = self._people()
+                change = plan(wanted(self.feeds, self.people, self.visible), self._subscribed)
                 if change.empty:
                     return
                 try:
@@ -194,20 +228,26 @@ class SfuConnection:
         """Participants come through Janus's publisher events, not the coordinator's."""
 
     async def drop(self, remote: str) -> None:
-        for kind in ("audio", "video"):
-            track = self._tracks.pop((remote, kind), None)
-            if track is not None:
-                track.end()
+        for feed in [feed for feed, person in self.people.items() if person == remote]:
+            for kind in ("audio", "video"):
+                track = self._tracks.pop((feed, kind), None)
+                if track is not None:
+                    track.end()
 
     def subscribed_video(self) -> set[str]:
-        return {s.feed for s in self._subscribed.values() if s.kind == "video"}
+        """The participant sessions whose video we take."""
+        return {
+            self.people[s.feed]
+            for s in self._subscribed.values()
+            if s.kind == "video" and s.feed in self.people
+        }
 
     async def statistics(self, remote: str, at: float) -> StatsSample | None:
         """What arrives from ``remote`` (its streams on our subscriber) with the round
         trip and loss of our own leg to the server."""
         if self.subscriber is None or self.publisher is None:
             return None
-        mids = {mid for mid, s in self._subscribed.items() if s.feed == remote}
+        mids = {mid for mid, s in self._subscribed.items() if self.people.get(s.feed) == remote}
         if not mids:
             return None
         receivers = [t.receiver for t in self.subscriber.getTransceivers() if t.mid in mids]
@@ -353,11 +393,14 @@ class SfuConnection:
             stream = self._subscribed.get(transceiver.mid or "")
             if stream is None:
                 continue
+            person = self.people.get(stream.feed)
+            if person is None:
+                continue  # a feed we no longer know is nobody's: its m-line goes next
             key = (stream.feed, stream.kind)
             live.add(key)
             if key not in self._tracks:
                 track = self._tracks[key] = QueuedTrack(stream.kind, KEEP[stream.kind])
-                self.on_track(stream.feed, track)
+                self.on_track(person, track)
             if transceiver.mid not in self._forwarders:
                 self._forwarders[transceiver.mid or ""] = asyncio.ensure_future(
                     self._forward(transceiver)

@@ -2,10 +2,12 @@
 
 * **Feeds** are the room's publishers as Janus announces them (``publishers`` in the
   publisher handle's ``joined`` answer and later events; ``unpublished`` / ``leaving``
-  when they go), each with its streams (``mid``, ``type``). A publisher's id is its
-  participant session id.
-* **Wanted**: every feed's audio, always (people are heard whether or not their tile is
-  on screen); its video only while its tile is visible (``visible``; ``None`` = all).
+  when they go), each with its streams (``mid``, ``type``). A publisher's id is one the
+  coordinator gave its participant session; the others know it only by its commitment
+  (``media.feeds``), and :func:`people_of` says whose each feed is.
+* **Wanted**: every participant's audio, always (people are heard whether or not their
+  tile is on screen); their video only while their tile is visible (``visible``; ``None``
+  = all). A feed no participant's commitment matches is nobody's: never subscribed.
 * **Subscribed**: the subscriber connection's streams as Janus last described them
   (``streams`` in ``attached`` / ``updated``): our ``mid`` → (feed, feed's mid, kind) for
   the active ones. Janus recycles an inactive m-line for a later stream, so a ``mid``
@@ -16,9 +18,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from desktop_app.protocol.calls import feed_commitment
 
 Kind = str  # "audio" | "video"
 
@@ -91,16 +95,34 @@ def streams_of(described: list[Mapping[str, Any]]) -> dict[str, FeedStream]:
     return active
 
 
-def wanted(feeds: Feeds, visible: Collection[str] | None) -> set[FeedStream]:
-    """Every audio stream; the video of visible feeds (all of them when ``visible`` is
-    None). One stream of each kind per feed (the first), which is all we publish."""
+def people_of(feeds: Iterable[str], commitments: Mapping[str, str]) -> dict[str, str]:
+    """Feed → participant session id, for the feeds whose commitment the coordinator
+    gave (``commitments``: participant session id → commitment)."""
+    by_commitment = {commitment: person for person, commitment in commitments.items()}
+    people = {}
+    for feed in feeds:
+        person = by_commitment.get(feed_commitment(feed))
+        if person is not None:
+            people[feed] = person
+    return people
+
+
+def wanted(
+    feeds: Feeds, people: Mapping[str, str], visible: Collection[str] | None
+) -> set[FeedStream]:
+    """Every participant's audio; the video of the visible participants (everyone's when
+    ``visible`` is None). One stream of each kind per feed (the first), which is all we
+    publish. Only the feeds in ``people`` (see :func:`people_of`)."""
     chosen: set[FeedStream] = set()
     for feed, streams in feeds.streams.items():
+        person = people.get(feed)
+        if person is None:
+            continue
         for kind in ("audio", "video"):
             stream = next((s for s in streams if s.kind == kind), None)
             if stream is None:
                 continue
-            if kind == "audio" or visible is None or feed in visible:
+            if kind == "audio" or visible is None or person in visible:
                 chosen.add(stream)
     return chosen
 

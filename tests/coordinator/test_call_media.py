@@ -15,7 +15,7 @@ async def test_media_credentials_and_the_wrong_questions(coordinator: RunningCoo
     )
     assert status == 201, joined
     mine = joined["media"]["session_id"]
-    assert joined["call"]["session"]["media"] == {"mode": "p2p", "room": None}
+    assert joined["call"]["session"]["media"] == {"mode": "p2p", "room": None, "feeds": {}}
 
     status, media = await alice.post(f"{path}/media", {"session_id": mine})
     assert status == 200, media

@@ -3,6 +3,7 @@ servers are tried, what a placement stores and shows, and the Janus settings."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from desktop_app.coordinator.problems import ApiError
 from desktop_app.coordinator.store.rows import SessionRow
 from desktop_app.protocol import ErrorCode
 from desktop_app.protocol.app import AppSettings
+from desktop_app.protocol.calls import feed_commitment
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 A, B, C = "ws://a:8188", "ws://b:8188", "ws://c:8188"
@@ -54,12 +56,21 @@ def test_a_placement_keeps_its_secret_and_shows_only_mode_and_room() -> None:
     placement = Placement("sfu", A, "r1", "secret")
     assert Placement.of(placement.stored()) == placement
     assert Placement.of(None) is None and Placement.of({}) is None
-    assert session_media(placement.stored()).model_dump() == {"mode": "sfu", "room": "r1"}
-    assert session_media(Placement("p2p", A, "r1", "s").stored()).mode == "p2p"
-    assert session_media(None).room is None
-    # Tokens: one per participant session, the same when recomputed, unguessable otherwise.
+    shown = session_media(placement.stored(), ["p1", "p2"])
+    assert shown.model_dump() == {
+        "mode": "sfu",
+        "room": "r1",
+        "feeds": {p: feed_commitment(placement.feed(p)) for p in ("p1", "p2")},
+    }
+    assert session_media(Placement("p2p", A, "r1", "s").stored(), ["p1"]).feeds == {}
+    assert session_media(None, []).room is None
+    # Tokens and publisher ids: one per participant session, the same when recomputed,
+    # unguessable otherwise, and neither is the other nor the (public) session id.
     assert placement.token("p1") == placement.token("p1") != placement.token("p2")
     assert Placement("sfu", A, "r1", "other").token("p1") != placement.token("p1")
+    assert placement.feed("p1") == placement.feed("p1") != placement.feed("p2")
+    assert placement.feed("p1") not in (placement.token("p1"), "p1")
+    assert Placement("sfu", A, "r1", "other").feed("p1") != placement.feed("p1")
 
 
 def test_the_app_setting_s_server_joins_the_configured_ones() -> None:
@@ -102,6 +113,7 @@ class FakeJanus(JanusAdmin):
         super().__init__("key")
         self.up = up
         self.rooms: dict[str, set[str]] = {}
+        self.tokens: dict[str, list[str]] = {}
         self.calls: list[tuple[str, str]] = []
 
     def _check(self, url: str, what: str) -> None:
@@ -114,6 +126,7 @@ class FakeJanus(JanusAdmin):
     ) -> None:
         self._check(url, "create")
         self.rooms.setdefault(url, set()).add(room)
+        self.tokens[room] = tokens
 
     async def allow(self, url: str, room: str, secret: str, tokens: list[str]) -> None:
         self._check(url, "allow")
@@ -204,3 +217,43 @@ async def test_without_any_server_a_small_call_stays_peer_to_peer_and_a_big_one_
         await _credentials(rooms, FakeRepo([]), _session("b"), 5, mesh=4)
     assert refused.value.code is ErrorCode.CALL_FULL
     assert "media server" in refused.value.detail
+
+
+async def test_someone_leaving_moves_the_others_to_a_fresh_room_and_the_old_one_goes() -> None:
+    janus = FakeJanus({A, B})
+    rooms = MediaRooms(janus, [A, B], rotate_grace_seconds=0.0)
+    old = Placement("sfu", A, "r1", "s")
+    janus.rooms[A] = {"r1"}
+    session = _session("mine", old)
+    placed = await rooms.rotate(FakeRepo([]), session, ["p1", "p2"], NOW)  # type: ignore[arg-type]
+    fresh = Placement.of(session.media)
+    assert placed.changed and placed.left == old and placed.made == fresh
+    assert fresh is not None and fresh.server == A, "the call stays on its server"
+    assert fresh.room != old.room and fresh.secret != old.secret
+    assert janus.tokens[fresh.room] == [fresh.token("p1"), fresh.token("p2")], "only those staying"
+    assert fresh.feed("p1") != old.feed("p1"), "new publisher ids in the new room"
+    rooms.retire(placed.left)
+    await asyncio.sleep(0.01)
+    assert janus.rooms[A] == {fresh.room}
+
+
+async def test_no_fresh_room_for_one_left_alone_nor_on_a_server_that_fails() -> None:
+    janus = FakeJanus({A})
+    rooms = MediaRooms(janus, [A])
+    repo = FakeRepo([])
+    alone = _session("alone", Placement("sfu", A, "r1", "s"))
+    assert not (await rooms.rotate(repo, alone, ["p1"], NOW)).changed  # type: ignore[arg-type]
+    janus.up = set()
+    failing = _session("failing", Placement("sfu", A, "r2", "s"))
+    placed = await rooms.rotate(repo, failing, ["p1", "p2"], NOW)  # type: ignore[arg-type]
+    assert not placed.changed and Placement.of(failing.media) == Placement("sfu", A, "r2", "s")
+    assert rooms.health.down(A, NOW)
+
+
+def test_back_to_peer_to_peer_gives_up_the_room() -> None:
+    rooms = MediaRooms(FakeJanus({A}), [A])
+    room = Placement("sfu", A, "r1", "s")
+    session = _session("mine", room)
+    assert rooms.back_to_p2p(session) == room
+    assert session_media(session.media, ["p1"]).mode == "p2p"
+    assert rooms.back_to_p2p(session) is None

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from desktop_app.sdk.sfu_plan import Feeds, FeedStream, as_request, plan, streams_of, wanted
+from desktop_app.protocol.calls import feed_commitment
+from desktop_app.sdk.sfu_plan import (
+    Feeds,
+    FeedStream,
+    as_request,
+    people_of,
+    plan,
+    streams_of,
+    wanted,
+)
+
+#: Each feed is its person's, as the coordinator's commitments say (feed "bob" → "p-bob").
+PEOPLE = {feed: f"p-{feed}" for feed in ("bob", "carol", "dan")}
 
 
 def _publisher(feed: str, *kinds: str) -> dict[str, object]:
@@ -33,9 +45,9 @@ def test_everyones_audio_and_only_the_visible_peoples_video() -> None:
     feeds.update(
         {"publishers": [_publisher(f, "audio", "video") for f in ("bob", "carol", "dan")]}
     )
-    everything = wanted(feeds, None)
+    everything = wanted(feeds, PEOPLE, None)
     assert len(everything) == 6
-    some = wanted(feeds, {"bob"})
+    some = wanted(feeds, PEOPLE, {"p-bob"})
     assert {s.feed for s in some if s.kind == "audio"} == {"bob", "carol", "dan"}
     assert {s.feed for s in some if s.kind == "video"} == {"bob"}
 
@@ -51,7 +63,7 @@ def test_a_plan_is_the_difference_between_wanted_and_subscribed() -> None:
             {"mid": "3", "type": "video", "active": False},  # recycled later
         ]
     )
-    change = plan(wanted(feeds, {"carol"}), subscribed)
+    change = plan(wanted(feeds, PEOPLE, {"p-carol"}), subscribed)
     assert change.subscribe == [FeedStream("carol", "1", "video")]
     assert change.unsubscribe == [FeedStream("bob", "1", "video")]
     assert as_request(change.subscribe) == [{"feed": "carol", "mid": "1"}]
@@ -63,3 +75,14 @@ def test_a_recycled_m_line_belongs_to_its_new_feed() -> None:
     after = streams_of([{"mid": "3", "type": "video", "active": True, "feed_id": "dan", "feed_mid": "1"}])
     assert before["3"].feed == "bob" and after["3"].feed == "dan"
     assert streams_of([{"mid": "3", "type": "data", "active": True, "feed_id": "x"}]) == {}
+
+
+def test_a_feed_is_someone_s_only_when_the_coordinator_vouches_for_its_id() -> None:
+    commitments = {"p-bob": feed_commitment("bob-secret-id"), "p-carol": feed_commitment("c")}
+    feeds = Feeds("me")
+    feeds.update({"publishers": [_publisher(f, "audio", "video") for f in ("bob-secret-id", "p-carol", "x")]})
+    people = people_of(feeds.streams, commitments)
+    # Publishing under someone's session id (public) or an unknown id makes nobody's feed.
+    assert people == {"bob-secret-id": "p-bob"}
+    assert {s.feed for s in wanted(feeds, people, None)} == {"bob-secret-id"}
+    assert people_of(feeds.streams, {}) == {}

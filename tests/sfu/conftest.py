@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,13 +47,24 @@ def sfu() -> Iterator[Sfu]:
             yield Sfu(lan, [first, second])
 
 
-@pytest.fixture
-async def coordinator(sfu: Sfu, tmp_path: Path) -> AsyncIterator[RunningCoordinator]:
+@asynccontextmanager
+async def sfu_coordinator(
+    sfu: Sfu, tmp_path: Path, rotate_grace_seconds: float = 12.0
+) -> AsyncIterator[RunningCoordinator]:
+    """An in-process coordinator pointed at both servers; a call back at two returns to
+    peer to peer after 2 s."""
     config = make_config(tmp_path, f"sqlite:///{tmp_path / 'sfu.sqlite3'}")
     config.janus_urls = [server.url for server in sfu.servers]
     config.janus_admin_key = janus.ADMIN_KEY
     config.sfu_back_to_p2p_seconds = 2.0
+    config.sfu_rotate_grace_seconds = rotate_grace_seconds
     async with running(config) as served:
+        yield served
+
+
+@pytest.fixture
+async def coordinator(sfu: Sfu, tmp_path: Path) -> AsyncIterator[RunningCoordinator]:
+    async with sfu_coordinator(sfu, tmp_path) as served:
         yield served
 
 

@@ -79,6 +79,16 @@ def _heard_since(devices: SyntheticDevices, frames_before: int) -> tuple[np.ndar
     return speaker.heard((speaker.frames_played - frames_before) * 0.02), speaker.rate
 
 
+def _bob_heard_throughout(devices: SyntheticDevices, before: int, moment: str) -> None:
+    """Bob's tone (660 Hz) played at alice's since ``before`` without a silence of
+    100 ms or more (the bar of a switch), and is what she hears at the end."""
+    heard, rate = _heard_since(devices, before)
+    gap = _longest_gap_ms(heard, rate)
+    print(f"longest silence in bob's tone across {moment}: {gap:.0f} ms")
+    assert gap < 100, f"bob's voice broke off for {gap:.0f} ms at {moment}"
+    assert abs(dominant_frequency(heard[-rate:], rate) - 660) < 15
+
+
 def _played(devices: SyntheticDevices) -> int:
     (speaker,) = [s for s in devices.speakers if not s.closed]
     return speaker.frames_played
@@ -104,11 +114,7 @@ async def test_a_third_person_moves_the_call_to_the_sfu_without_a_gap(
     )
     await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=20)
     await asyncio.sleep(1.5)
-    heard, rate = _heard_since(devices, before)
-    gap = _longest_gap_ms(heard, rate)
-    print(f"longest silence in bob's tone across the switch to the SFU: {gap:.0f} ms")
-    assert gap < 100, f"bob's voice broke off for {gap:.0f} ms at the switch"
-    assert abs(dominant_frequency(heard[-rate:], rate) - 660) < 15
+    _bob_heard_throughout(devices, before, "the switch to the SFU")
 
 
 async def test_back_at_two_the_call_returns_to_peer_to_peer_without_a_gap(
@@ -135,8 +141,41 @@ async def test_back_at_two_the_call_returns_to_peer_to_peer_without_a_gap(
     )
     await eventually(lambda: receiving(alice) == {"bob"}, timeout=10)
     await asyncio.sleep(1.5)
-    heard, rate = _heard_since(devices, before)
-    gap = _longest_gap_ms(heard, rate)
-    print(f"longest silence in bob's tone across the switch back to peer to peer: {gap:.0f} ms")
-    assert gap < 100, f"bob's voice broke off for {gap:.0f} ms going back to peer to peer"
-    assert abs(dominant_frequency(heard[-rate:], rate) - 660) < 15
+    _bob_heard_throughout(devices, before, "the switch back to peer to peer")
+
+
+async def test_someone_leaving_moves_the_others_to_a_fresh_room_without_a_gap(
+    connect: ClientFactory, bots: BotFactory
+) -> None:
+    """Janus does not end a leaver's subscriptions, so the others move to a fresh room
+    (docs/decisions.md); for them it is one more switch, make before break."""
+    call_id = unique()
+    alice, devices = await _listening_alice(connect, call_id)
+    bots("bob", "--join", f"default:{call_id}", "--tone", "660")
+    bots("carol", "--join", f"default:{call_id}", "--no-microphone")
+    dave = bots("dave", "--join", f"default:{call_id}", "--no-microphone")
+
+    def settled() -> bool:
+        media = alice.media_session
+        return media.sfu is not None and media.next_leg is None
+
+    await eventually(
+        lambda: settled() and receiving(alice) == {"bob", "carol", "dave"},
+        timeout=40,
+        what="alice receiving everyone through the SFU",
+    )
+    assert alice.media_session.leg is not None
+    room = alice.media_session.leg.room
+    await asyncio.sleep(1.5)
+    before = _played(devices)
+
+    dave.stop()
+    await eventually(
+        lambda: settled() and alice.media_session.leg is not None
+        and alice.media_session.leg.room != room,
+        timeout=30,
+        what="alice in a fresh room",
+    )  # fmt: skip
+    await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=10)
+    await asyncio.sleep(1.5)
+    _bob_heard_throughout(devices, before, "the move to a fresh room")
