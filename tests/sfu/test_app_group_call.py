@@ -53,12 +53,14 @@ async def test_a_group_call_in_the_app(
     output = Lines(app)
     try:
         await _line(output, "alice is ready")
-        bob = bots("bob", "--ring", "alice")
+        # The others take nobody's picture (the app's is 640×480 at 30 fps): four full
+        # clients beside Janus would starve two cores, and the test is about the app.
+        bob = bots("bob", "--ring", "alice", "--no-remote-video")
         ringing = await bob.line("ringing alice in ")
         cid = re.search(r"in (\S+)", ringing).group(1)  # type: ignore[union-attr]
         await _line(output, "answering")
         for user, tone in (("carol", "660"), ("dan", "880")):
-            bots(user, "--join", cid, "--tone", tone)
+            bots(user, "--join", cid, "--tone", tone, "--no-remote-video")
 
         def everyone_moving(line: str) -> bool:
             return "media sfu" in line and all(f"tile {name}: bars" in line and re.search(
