@@ -162,7 +162,11 @@ class QualityMeter:
     def add(self, sample: StatsSample) -> ConnectionQuality | None:
         """The quality once two samples are in."""
         previous = self.samples[-1] if self.samples else None
-        if previous is None or sample.bytes_received > previous.bytes_received:
+        if (
+            previous is None
+            or sample.bytes_received > previous.bytes_received
+            or sample.packets_received > previous.packets_received
+        ):
             self._last_arrival = sample.at
         self.samples.append(sample)
         if len(self.samples) < 2:

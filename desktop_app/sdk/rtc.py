@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import aioice.ice
@@ -93,14 +93,17 @@ def rtc_configuration(ice_servers: list[IceServer]) -> RTCConfiguration:
     )
 
 
-def inbound_counts(receivers: Iterable[RTCRtpReceiver]) -> list[InboundCounts]:
-    """The RFC 3550 counters of what ``receivers`` received."""
+def inbound_counts(
+    receivers: Iterable[RTCRtpReceiver], only: Collection[int] | None = None
+) -> list[InboundCounts]:
+    """The RFC 3550 counters of what ``receivers`` received (``only``: of these SSRCs)."""
     inbound = []
     for receiver in receivers:
         # aiortc keeps each received stream's RFC 3550 counters here only (its stats
         # report overwrites a media stream's entry with its RTX stream's); the media
         # stream is the one with the most packets.
-        streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {}).values()
+        by_ssrc = getattr(receiver, "_RTCRtpReceiver__remote_streams", {})
+        streams = [s for ssrc, s in by_ssrc.items() if only is None or ssrc in only]
         media = max(streams, key=lambda s: s.packets_received, default=None)
         if media is not None and media.max_seq is not None:
             clock_rate = getattr(media, "_clockrate", 90_000) or 90_000

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiortc import (
@@ -80,14 +81,16 @@ FEED_RETRIES = 3
 KEEP = {"audio": 25, "video": 2}
 
 
-def learn_ssrcs(peer: RTCPeerConnection, offer: str) -> None:
+def learn_ssrcs(peer: RTCPeerConnection, offer: str) -> dict[str, set[int]]:
     """Tell aiortc the SSRCs a renegotiation gave each receiving m-line.
 
     Janus gives an m-line it recycles for another stream new SSRCs; aiortc learns a
     receiver's SSRCs only when the receiver first starts, and drops packets from SSRCs it
     does not know (with several receivers of one payload type it cannot guess). So after
     each offer, every receiver is registered (again) with the SSRCs — media and
-    retransmission — its m-line now has."""
+    retransmission — its m-line now has. Returns each mid's media SSRCs now (a receiver
+    keeps the counters of the streams it carried before, too)."""
+    now: dict[str, set[int]] = {}
     description = sdp.SessionDescription.parse(offer)
     by_mid = {media.rtp.muxId: media for media in description.media}
     for transceiver in peer.getTransceivers():
@@ -99,10 +102,12 @@ def learn_ssrcs(peer: RTCPeerConnection, offer: str) -> None:
             continue
         ssrcs = [s.ssrc for s in media.ssrc]
         router.register_receiver(receiver, ssrcs=ssrcs, payload_types=[])
+        now[transceiver.mid or ""] = set(ssrcs)
         for group in media.ssrc_group:
             if group.semantic == "FID" and len(group.items) == 2:
                 original, retransmission = (int(item) for item in group.items)
                 rtx[retransmission] = original
+    return now
 
 
 class SfuConnection:
@@ -148,6 +153,8 @@ class SfuConnection:
         #: The per-person tracks the call reads: (feed, kind) → track.
         self._tracks: dict[tuple[str, str], QueuedTrack] = {}
         self._forwarders: dict[str, asyncio.Task[None]] = {}
+        #: Each receiving m-line's SSRCs as of Janus's last offer.
+        self._ssrcs: dict[str, set[int]] = {}
         self._lock = asyncio.Lock()
         #: Our publisher's private id: the room ties our subscriptions to it.
         self._private_id: object = None
@@ -243,8 +250,11 @@ class SfuConnection:
         }
 
     async def statistics(self, remote: str, at: float) -> StatsSample | None:
-        """What arrives from ``remote`` (its streams on our subscriber) with the round
-        trip and loss of our own leg to the server."""
+        """What arrives from ``remote`` (its streams on our subscriber — the ones its
+        m-lines carry now, not those they carried before Janus recycled them) with the
+        round trip, loss and sending of our own leg to the server. Its bytes are not
+        counted apart on the shared connection: the sample has none received (arrival is
+        judged by packets)."""
         if self.subscriber is None or self.publisher is None:
             return None
         mids = {mid for mid, s in self._subscribed.items() if self.people.get(s.feed) == remote}
@@ -252,7 +262,11 @@ class SfuConnection:
             return None
         receivers = [t.receiver for t in self.subscriber.getTransceivers() if t.mid in mids]
         report = await self.publisher.getStats()
-        sample = sample_of(report, inbound_counts(receivers), at)
+        current = set().union(*(self._ssrcs.get(mid, set()) for mid in mids))
+        sample = replace(
+            sample_of(report, inbound_counts(receivers, only=current or None), at),
+            bytes_received=0,
+        )
         for receiver in receivers:
             jitter.fit_to_round_trip(receiver, sample.round_trip_ms)
         return sample
@@ -377,7 +391,7 @@ class SfuConnection:
         for transceiver in peer.getTransceivers():
             jitter.install(transceiver.receiver)
         await peer.setLocalDescription(await peer.createAnswer())
-        learn_ssrcs(peer, jsep["sdp"])
+        self._ssrcs = learn_ssrcs(peer, jsep["sdp"])
         self._route()
         await self._subscriber_handle.request(
             {"request": "start"},

@@ -14,6 +14,7 @@ from desktop_app.sdk.quality import (
     UplinkMeter,
     rate,
 )
+from desktop_app.sdk.rtc import inbound_counts
 from tests.sdk.conftest import ClientFactory
 from tests.sdk.support import eventually
 from tests.support.coordinator import unique
@@ -70,6 +71,38 @@ def test_silence_is_lost_and_a_quiet_person_is_not() -> None:
         sample = StatsSample(at=second, packets_received=100, bytes_received=100 + 90 * second)
         quality = quiet.add(sample)
     assert quality is not None and quality.level is QualityLevel.GOOD
+
+
+def test_through_an_sfu_arrival_is_judged_by_packets() -> None:
+    """A person's streams share one connection with everyone's: their sample has packets
+    but no bytes of its own (sfu.statistics)."""
+    meter = QualityMeter()
+    for second in range(5):
+        quality = meter.add(StatsSample(at=second, packets_received=100 * second))
+    assert quality is not None and quality.level is QualityLevel.GOOD
+    assert quality.receive_kbps == 0, "no figure rather than another's"
+    for second in range(5, 8):
+        quality = meter.add(StatsSample(at=second, packets_received=400))
+    assert quality is not None and quality.level is QualityLevel.LOST
+
+
+def test_only_the_streams_a_receiver_carries_now_are_counted() -> None:
+    """Janus recycles an m-line for another person: its receiver keeps the counters of
+    the stream it carried before, which must not count (they would show as loss)."""
+
+    class Stream:
+        def __init__(self, received: int, lost: int) -> None:
+            self.packets_received, self.packets_lost = received, lost
+            self.max_seq, self.jitter, self._clockrate = 1, 0, 90_000
+
+    class Receiver:
+        def __init__(self) -> None:
+            self._RTCRtpReceiver__remote_streams = {111: Stream(5000, 0), 222: Stream(40, 2)}
+
+    receivers = [Receiver()]
+    assert [c.packets_received for c in inbound_counts(receivers)] == [5000]  # type: ignore[arg-type]
+    now = inbound_counts(receivers, only={222})  # type: ignore[arg-type]
+    assert [(c.packets_received, c.packets_lost) for c in now] == [(40, 2)]
 
 
 def test_the_uplink_is_the_worst_the_others_report_averaged_over_the_window() -> None:

@@ -23,13 +23,14 @@ async def test_a_receivers_ssrcs_can_still_be_taught() -> None:
         assert isinstance(getattr(inner, "_RTCRtpReceiver__rtx_ssrc", None), dict)
         assert isinstance(getattr(inner, "_RTCRtpReceiver__remote_streams", None), dict)
         router = inner.transport._rtp_router
-        learn_ssrcs(receiver, sender.localDescription.sdp)
+        learned = learn_ssrcs(receiver, sender.localDescription.sdp)
         offered = [
             int(line.split()[0].split(":")[1])
             for line in sender.localDescription.sdp.splitlines()
             if line.startswith("a=ssrc:")
         ]
         assert offered and all(router.ssrc_table.get(ssrc) is inner for ssrc in offered)
+        assert learned == {transceiver.mid: set(offered)}
         rtx = inner._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
         assert rtx, "the retransmission SSRC maps to the media one"
     finally:
