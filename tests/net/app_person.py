@@ -66,6 +66,8 @@ class Watcher:
         parts.append(f"media {leg.mode if leg is not None else 'none'}")
         if view.banner.isVisible():
             parts.append(f"banner {view.banner_text.text()!r}")
+        if view.notice.isVisible() and view.notice.text():
+            parts.append(f"notice {view.notice.text()!r}")
         camera = "camera on" if call.camera.enabled else "camera off"
         microphone = "microphone on" if call.microphone.enabled else "microphone off"
         parts.append(f"{camera}, {microphone}")

@@ -1,6 +1,7 @@
 """Parley's own window in a group call through Janus: Bob rings Alice (her app, offscreen
 in the test's namespace), she answers; Carol and Dan join, the call moves to the SFU, and
-her grid shows three moving pictures; the layout button puts the one talking large.
+her grid shows three moving pictures; the layout button puts the one talking large; the
+media server dies and the window carries on without losing a tile or saying anyone left.
 Screenshots in build/screenshots/sfu/ (for people to look at)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from tests.net.scene import Lines
 from tests.sfu.conftest import BotFactory, Sfu
+from tests.sfu.support import room_exists
 from tests.support.coordinator import RunningCoordinator
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "sfu"
@@ -81,6 +83,23 @@ async def test_a_group_call_in_the_app(
         app.stdin.flush()
         await _line(output, "saved group-speaker")
         assert (SHOTS / "group-grid.png").stat().st_size > 10_000
+
+        # The media server dies: everyone rejoins on the other one. The window keeps its
+        # own tile throughout and says nobody left (each rejoin is a new session).
+        call_type, call_id = cid.split(":")
+        status, body = await coordinator.api("alice").get(f"/v1/calls/{call_type}/{call_id}")
+        assert status == 200, body
+        room = body["call"]["session"]["media"]["room"]
+        (dying,) = [server for server in sfu.servers if await room_exists(server.url, room)]
+        mark = output.mark()
+        dying.kill()
+        await _line(output, "call reconnecting", 30, after=mark)
+        rejoining = output.mark()
+        await _line(output, lambda line: "banner" not in line and everyone_moving(line),
+                    90, after=rejoining)  # fmt: skip
+        since = output.lines[mark:]
+        assert all("tile Alice (you)" in line for line in since if "call " in line), since
+        assert not any("left the call" in line for line in since), since
     finally:
         if app.poll() is None:
             assert app.stdin is not None

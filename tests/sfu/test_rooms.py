@@ -17,6 +17,7 @@ from desktop_app.protocol.calls import feed_commitment
 from desktop_app.sdk import janus_link
 from desktop_app.sdk.janus_link import JanusError, JanusLink
 from tests.sfu.conftest import Sfu, sfu_coordinator
+from tests.sfu.support import room_exists
 from tests.support.coordinator import RunningCoordinator, unique
 
 
@@ -33,16 +34,6 @@ async def _join(coordinator: RunningCoordinator, user: str, cid: str) -> dict[st
     return {"api": api, "events": events, **body}
 
 
-async def _room_exists(url: str, room: str) -> bool:
-    link = await JanusLink.open(url)
-    try:
-        handle = await link.attach()
-        reply = await handle.request({"request": "exists", "room": room})
-        return bool(reply.data["exists"])
-    finally:
-        await link.close()
-
-
 async def _publish_as(url: str, room: str, feed: str, token: str) -> None:
     """Join the room as a publisher the way the app does (raises JanusError if refused)."""
     link = await JanusLink.open(url)
@@ -57,7 +48,7 @@ async def _publish_as(url: str, room: str, feed: str, token: str) -> None:
 
 async def _until_gone(url: str, room: str, seconds: float = 10.0) -> None:
     for _ in range(int(seconds * 10)):
-        if not await _room_exists(url, room):
+        if not await room_exists(url, room):
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"room {room} still there after {seconds:.0f} s")
@@ -94,7 +85,7 @@ async def test_a_third_person_moves_the_call_to_a_room(
     # Carol's publisher id: not her (public) session id; known to the others only by its
     # commitment.
     assert server["feed"] != ids[2] and shown["feeds"][ids[2]] == feed_commitment(server["feed"])
-    assert await _room_exists(server["url"], room)
+    assert await room_exists(server["url"], room)
 
     # The others learn it from the call's events and ask for their own credentials.
     updated = await alice["events"].wait_until(
@@ -182,7 +173,7 @@ async def test_a_dead_server_s_call_moves_to_the_other(
     assert status == 200, answer
     moved = answer["media_server"]
     assert moved["url"] == other.url and moved["room"] != first["room"]
-    assert await _room_exists(other.url, moved["room"])
+    assert await room_exists(other.url, moved["room"])
     event = await people[1]["events"].wait_until(
         lambda e: e["type"] == "call.updated"
         and e["call"]["session"]["media"]["room"] == moved["room"]

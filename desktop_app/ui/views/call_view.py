@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -39,8 +40,15 @@ from .common import StatusRow, button, label, names_phrase
 from .lobby import show_toggle, toggle_button
 
 SPEAKING_LEVEL = 0.15
+#: Our own tile's key in ``CallView.tiles`` (the others' are their participant session
+#: ids): ours must outlive the session id, which a rejoin changes.
+YOU = "you"
+#: While the call is in these states our own tile stays without a session of ours.
+REJOINING = (CallingState.RECONNECTING, CallingState.MIGRATING, CallingState.JOINING)
 #: How long "Bob left the call." stays.
 NOTICE_SECONDS = 5.0
+#: How long someone must stay gone before "Bob left the call." is said.
+LEFT_GRACE_SECONDS = 3.0
 #: Roles as people say them ("" for an ordinary participant: nothing to say).
 ROLE_NAMES = {
     "host": "Host",
@@ -75,6 +83,10 @@ def control(
     widget.setToolTip(tip)
     widget.clicked.connect(on_click)
     return widget
+
+
+def _key(participant: Participant) -> str:
+    return YOU if participant.is_local else participant.session_id
 
 
 class CallView(QWidget):
@@ -253,19 +265,27 @@ class CallView(QWidget):
             return
         state = call.state
         participants = state.participants
-        seen = {p.session_id for p in participants}
-        for session_id in list(self.tiles):
-            if session_id not in seen:
-                tile = self.tiles.pop(session_id)
+        seen = {_key(p) for p in participants}
+        # Rejoining, our own session is gone until the join answer brings the next one:
+        # our tile stays (it shows our camera, which never stopped).
+        rejoining = state.calling_state in REJOINING
+        if rejoining and YOU in self.tiles:
+            seen.add(YOU)
+        for key in list(self.tiles):
+            if key not in seen:
+                tile = self.tiles.pop(key)
                 tile.stop()
                 tile.deleteLater()
         ordered = sorted(participants, key=lambda p: (not p.is_local, p.joined_at))
         for participant in ordered:
-            known = self.tiles.get(participant.session_id)
+            known = self.tiles.get(_key(participant))
             if known is None:
-                known = self.tiles[participant.session_id] = VideoTile()
+                known = self.tiles[_key(participant)] = VideoTile()
             self._show_participant(known, participant)
-        self.grid.set_tiles([self.tiles[p.session_id] for p in ordered])
+        keys = ([YOU] if YOU in self.tiles else []) + [
+            p.session_id for p in ordered if not p.is_local
+        ]
+        self.grid.set_tiles([self.tiles[key] for key in keys])
         self._feature(state.dominant_speaker, ordered)
 
         show_toggle(self.mic, call.microphone.enabled)
@@ -314,7 +334,7 @@ class CallView(QWidget):
         if call is None:
             return
         for participant in call.state.participants:
-            tile = self.tiles.get(participant.session_id)
+            tile = self.tiles.get(_key(participant))
             if tile is not None and not participant.is_local:
                 tile.set_speaking(participant.audio_level > SPEAKING_LEVEL)
 
@@ -396,7 +416,9 @@ class CallView(QWidget):
         joined = call.state.calling_state is CallingState.JOINED
         for user_id, name in self._others.items():
             if user_id not in others and joined:
-                self._show_notice(f"{name} left the call.")
+                QTimer.singleShot(
+                    round(LEFT_GRACE_SECONDS * 1000), self, partial(self._say_left, user_id, name)
+                )
         self._others = others
         if self._title_from_people and others:
             names = list(others.values())
@@ -406,6 +428,14 @@ class CallView(QWidget):
             self.notice.show()
         elif others and not self._notice_timer.isActive():
             self._clear_notice()
+
+    def _say_left(self, user_id: str, name: str) -> None:
+        """Someone's session went: said only if they did not come straight back (a
+        client that rejoins leaves one session and joins with the next)."""
+        call = self.call
+        joined = call is not None and call.state.calling_state is CallingState.JOINED
+        if joined and user_id not in self._others:
+            self._show_notice(f"{name} left the call.")
 
     def _show_notice(self, text: str) -> None:
         self.notice.setText(text)
@@ -450,10 +480,10 @@ class CallView(QWidget):
             chosen = current
         else:
             chosen = next((p for p in ordered if not p.is_local), None)
-        self.grid.feature(self.tiles.get(chosen.session_id) if chosen else None)
+        self.grid.feature(self.tiles.get(_key(chosen)) if chosen else None)
 
     def _tiles_of(self, ordered: list[Participant]) -> list[tuple[Participant, VideoTile]]:
-        return [(p, self.tiles[p.session_id]) for p in ordered if p.session_id in self.tiles]
+        return [(p, self.tiles[_key(p)]) for p in ordered if _key(p) in self.tiles]
 
     def _toggle_layout(self) -> None:
         speaker = self.grid.layout_mode == "grid"
@@ -469,8 +499,9 @@ class CallView(QWidget):
         if call is None:
             return
         on_screen = {id(tile) for tile in self.grid.visible_tiles()}
-        shown = {sid for sid, tile in self.tiles.items() if id(tile) in on_screen}
-        wanted = None if len(shown) == len(self.tiles) else frozenset(shown)
+        others = {key: tile for key, tile in self.tiles.items() if key != YOU}
+        shown = {key for key, tile in others.items() if id(tile) in on_screen}
+        wanted = None if len(shown) == len(others) else frozenset(shown)
         if wanted != self._showing:
             self._showing = wanted
             call.show_video_of(wanted)
