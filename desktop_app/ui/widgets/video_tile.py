@@ -92,10 +92,14 @@ class VideoTile(QWidget):
         self.mirrored = False
         self._image: QImage | None = None
         self._keep: av.VideoFrame | None = None
+        #: The newest frame, converted only when painted: Qt merges the updates that
+        #: come faster than it paints, so a frame a newer one replaces before the next
+        #: paint costs nothing (a busy call grid converts what it shows, not all it gets).
+        self._frame: av.VideoFrame | None = None
         self._track: Any = None
         self._owns_track = False
         self._pump: asyncio.Task[None] | None = None
-        #: Frames converted and frames painted (tests and the UI benchmark read these).
+        #: Frames handed to the tile and frames painted (tests and benchmarks read these).
         self.frames_shown = 0
         self.frames_painted = 0
         self._overlay_key: tuple[object, ...] | None = None
@@ -136,7 +140,7 @@ class VideoTile(QWidget):
     def set_video_off(self, off: bool) -> None:
         if off != self.video_off:
             self.video_off = off
-            self._image = self._keep = None  # never show a stale picture
+            self._image = self._keep = self._frame = None  # never show a stale picture
             self.update()
 
     @property
@@ -167,6 +171,12 @@ class VideoTile(QWidget):
                     self.show_frame(frame)
 
     def show_frame(self, frame: av.VideoFrame) -> None:
+        self._frame = frame
+        self.frames_shown += 1
+        if not self.video_off:  # a frame still in flight after "camera off" is not shown
+            self.update()
+
+    def _convert(self, frame: av.VideoFrame) -> None:
         ratio = self.devicePixelRatioF()
         box = QSize(round(self.width() * ratio), round(self.height() * ratio))
         size = fit(frame.width, frame.height, box)
@@ -174,10 +184,7 @@ class VideoTile(QWidget):
             return
         image, keep = frame_to_image(frame, size)
         image.setDevicePixelRatio(ratio)
-        self._image, self._keep = image, keep
-        self.frames_shown += 1
-        if not self.video_off:  # a frame still in flight after "camera off" is not shown
-            self.update()
+        self._image, self._keep, self._frame = image, keep, None
 
     def stop(self) -> None:
         self.set_track(None)
@@ -186,6 +193,8 @@ class VideoTile(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         c = colors()
+        if self._frame is not None and not self.video_off:
+            self._convert(self._frame)
         painter = QPainter(self)
         rect = QRectF(self.rect())
         painter.setPen(Qt.PenStyle.NoPen)
