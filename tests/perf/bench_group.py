@@ -1,6 +1,7 @@
 """Group calls through Janus beside peer-to-peer ones, in the same run (root: namespaces).
 
     sudo .venv/bin/python tests/perf/bench_group.py [--seconds 15] [--height 240]
+        [--parts bots,app,join]
 
 Every participant is a ``parley-bot`` process (its own interpreter, as on its own
 computer) sending a ``--height`` test pattern at 15 fps and a tone; CPU is read from
@@ -8,13 +9,17 @@ computer) sending a ``--height`` test pattern at 15 fps and a tone; CPU is read 
 
 * **1:1 peer to peer** — the baseline: what a client costs in a call of two today.
 * **4 people, mesh vs SFU** — per-client CPU (median of the four) each way, and the ratio.
-* **8 people through the SFU** — one client receiving everyone's picture and sound,
-  beside seven lighter ones that take sound only (eight full clients would need more than
-  this machine's two cores); its CPU as a ratio of the 1:1 baseline.
 * **join → first remote frame** through the SFU (a third person joining a call of two
   goes straight to the room) beside a raw aiortc publisher → Janus → subscriber path,
   measured inside this process.
 * **Janus** — its CPU per forwarded stream in the 4-person SFU call.
+* **The app, 1:1 vs 8 people** — the goal of group calls: Parley's own window
+  (``tests.net.app_person``, offscreen, painting every tile) in a 1:1 call with a bot,
+  then in an eight-person call through the SFU with seven light publishers
+  (``tests/perf/crowd.py``: real participants sending pre-encoded camera-sized video and
+  sound) — once at the camera's size, once at a grid tile's low layer; beside it, what
+  encoding that low layer costs a sender. Together they decide whether publishing a
+  second, low-resolution track pays.
 """
 
 from __future__ import annotations
@@ -129,13 +134,13 @@ def cpu_of(place: Setting, seconds: float, extra: list[int] = ()) -> dict[str, f
 
 
 def call_of(lan: janus.MediaLan, url: str | None, n: int, height: int, seconds: float,
-            light: int = 0, janus_pid: int | None = None) -> dict[str, float]:  # fmt: skip
+            janus_pid: int | None = None) -> dict[str, float]:  # fmt: skip
     with setting(lan, url, height) as place:
         call_id = place.call()
         users = [f"p{i}" for i in range(n)]
-        for index, user in enumerate(users):
-            place.bot(user, call_id, *(["--no-remote-video"] if index >= n - light else []))
-        everyone_sees_everyone(place, users, users[: n - light])
+        for user in users:
+            place.bot(user, call_id)
+        everyone_sees_everyone(place, users, users)
         time.sleep(2.0)  # past the switch to the SFU and the first keyframes
         return cpu_of(place, seconds, [janus_pid] if janus_pid else [])
 
@@ -226,8 +231,131 @@ async def raw_path(url: str, height: int) -> float:
     return seen - started
 
 
+APP_SIZE = (640, 480, 30)  # what the app's test camera sends
+LOW_LAYER = (320, 240, 15)  # a grid tile's layer, if senders published one
+
+
+def app_in_a_call(lan: janus.MediaLan, url: str | None, seconds: float, tiles: int,
+                  crowd: tuple[int, int, int] | None, *crowd_args: str) -> tuple[float, float]:  # fmt: skip
+    """The app's CPU (and the others') once ``tiles`` pictures move in its call: rung by
+    a full ``parley-bot`` (``crowd`` None: 1:1) or by the first of seven light publishers
+    of ``crowd`` = (width, height, fps)."""
+    with setting(lan, url, 480) as place:
+        call_id = f"app{secrets.token_hex(4)}"  # made by whoever rings
+        env = {**os.environ, "PARLEY_TEST_TOKEN": create_user_token(SECRET, "app"),
+               "QT_QPA_PLATFORM": "offscreen", "PARLEY_CONFIG_DIR": str(place.work / "config"),
+               "PARLEY_DATA_DIR": str(place.work / "data"),
+               "PARLEY_INSTANCE": f"parley-bench-{os.getpid()}-{call_id}"}  # fmt: skip
+        app = lan.popen(lan.ns, [sys.executable, "-m", "tests.net.app_person", "--server",
+                                 place.url, "--user", "app", "--shots", str(place.work)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, env=env)  # fmt: skip
+        shown = Lines(app)
+        others: subprocess.Popen[str]
+        try:
+            shown.wait_for("app is ready", 60)
+            if crowd is None:
+                command = [sys.executable, "-m", "desktop_app.sdk.bot", "--server", place.url,
+                           "--user", "peer", "--ring", "app"]  # fmt: skip
+                others = lan.popen(lan.ns, command, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "PARLEY_BOT_TOKEN":
+                                        create_user_token(SECRET, "peer")})  # fmt: skip
+            else:
+                width, height, fps = crowd
+                command = [sys.executable, str(Path(__file__).with_name("crowd.py")),
+                           "--server", place.url, "--secret", SECRET,
+                           "--call", f"default:{call_id}", "--people", "7", "--width",
+                           str(width), "--height", str(height), "--fps", str(fps),
+                           "--ring", "app", *crowd_args]  # fmt: skip
+                others = lan.popen(lan.ns, command, stdin=subprocess.PIPE,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            shown.wait_for(lambda line: line.count("picture moving") >= tiles, 120)
+            time.sleep(3.0)
+            before = cpu_seconds(app.pid), cpu_seconds(others.pid)
+            time.sleep(seconds)
+            after = cpu_seconds(app.pid), cpu_seconds(others.pid)
+            return (after[0] - before[0]) / seconds, (after[1] - before[1]) / seconds
+        finally:
+            for process in [app] + ([others] if "others" in locals() else []):
+                process.terminate()
+                stop(process)
+
+
+def encode_cost(width: int, height: int, fps: int, frames: int = 90) -> float:
+    """The share of a core aiortc's VP8 encoder takes for ``width``×``height`` at ``fps``
+    (what a sender pays for one more layer)."""
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    from desktop_app.media.synthetic import SyntheticVideoTrack
+
+    async def pictures() -> list[object]:
+        source = SyntheticVideoTrack(width, height, 1000)
+        return [await source.recv() for _ in range(frames)]
+
+    encoder = Vp8Encoder()
+    made = asyncio.run(pictures())
+    started = time.process_time()
+    for frame in made:
+        encoder.encode(frame)  # type: ignore[arg-type]
+    return (time.process_time() - started) / frames * fps
+
+
 def share(value: float) -> str:
     return f"{100 * value:5.1f} % of a core"
+
+
+def bots_part(lan: janus.MediaLan, url: str, janus_pid: int, args: argparse.Namespace) -> None:
+    print(f"bots: {args.height}p at 15 fps, CPU over {args.seconds:.0f} s")
+    one = call_of(lan, None, 2, args.height, args.seconds)
+    baseline = statistics.median(one[u] for u in ("p0", "p1"))
+    print(f"1:1 peer to peer (baseline): {share(baseline)} per client")
+    mesh = call_of(lan, None, 4, args.height, args.seconds)
+    mesh4 = statistics.median(mesh[f"p{i}"] for i in range(4))
+    through = call_of(lan, url, 4, args.height, args.seconds, janus_pid=janus_pid)
+    sfu4 = statistics.median(through[f"p{i}"] for i in range(4))
+    print(f"4 people, mesh: {share(mesh4)} per client ({mesh4 / baseline:.2f}× 1:1)")
+    print(f"4 people, SFU:  {share(sfu4)} per client ({sfu4 / baseline:.2f}× 1:1, "
+          f"{sfu4 / mesh4:.2f}× mesh)")  # fmt: skip
+    forwarded = 4 * 3 * 2  # four publishers, three subscribers each, audio and video
+    janus_share = through[f"pid{janus_pid}"]
+    print(f"Janus, 4 people: {share(janus_share)} in all, "
+          f"{100 * janus_share / forwarded:.2f} % of a core per forwarded stream")  # fmt: skip
+
+
+def spread(values: list[float]) -> str:
+    return f"{share(statistics.median(values))} ({100 * min(values):.0f}–{100 * max(values):.0f})"
+
+
+def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
+    print(f"the app (offscreen, painting), CPU over {args.seconds:.0f} s, median of "
+          f"{args.rounds} rounds (min–max)")  # fmt: skip
+    ones, fulls, lows, crowds = [], [], [], []
+    for _ in range(args.rounds):
+        ones.append(app_in_a_call(lan, None, args.seconds, 1, None)[0])
+        app, crowd = app_in_a_call(lan, url, args.seconds, 7, APP_SIZE)
+        fulls.append(app)
+        crowds.append(crowd)
+        lows.append(app_in_a_call(lan, url, args.seconds, 7, LOW_LAYER)[0])
+    one, full, low = (statistics.median(v) for v in (ones, fulls, lows))
+    print(f"the app, 1:1 with a bot (baseline): {spread(ones)}")
+    print(f"the app, 8 people through the SFU, 7 pictures at {APP_SIZE[0]}x{APP_SIZE[1]}"
+          f"@{APP_SIZE[2]}: {spread(fulls)}, {full / one:.2f}× 1:1; the seven light "
+          f"publishers: {spread(crowds)} in all")  # fmt: skip
+    print(f"the app, 8 people, 7 pictures at a low layer {LOW_LAYER[0]}x{LOW_LAYER[1]}"
+          f"@{LOW_LAYER[2]}: {spread(lows)}, {low / one:.2f}× 1:1")  # fmt: skip
+    low_encode = encode_cost(*LOW_LAYER)
+    print(f"encoding that low layer costs every sender {share(low_encode)}; receiving it "
+          f"instead saves a client of 8 {share(full - low)}")  # fmt: skip
+
+
+def join_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
+    joins = join_to_first_frame(lan, url, args.height, args.tries)
+    raws = [asyncio.run(raw_path(url, args.height)) for _ in range(args.tries)]
+    ours, raw = statistics.median(joins), statistics.median(raws)
+    print(f"join → first remote frame through the SFU: {1000 * ours:.0f} ms "
+          f"(min {1000 * min(joins):.0f}, max {1000 * max(joins):.0f}); raw aiortc → "
+          f"Janus → aiortc: {1000 * raw:.0f} ms; ratio {ours / raw:.1f}×")  # fmt: skip
 
 
 def main() -> None:
@@ -235,39 +363,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--height", type=int, default=240)
     parser.add_argument("--tries", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2, help="of the app's calls")
+    parser.add_argument("--parts", default="bots,app,join", help="which: bots, app, join")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     if not janus.available():
         raise SystemExit("needs root, ip, nft and janus")
     with janus.MediaLan() as lan, lan.janus(8188, "20000-29999") as sfu, lan.inside():
-        janus_pid = sfu.process.pid
-        print(f"parley bench_group: {args.height}p at 15 fps, CPU over {args.seconds:.0f} s")
-        one = call_of(lan, None, 2, args.height, args.seconds)
-        baseline = statistics.median(one[u] for u in ("p0", "p1"))
-        print(f"1:1 peer to peer (baseline): {share(baseline)} per client")
-
-        mesh = call_of(lan, None, 4, args.height, args.seconds)
-        mesh4 = statistics.median(mesh[f"p{i}"] for i in range(4))
-        through = call_of(lan, sfu.url, 4, args.height, args.seconds, janus_pid=janus_pid)
-        sfu4 = statistics.median(through[f"p{i}"] for i in range(4))
-        print(f"4 people, mesh: {share(mesh4)} per client ({mesh4 / baseline:.2f}× 1:1)")
-        print(f"4 people, SFU:  {share(sfu4)} per client ({sfu4 / baseline:.2f}× 1:1, "
-              f"{sfu4 / mesh4:.2f}× mesh)")  # fmt: skip
-        forwarded = 4 * 3 * 2  # four publishers, three subscribers each, audio and video
-        janus_share = through[f"pid{janus_pid}"]
-        print(f"Janus, 4 people: {share(janus_share)} in all, "
-              f"{100 * janus_share / forwarded:.2f} % of a core per forwarded stream")  # fmt: skip
-
-        eight = call_of(lan, sfu.url, 8, args.height, args.seconds, light=7)
-        print(f"8 people through the SFU, the one receiving every picture: {share(eight['p0'])} "
-              f"({eight['p0'] / baseline:.2f}× 1:1); the 7 taking sound only: "
-              f"{share(statistics.median(eight[f'p{i}'] for i in range(1, 8)))} each")  # fmt: skip
-
-        joins = join_to_first_frame(lan, sfu.url, args.height, args.tries)
-        raws = [asyncio.run(raw_path(sfu.url, args.height)) for _ in range(args.tries)]
-        ours, raw = statistics.median(joins), statistics.median(raws)
-        print(f"join → first remote frame through the SFU: {1000 * ours:.0f} ms "
-              f"(min {1000 * min(joins):.0f}, max {1000 * max(joins):.0f}); raw aiortc → "
-              f"Janus → aiortc: {1000 * raw:.0f} ms; ratio {ours / raw:.1f}×")  # fmt: skip
+        print("parley bench_group")
+        if "bots" in parts:
+            bots_part(lan, sfu.url, sfu.process.pid, args)
+        if "app" in parts:
+            app_part(lan, sfu.url, args)
+        if "join" in parts:
+            join_part(lan, sfu.url, args)
 
 
 if __name__ == "__main__":
