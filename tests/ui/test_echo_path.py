@@ -53,8 +53,11 @@ SECONDS = MUTE_AT + MUTED_FAR + MUTED_NEAR
 ECHO_ALONE = (2.0, PHASE - 0.5)
 DOUBLE_TALK = (PHASE + 1.0, 2 * PHASE - 0.5)
 NEAR_ALONE = (2 * PHASE + 1.0, MUTE_AT - 0.5)
+#: The echo's window opens 2.5 s after the mute: the near talker's last words of phase C
+#: may still be on their way through the devices then (a loaded machine: up to ~1 s),
+#: and once they are heard the detector holds "speaking" for its 1.5 s hangover.
 HINT_WINDOWS = {
-    "echo": (MUTE_AT + 0.5, MUTE_AT + MUTED_FAR),
+    "echo": (MUTE_AT + 2.5, MUTE_AT + MUTED_FAR),
     "voice": (MUTE_AT + MUTED_FAR + 0.5, SECONDS),
 }
 ROOM = [
