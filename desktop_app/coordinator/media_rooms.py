@@ -15,12 +15,13 @@
   (:func:`~desktop_app.protocol.calls.feed_commitment`, in ``media.feeds``): no one can
   take a participant's id in the room before the participant does.
 * **Someone leaves: a fresh room.** Janus's ``kick`` ends a publisher but not its
-  subscriptions, so a client that left the call (or was removed) but kept its Janus
-  connection would go on receiving. When anyone leaves a session in a room and two or
-  more stay, the session moves to a fresh room on the same server (the clients switch,
-  make before break) and the old room is destroyed :data:`ROTATE_GRACE_SECONDS` later;
-  the leaver's publisher is kicked at once. A session back at two returns to peer to
-  peer after :data:`BACK_TO_P2P_SECONDS` and its room goes the same way.
+  subscriptions, so a client that left the call but kept its Janus connection would go
+  on receiving. The leaver's publisher is kicked at once, and shortly after the others
+  move to a fresh room on the same server (:meth:`MediaRooms.rotate`; the timers, and
+  the exception for a client that rejoins, are :mod:`.room_upkeep`'s); the old room is
+  destroyed :data:`ROTATE_GRACE_SECONDS` later, once the clients switched (make before
+  break). A session back at two returns to peer to peer after
+  :data:`BACK_TO_P2P_SECONDS`, and its room retires the same way.
 * **A server that fails.** An operation that cannot reach a server (or that it refuses)
   marks it down for :data:`DOWN_SECONDS`: nothing is tried on it meanwhile, and the
   session moves to another server — a new room, announced in the session's
@@ -119,6 +120,48 @@ def session_media(
         return SessionMediaResponse()
     feeds = {p: feed_commitment(placement.feed(p)) for p in participant_session_ids}
     return SessionMediaResponse(mode="sfu", room=placement.room, feeds=feeds)
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What ``call_sessions.media`` holds besides the placement: the users who left the
+    room since it was made (a fresh room is due, unless they come back at once), and
+    the rooms being retired — each destroyed once its clients had time to move."""
+
+    left: tuple[str, ...] = ()
+    retiring: tuple[tuple[Placement, datetime], ...] = ()
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any] | None) -> Upkeep:
+        if not stored:
+            return cls()
+        retiring = []
+        for room in stored.get("retiring", []) or []:
+            placement = Placement.of(room)
+            if placement is not None:
+                retiring.append((placement, datetime.fromisoformat(str(room["until"]))))
+        return cls(tuple(str(u) for u in stored.get("left", []) or []), tuple(retiring))
+
+    def retire(self, placement: Placement, until: datetime) -> Upkeep:
+        return replace(self, retiring=(*self.retiring, (placement, until)))
+
+    def due(self, now: datetime) -> list[Placement]:
+        return [placement for placement, until in self.retiring if until <= now]
+
+    def next_due(self) -> datetime | None:
+        return min((until for _, until in self.retiring), default=None)
+
+
+def stored(placement: Placement | None, upkeep: Upkeep) -> dict[str, Any]:
+    """The storage form of a session's media."""
+    media: dict[str, Any] = placement.stored() if placement is not None else {}
+    if upkeep.left:
+        media["left"] = list(upkeep.left)
+    if upkeep.retiring:
+        media["retiring"] = [
+            {**room.stored(), "until": until.isoformat()} for room, until in upkeep.retiring
+        ]
+    return media
 
 
 def servers_of(configured: list[str], app: AppSettings) -> list[str]:
@@ -227,7 +270,7 @@ class MediaRooms:
                 placed.left = placement  # on a server that failed: best effort
             placed.changed = made or placement is None or placement.mode != "sfu"
             if placed.changed:
-                session.media = chosen.stored()
+                session.media = stored(chosen, Upkeep.of(session.media))
                 await repo.update_session(session.id, {"media": session.media})
             info = MediaServerInfo(
                 url=chosen.server,
@@ -239,9 +282,11 @@ class MediaRooms:
         if participants <= mesh_limit:
             log.warning("no media server answers: session %s stays peer to peer", session.id)
             if placement is not None and placement.mode == "sfu":
-                session.media = replace(placement, mode="p2p").stored()
+                # Its server does not answer: the room goes (best effort), a next third
+                # person gets a fresh one.
+                session.media = stored(None, replace(Upkeep.of(session.media), left=()))
                 await repo.update_session(session.id, {"media": session.media})
-                placed.changed = True
+                placed.changed, placed.left = True, placement
             return Credentials("p2p"), placed
         raise ApiError(
             ErrorCode.CALL_FULL,
@@ -249,53 +294,99 @@ class MediaRooms:
             "be reached right now. Try again in a minute.",
         )
 
-    def back_to_p2p(self, session: SessionRow) -> Placement | None:
-        """Mark a session peer to peer again; the room it leaves (to :meth:`retire`)."""
+    def back_to_p2p(self, session: SessionRow, now: datetime) -> bool:
+        """Mark a session peer to peer again, its room retiring; whether it changed."""
         placement = Placement.of(session.media)
         if placement is None or placement.mode != "sfu":
-            return None
-        session.media = {}
-        return placement
+            return False
+        upkeep = replace(Upkeep.of(session.media), left=())
+        session.media = stored(None, upkeep.retire(placement, self._grace_from(now)))
+        return True
+
+    def mark_left(self, session: SessionRow, users: list[str]) -> bool:
+        """People left the session's room: a fresh room is due (see :meth:`rotate`).
+        Whether the session is in a room at all."""
+        placement = Placement.of(session.media)
+        if placement is None or placement.mode != "sfu":
+            return False
+        upkeep = Upkeep.of(session.media)
+        left = tuple(dict.fromkeys((*upkeep.left, *users)))
+        session.media = stored(placement, replace(upkeep, left=left))
+        return True
 
     async def rotate(
-        self, repo: Repository, session: SessionRow, staying: list[str], now: datetime
+        self, repo: Repository, session: SessionRow, staying: Mapping[str, str], now: datetime
     ) -> Placed:
-        """Someone left: move the session to a fresh room on its server with the tokens
-        of those ``staying`` (see the module's doc). A server that fails is marked down
-        and the session stays (its clients will find the server gone and rejoin)."""
+        """The fresh room that is due after people left (``staying``: participant session
+        id → user id of those in the session now), unless everyone who left is back (a
+        client that rejoins is a new session of the same person: nothing to hide from
+        them). Two or more staying: a new room on the same server with their tokens; one:
+        peer to peer. The old room retires. A server that fails to make the room is
+        marked down and the session stays (its clients will find the server gone)."""
         placement = Placement.of(session.media)
-        if placement is None or placement.mode != "sfu" or len(staying) < 2:
+        upkeep = Upkeep.of(session.media)
+        settled = replace(upkeep, left=())
+        if placement is None or placement.mode != "sfu" or not upkeep.left:
             return Placed()
-        if self.health.down(placement.server, now):
+        if set(upkeep.left) <= set(staying.values()):
+            session.media = stored(placement, settled)
+            await repo.update_session(session.id, {"media": session.media})
             return Placed()
-        fresh = Placement.fresh(placement.server)
-        tokens = [fresh.token(p) for p in staying]
-        try:
-            await self.admin.create_room(
-                fresh.server, fresh.room, fresh.secret, tokens, ROOM_PUBLISHERS
-            )
-        except (JanusDown, JanusRefused) as failure:
-            log.warning("media server %s failed: %s", fresh.server, failure)
-            self.health.mark_down(fresh.server, now)
+        retiring = settled.retire(placement, self._grace_from(now))
+        fresh: Placement | None = None
+        if len(staying) >= 2 and not self.health.down(placement.server, now):
+            fresh = Placement.fresh(placement.server)
+            try:
+                await self.admin.create_room(
+                    fresh.server,
+                    fresh.room,
+                    fresh.secret,
+                    [fresh.token(p) for p in staying],
+                    ROOM_PUBLISHERS,
+                )
+            except Exception as failure:  # a leave's upkeep never fails on a media server
+                log.warning("media server %s failed: %s", fresh.server, failure)
+                self.health.mark_down(fresh.server, now)
+                session.media = stored(placement, settled)
+                await repo.update_session(session.id, {"media": session.media})
+                return Placed()
+        elif len(staying) >= 2:
+            session.media = stored(placement, settled)
+            await repo.update_session(session.id, {"media": session.media})
             return Placed()
-        session.media = fresh.stored()
+        session.media = stored(fresh, retiring)
         await repo.update_session(session.id, {"media": session.media})
-        return Placed(changed=True, made=fresh, left=placement)
+        return Placed(changed=True, made=fresh)
 
-    def release_participant(self, placement: Placement, participant_session_id: str) -> None:
-        """After a commit: take the token back and the publisher out of ``placement``'s
-        room (best effort)."""
-        self._spawn(self._release_participant(placement, participant_session_id))
+    def rooms_of(self, session: SessionRow) -> list[Placement]:
+        """The session's room and those retiring."""
+        placement = Placement.of(session.media)
+        retiring = [room for room, _ in Upkeep.of(session.media).retiring]
+        return ([placement] if placement is not None else []) + retiring
 
-    def retire(self, placement: Placement | None) -> None:
-        """After a commit: destroy a room its clients are moving away from, once they
-        have had :data:`ROTATE_GRACE_SECONDS` to move."""
-        if placement is not None:
-            self._spawn(self._retire(placement))
+    def release_participant(self, session: SessionRow, participant_session_id: str) -> None:
+        """After a commit: take the token back and the publisher out of each of the
+        session's rooms, retiring ones too (best effort)."""
+        for room in self.rooms_of(session):
+            self._spawn(self._release_participant(room, participant_session_id))
 
     def release_room(self, session: SessionRow) -> None:
-        """After a commit: the session ended (or the call went), its room goes."""
-        self.discard(Placement.of(session.media))
+        """After a commit: the session ended (or the call went): its rooms go."""
+        for room in self.rooms_of(session):
+            self.discard(room)
+
+    def retire_due(self, session: SessionRow, now: datetime) -> list[Placement]:
+        """The retiring rooms whose time has come, taken off the session (destroy them
+        after the commit)."""
+        upkeep = Upkeep.of(session.media)
+        due = upkeep.due(now)
+        if due:
+            kept = tuple((room, until) for room, until in upkeep.retiring if room not in due)
+            session.media = stored(Placement.of(session.media), replace(upkeep, retiring=kept))
+        return due
+
+    def _grace_from(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.rotate_grace_seconds)
 
     def discard(self, placement: Placement | None) -> None:
         """Destroy a room nobody will use (best effort: its server may be gone)."""
@@ -334,14 +425,9 @@ class MediaRooms:
 
     async def _release_participant(self, placement: Placement, participant_session_id: str) -> None:
         token = placement.token(participant_session_id)
+        feed = placement.feed(participant_session_id)
         await self.admin.disallow(placement.server, placement.room, placement.secret, [token])
-        await self.admin.kick(
-            placement.server, placement.room, placement.secret, placement.feed(participant_session_id)
-        )
-
-    async def _retire(self, placement: Placement) -> None:
-        await asyncio.sleep(self.rotate_grace_seconds)
-        await self.admin.destroy_room(placement.server, placement.room, placement.secret)
+        await self.admin.kick(placement.server, placement.room, placement.secret, feed)
 
     def _spawn(self, work: Any) -> None:
         task: asyncio.Future[Any] = asyncio.ensure_future(work)

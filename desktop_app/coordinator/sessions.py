@@ -21,6 +21,7 @@ from desktop_app.protocol.calls import (
     CallResponse,
     JoinCallResponse,
     MediaInfo,
+    MediaServerInfo,
 )
 from desktop_app.protocol.events import (
     CallEndedEvent,
@@ -36,9 +37,10 @@ from . import policy
 from .call_type_cache import ParsedCallType
 from .context import Actor, Outbox
 from .creation import create_call
-from .media_rooms import Credentials, MediaRooms, Placement
+from .media_rooms import Credentials, MediaRooms
 from .problems import ApiError, invalid_input
 from .ring import RingEnd
+from .room_upkeep import RoomUpkeep, back_to_p2p_key
 from .services import Announce, Loaded, Services
 from .store import Repository
 from .store.rows import CallRow, ParticipantRow, SessionRow, UserRow
@@ -57,8 +59,12 @@ def _grace_key(connection_id: str) -> str:
     return f"grace:{connection_id}"
 
 
-def _back_to_p2p_key(session_id: str) -> str:
-    return f"back-to-p2p:{session_id}"
+def _with_feeds(server: MediaServerInfo | None, call: CallResponse) -> MediaServerInfo | None:
+    """The room's commitments as the call (same transaction) shows them."""
+    media = call.session.media if call.session is not None else None
+    if server is None or media is None or media.room != server.room:
+        return server
+    return server.model_copy(update={"feeds": dict(media.feeds)})
 
 
 class SessionService:
@@ -74,6 +80,7 @@ class SessionService:
         self.turn = turn or TurnSettings()
         #: Janus rooms for calls of three or more (None: every call is peer to peer).
         self.rooms = rooms
+        self.upkeep = RoomUpkeep(services, rooms) if rooms is not None else None
         #: Stops the ring of a call that ends (set by the ring service).
         self.ring_stopper: RingStopper | None = None
         #: Told when a dropped connection's grace period is over, before its participants leave.
@@ -215,7 +222,7 @@ class SessionService:
                 *app.ice_servers,
             ],
             max_mesh_participants=app.max_mesh_participants,
-            media_server=credentials.server,
+            media_server=_with_feeds(credentials.server, call),
         )
 
     async def _credentials(
@@ -240,7 +247,7 @@ class SessionService:
         outbox.if_rolled_back.append(functools.partial(rooms.discard, placed.made))
         outbox.after_commit.append(functools.partial(rooms.discard, placed.left))
         if count >= 3:
-            key = _back_to_p2p_key(session.id)
+            key = back_to_p2p_key(session.id)
             outbox.after_commit.append(lambda: self.services.scheduler.cancel(key))
         if placed.changed:
             call = loaded.call
@@ -340,8 +347,8 @@ class SessionService:
         if not remaining:
             await repo.update_session(session_id, {"ended_at": now})
         session = await repo.get_session(session_id)
-        if self.rooms is not None and session is not None and session.media:
-            await self._release_media(repo, session, leaving, remaining, now, outbox)
+        if self.upkeep is not None and session is not None and session.media:
+            await self.upkeep.released(repo, session, leaving, remaining, outbox)
         after = await call_response(repo, call, call_type.settings)
         for participant in leaving:
             gone = by_id.get(participant.session_id)
@@ -366,68 +373,6 @@ class SessionService:
             )
             cid = call.cid
             outbox.after_commit.append(lambda: self.services.scheduler.cancel(_duration_key(cid)))
-
-    async def _release_media(
-        self,
-        repo: Repository,
-        session: SessionRow,
-        leaving: Sequence[ParticipantRow],
-        remaining: Sequence[ParticipantRow],
-        now: datetime,
-        outbox: Outbox,
-    ) -> None:
-        """The leavers' publishers go out of their room at once and the others move to a
-        fresh room (see ``media_rooms``); the room goes with the session; a session back
-        at two returns to peer to peer after a while."""
-        rooms = self.rooms
-        assert rooms is not None
-        if not remaining:
-            outbox.after_commit.append(functools.partial(rooms.release_room, session))
-            key = _back_to_p2p_key(session.id)
-            outbox.after_commit.append(lambda: self.services.scheduler.cancel(key))
-            return
-        placement = Placement.of(session.media)
-        if placement is None:
-            return
-        for participant in leaving:
-            outbox.after_commit.append(
-                functools.partial(rooms.release_participant, placement, participant.session_id)
-            )
-        placed = await rooms.rotate(repo, session, [p.session_id for p in remaining], now)
-        outbox.if_rolled_back.append(functools.partial(rooms.discard, placed.made))
-        outbox.after_commit.append(functools.partial(rooms.retire, placed.left))
-        if len(remaining) < 3 and placement.mode == "sfu":
-            cid, session_id = session.call_cid, session.id
-            outbox.after_commit.append(
-                lambda: self.services.scheduler.schedule(
-                    _back_to_p2p_key(session_id),
-                    rooms.back_to_p2p_seconds,
-                    functools.partial(self._back_to_p2p, cid, session_id),
-                )
-            )
-
-    async def _back_to_p2p(self, cid: str, session_id: str) -> None:
-        """A session that stayed at two (or fewer) returns to peer to peer."""
-        assert self.rooms is not None
-        outbox = Outbox()
-        async with self.services.write(outbox) as repo:
-            call = await repo.get_call(cid, lock=True)
-            session = await repo.get_session(session_id)
-            if call is None or session is None or call.current_session_id != session_id:
-                return
-            if session.ended_at is not None or len(await repo.list_participants(session_id)) >= 3:
-                return
-            left = self.rooms.back_to_p2p(session)
-            if left is None:
-                return
-            await repo.update_session(session_id, {"media": session.media})
-            outbox.after_commit.append(functools.partial(self.rooms.retire, left))
-            parsed = await self.services.call_types.get(repo, call.type)
-            snapshot = await call_response(repo, call, parsed.settings)
-            outbox.add(
-                CallUpdatedEvent(call_cid=cid, created_at=self.services.clock(), call=snapshot), []
-            )
-        self.services.publish(outbox)
 
     async def leave(
         self,
@@ -603,6 +548,8 @@ class SessionService:
                 responses.append(await call_response(repo, call, parsed.settings))
         for response in responses:
             self.arm_duration_limit(response.cid, response)
+        if self.upkeep is not None:
+            await self.upkeep.restore(sessions)
         for connection_id in orphans:
             if self.services.hub.get(connection_id) is None:
                 self.schedule_grace(connection_id)

@@ -266,6 +266,12 @@ class MediaServerInfo(Response):
         description="This participant session's publisher id in the room: secret until "
         "used; the others know it by its commitment in the session's media.feeds."
     )
+    feeds: dict[str, str] = Field(
+        default_factory=dict,
+        description="The commitments of the room's participants' publisher ids as of this "
+        "answer (as the session's media.feeds for this room; an answer can be newer than "
+        "the last event you have).",
+    )
 
 
 class MediaInfo(Response):

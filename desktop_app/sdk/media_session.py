@@ -467,9 +467,14 @@ class CallMedia:
         self._on_report("connected")
 
     def _leg_failed(self, leg: Leg) -> None:
+        """A leg's connections broke. The active one's failure makes the call rejoin —
+        unless the call has moved on and its next leg is being built: the coordinator
+        retires the room of a leg the call left (after a grace that a slow switch can
+        outlast), and the switch under way is the way out."""
         leg.failed = True
         leg.arrived.set()
-        if leg is self.leg:
+        moving_on = self.next_leg is not None and self._desired() not in (None, leg.target())
+        if leg is self.leg and not moving_on:
             self._on_report("failed")
 
     # --- inside ------------------------------------------------------------------------

@@ -137,7 +137,7 @@ class SfuConnection:
         self.feeds = Feeds(server.feed)
         #: The commitments of our room's participants, as last known, and whose each
         #: feed is by them: feed → participant session id (sfu_plan.people_of).
-        self._commitments: dict[str, str] = {}
+        self._commitments: dict[str, str] = dict(server.feeds)
         self.people: dict[str, str] = {}
         #: Participant sessions whose video is wanted (None: all).
         self.visible: set[str] | None = None

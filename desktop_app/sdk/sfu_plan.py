@@ -61,13 +61,17 @@ class Feeds:
     def __init__(self, own_id: str) -> None:
         self.own_id = own_id
         self.streams: dict[str, list[FeedStream]] = {}
+        #: Feeds that left: never taken again. A participant never reuses its id in a
+        #: room, and once used an id is known to everyone in it — so one that comes back
+        #: is somebody else's.
+        self.gone: set[str] = set()
 
     def update(self, data: Mapping[str, Any]) -> bool:
         """Apply a VideoRoom ``joined`` / ``event`` message; whether the feeds changed."""
         changed = False
         for publisher in data.get("publishers", []) or []:
             feed = str(publisher.get("id", ""))
-            if not feed or feed == self.own_id:
+            if not feed or feed == self.own_id or feed in self.gone:
                 continue
             streams = feed_streams(publisher)
             if self.streams.get(feed) != streams:
@@ -75,9 +79,11 @@ class Feeds:
                 changed = True
         for key in ("unpublished", "leaving"):
             gone = data.get(key)
-            if gone is not None and str(gone) in self.streams:
-                del self.streams[str(gone)]
-                changed = True
+            if gone is not None:
+                self.gone.add(str(gone))
+                if str(gone) in self.streams:
+                    del self.streams[str(gone)]
+                    changed = True
         return changed
 
 

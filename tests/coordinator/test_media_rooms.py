@@ -3,7 +3,6 @@ servers are tried, what a placement stores and shows, and the Janus settings."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from desktop_app.coordinator.media_rooms import (
     Placed,
     Placement,
     ServerHealth,
+    Upkeep,
     servers_of,
     session_media,
     wants_sfu,
@@ -219,41 +219,67 @@ async def test_without_any_server_a_small_call_stays_peer_to_peer_and_a_big_one_
     assert "media server" in refused.value.detail
 
 
-async def test_someone_leaving_moves_the_others_to_a_fresh_room_and_the_old_one_goes() -> None:
+async def test_someone_leaving_moves_the_others_to_a_fresh_room_and_the_old_one_retires() -> None:
     janus = FakeJanus({A, B})
-    rooms = MediaRooms(janus, [A, B], rotate_grace_seconds=0.0)
+    rooms = MediaRooms(janus, [A, B], rotate_grace_seconds=12.0)
     old = Placement("sfu", A, "r1", "s")
     janus.rooms[A] = {"r1"}
     session = _session("mine", old)
-    placed = await rooms.rotate(FakeRepo([]), session, ["p1", "p2"], NOW)  # type: ignore[arg-type]
+    repo = FakeRepo([])
+    assert rooms.mark_left(session, ["dave"])
+    staying = {"p1": "alice", "p2": "bob"}
+    placed = await rooms.rotate(repo, session, staying, NOW)  # type: ignore[arg-type]
     fresh = Placement.of(session.media)
-    assert placed.changed and placed.left == old and placed.made == fresh
+    assert placed.changed and placed.made == fresh
     assert fresh is not None and fresh.server == A, "the call stays on its server"
     assert fresh.room != old.room and fresh.secret != old.secret
     assert janus.tokens[fresh.room] == [fresh.token("p1"), fresh.token("p2")], "only those staying"
     assert fresh.feed("p1") != old.feed("p1"), "new publisher ids in the new room"
-    rooms.retire(placed.left)
-    await asyncio.sleep(0.01)
-    assert janus.rooms[A] == {fresh.room}
+    # The old room retires: stored with its time, destroyed when that comes.
+    upkeep = Upkeep.of(session.media)
+    assert upkeep.left == () and upkeep.retiring == ((old, NOW + timedelta(seconds=12)),)
+    assert rooms.rooms_of(session) == [fresh, old], "a leaver is kicked from both"
+    assert rooms.retire_due(session, NOW + timedelta(seconds=11)) == []
+    assert rooms.retire_due(session, NOW + timedelta(seconds=12)) == [old]
+    assert Upkeep.of(session.media).retiring == () and Placement.of(session.media) == fresh
 
 
-async def test_no_fresh_room_for_one_left_alone_nor_on_a_server_that_fails() -> None:
+async def test_no_fresh_room_for_a_rejoin_nor_on_a_server_that_fails() -> None:
     janus = FakeJanus({A})
     rooms = MediaRooms(janus, [A])
     repo = FakeRepo([])
-    alone = _session("alone", Placement("sfu", A, "r1", "s"))
-    assert not (await rooms.rotate(repo, alone, ["p1"], NOW)).changed  # type: ignore[arg-type]
+    room = Placement("sfu", A, "r1", "s")
+    # Bob's client rejoined: a new session of the same person — nothing to hide from him.
+    rejoined = _session("rejoined", room)
+    rooms.mark_left(rejoined, ["bob"])
+    placed = await rooms.rotate(repo, rejoined, {"p1": "alice", "p9": "bob"}, NOW)  # type: ignore[arg-type]
+    assert not placed.changed and Placement.of(rejoined.media) == room
+    assert Upkeep.of(rejoined.media).left == ()
+    # The server fails: the session stays (its clients will find the server gone).
     janus.up = set()
-    failing = _session("failing", Placement("sfu", A, "r2", "s"))
-    placed = await rooms.rotate(repo, failing, ["p1", "p2"], NOW)  # type: ignore[arg-type]
-    assert not placed.changed and Placement.of(failing.media) == Placement("sfu", A, "r2", "s")
+    failing = _session("failing", room)
+    rooms.mark_left(failing, ["dave"])
+    placed = await rooms.rotate(repo, failing, {"p1": "alice", "p2": "bob"}, NOW)  # type: ignore[arg-type]
+    assert not placed.changed and Placement.of(failing.media) == room
     assert rooms.health.down(A, NOW)
 
 
-def test_back_to_peer_to_peer_gives_up_the_room() -> None:
-    rooms = MediaRooms(FakeJanus({A}), [A])
+async def test_one_left_alone_goes_peer_to_peer_and_the_room_retires() -> None:
+    rooms = MediaRooms(FakeJanus({A}), [A], rotate_grace_seconds=12.0)
+    room = Placement("sfu", A, "r1", "s")
+    alone = _session("alone", room)
+    rooms.mark_left(alone, ["bob", "carol"])
+    placed = await rooms.rotate(FakeRepo([]), alone, {"p1": "alice"}, NOW)  # type: ignore[arg-type]
+    assert placed.changed and placed.made is None
+    assert session_media(alone.media, ["p1"]).mode == "p2p"
+    assert rooms.rooms_of(alone) == [room]
+
+
+def test_back_to_peer_to_peer_retires_the_room() -> None:
+    rooms = MediaRooms(FakeJanus({A}), [A], rotate_grace_seconds=12.0)
     room = Placement("sfu", A, "r1", "s")
     session = _session("mine", room)
-    assert rooms.back_to_p2p(session) == room
+    assert rooms.back_to_p2p(session, NOW)
     assert session_media(session.media, ["p1"]).mode == "p2p"
-    assert rooms.back_to_p2p(session) is None
+    assert Upkeep.of(session.media).retiring == ((room, NOW + timedelta(seconds=12)),)
+    assert not rooms.back_to_p2p(session, NOW)

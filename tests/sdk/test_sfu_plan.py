@@ -34,6 +34,9 @@ def test_feeds_follow_janus_publishers_and_leave_ourselves_out() -> None:
     assert feeds.update({"unpublished": "bob"}) and set(feeds.streams) == {"carol"}
     assert feeds.update({"leaving": "carol"}) and not feeds.streams
     assert not feeds.update({"leaving": "nobody"})
+    # A feed that left is never taken again: its id was known to everyone in the room.
+    assert not feeds.update({"publishers": [_publisher("bob", "audio", "video")]})
+    assert "bob" not in feeds.streams
     # A disabled stream (a camera unpublished) is not offered.
     feeds.update({"publishers": [{"id": "dan", "streams": [
         {"type": "audio", "mid": "0"}, {"type": "video", "mid": "1", "disabled": True}]}]})  # fmt: skip

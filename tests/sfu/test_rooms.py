@@ -98,6 +98,7 @@ async def test_a_third_person_moves_the_call_to_a_room(
     alices = answer["media_server"]
     assert alices["room"] == room and alices["token"] != server["token"]
     assert alices["feed"] != server["feed"]
+    assert alices["feeds"] == shown["feeds"], "the room's commitments come with the answer"
 
     # Tokens are per participant session: only the right pair gets in.
     await _publish_as(server["url"], room, alices["feed"], alices["token"])
@@ -112,6 +113,15 @@ async def test_a_third_person_moves_the_call_to_a_room(
     status, stolen = await carol["api"].post(f"{path}/media", {"session_id": ids[0]})
     assert status == 404 and stolen["code"] == "not_found"
 
+    # A rejoin (a new session of the same person) moves nobody.
+    status, _ = await carol["api"].post(f"{path}/leave", {})
+    assert status == 200
+    carol = await _join(coordinator, "carol", cid)
+    ids[2] = carol["media"]["session_id"]
+    await asyncio.sleep(4)  # past the time a fresh room would have come
+    status, body = await alice["api"].get(path)
+    assert status == 200 and body["call"]["session"]["media"]["room"] == room
+
     # Dave comes and goes: the three others move to a fresh room, which his token does not
     # open, and the room he was in goes (Janus ends a kicked publisher, not what it
     # subscribed to: only the room's end does).
@@ -119,8 +129,11 @@ async def test_a_third_person_moves_the_call_to_a_room(
     daves = dave["media"]["media_server"]
     assert daves["room"] == room
     await dave["api"].post(f"{path}/leave", {})
-    left = await bob["events"].wait_until(lambda e: e["type"] == "call.participant_left")
-    fresh = left["call"]["session"]["media"]
+    moved = await bob["events"].wait_until(
+        lambda e: e["type"] == "call.updated" and e["call"]["session"]["media"]["room"] != room,
+        timeout=10,
+    )
+    fresh = moved["call"]["session"]["media"]
     assert fresh["mode"] == "sfu" and fresh["room"] != room
     assert set(fresh["feeds"]) == set(ids)
     assert fresh["feeds"][ids[0]] != shown["feeds"][ids[0]], "new publisher ids in a new room"
