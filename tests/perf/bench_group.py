@@ -17,9 +17,10 @@ computer) sending a ``--height`` test pattern at 15 fps and a tone; CPU is read 
   (``tests.net.app_person``, offscreen, painting every tile) in a 1:1 call with a bot,
   then in an eight-person call through the SFU with seven light publishers
   (``tests/perf/crowd.py``: real participants sending pre-encoded camera-sized video and
-  sound) — once at the camera's size, once at a grid tile's low layer; beside it, what
-  encoding that low layer costs a sender. Together they decide whether publishing a
-  second, low-resolution track pays.
+  sound) — everyone talking at the camera's size, then at a grid tile's low layer, then
+  a meeting as meetings are (one talking, six muted); beside it, what encoding that low
+  layer costs a sender. Together they decide whether publishing a second,
+  low-resolution track pays.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def join_to_first_frame(lan: janus.MediaLan, url: str, height: int, tries: int) 
 
 async def raw_path(url: str, height: int) -> float:
     """aiortc publisher → Janus → aiortc subscriber: from the subscriber's join request to
-    its first decoded frame (the same room settings the coordinator uses)."""
+    its first decoded frame (a plain room with a token: no private ids)."""
     from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
     from desktop_app.media.synthetic import SyntheticVideoTrack
@@ -330,20 +331,24 @@ def spread(values: list[float]) -> str:
 def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
     print(f"the app (offscreen, painting), CPU over {args.seconds:.0f} s, median of "
           f"{args.rounds} rounds (min–max)")  # fmt: skip
-    ones, fulls, lows, crowds = [], [], [], []
+    ones, fulls, lows, crowds, meetings = [], [], [], [], []
     for _ in range(args.rounds):
         ones.append(app_in_a_call(lan, None, args.seconds, 1, None)[0])
         app, crowd = app_in_a_call(lan, url, args.seconds, 7, APP_SIZE)
         fulls.append(app)
         crowds.append(crowd)
         lows.append(app_in_a_call(lan, url, args.seconds, 7, LOW_LAYER)[0])
-    one, full, low = (statistics.median(v) for v in (ones, fulls, lows))
+        meetings.append(app_in_a_call(lan, url, args.seconds, 7, APP_SIZE, "--talkers", "1")[0])
+    one, full, low, meeting = (statistics.median(v) for v in (ones, fulls, lows, meetings))
     print(f"the app, 1:1 with a bot (baseline): {spread(ones)}")
     print(f"the app, 8 people through the SFU, 7 pictures at {APP_SIZE[0]}x{APP_SIZE[1]}"
           f"@{APP_SIZE[2]}: {spread(fulls)}, {full / one:.2f}× 1:1; the seven light "
           f"publishers: {spread(crowds)} in all")  # fmt: skip
     print(f"the app, 8 people, 7 pictures at a low layer {LOW_LAYER[0]}x{LOW_LAYER[1]}"
           f"@{LOW_LAYER[2]}: {spread(lows)}, {low / one:.2f}× 1:1")  # fmt: skip
+    print(f"the app, 8 people, 7 pictures at {APP_SIZE[0]}x{APP_SIZE[1]}@{APP_SIZE[2]}, one "
+          f"of them talking (the others muted: they send no sound): {spread(meetings)}, "
+          f"{meeting / one:.2f}× 1:1")  # fmt: skip
     low_encode = encode_cost(*LOW_LAYER)
     print(f"encoding that low layer costs every sender {share(low_encode)}; receiving it "
           f"instead saves a client of 8 {share(full - low)}")  # fmt: skip

@@ -196,7 +196,13 @@ async def run(args: argparse.Namespace) -> None:
     members = [p.user for p in people] + ([args.ring] if args.ring else [])
     for person in people:
         await person.join(args.call, members)
-    await asyncio.gather(*(p.publish(args.call, video, args.fps, audio) for p in people))
+    talkers = args.people if args.talkers is None else args.talkers
+    await asyncio.gather(
+        *(
+            p.publish(args.call, video, args.fps, audio if index < talkers else [])
+            for index, p in enumerate(people)
+        )
+    )
     if args.ring:
         path = "/v1/calls/" + args.call.replace(":", "/")
         answer = await people[0].http.post(
@@ -223,6 +229,10 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--ring", help="a user to ring once everyone publishes")
     parser.add_argument("--no-audio", action="store_true", help="send no sound")
+    parser.add_argument(
+        "--talkers", type=int, help="only the first N send sound (the others are muted: "
+        "a muted microphone sends nothing)"
+    )
     parser.add_argument("--no-video", action="store_true", help="send no picture")
     asyncio.run(run(parser.parse_args()))
 

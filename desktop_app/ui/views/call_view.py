@@ -264,12 +264,17 @@ class CallView(QWidget):
         if call is None:
             return
         state = call.state
-        participants = state.participants
-        seen = {_key(p) for p in participants}
         # Rejoining, our own session is gone until the join answer brings the next one:
-        # our tile stays (it shows our camera, which never stopped).
-        rejoining = state.calling_state in REJOINING
-        if rejoining and YOU in self.tiles:
+        # our tile stays (it shows our camera, which never stopped), and our next session,
+        # whose event may come before the answer, is not someone else's tile.
+        rejoining = state.calling_state in REJOINING and YOU in self.tiles
+        participants = [
+            p
+            for p in state.participants
+            if p.is_local or not (rejoining and p.user.id == state.own_user_id)
+        ]
+        seen = {_key(p) for p in participants}
+        if rejoining:
             seen.add(YOU)
         for key in list(self.tiles):
             if key not in seen:
@@ -417,7 +422,9 @@ class CallView(QWidget):
         for user_id, name in self._others.items():
             if user_id not in others and joined:
                 QTimer.singleShot(
-                    round(LEFT_GRACE_SECONDS * 1000), self, partial(self._say_left, user_id, name)
+                    round(LEFT_GRACE_SECONDS * 1000),
+                    self,
+                    partial(self._say_left, call, user_id, name),
                 )
         self._others = others
         if self._title_from_people and others:
@@ -429,11 +436,11 @@ class CallView(QWidget):
         elif others and not self._notice_timer.isActive():
             self._clear_notice()
 
-    def _say_left(self, user_id: str, name: str) -> None:
+    def _say_left(self, call: Call, user_id: str, name: str) -> None:
         """Someone's session went: said only if they did not come straight back (a
-        client that rejoins leaves one session and joins with the next)."""
-        call = self.call
-        joined = call is not None and call.state.calling_state is CallingState.JOINED
+        client that rejoins leaves one session and joins with the next), in the call
+        they left."""
+        joined = call is self.call and call.state.calling_state is CallingState.JOINED
         if joined and user_id not in self._others:
             self._show_notice(f"{name} left the call.")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from PySide6.QtCore import QRect, Signal
+from PySide6.QtCore import QRect, QSize, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -50,13 +50,20 @@ def strip_size(width: int, height: int) -> int:
     return max(1, int((width + GAP) // (tile + GAP)))
 
 
+#: The least room the grid takes: two rows of the smallest tiles (VideoTile's minimum).
+MINIMUM = QSize(2 * 160 + GAP, 2 * 90 + GAP)
+
+
 class TileGrid(QWidget):
     page_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        # It takes what room there is (it has no size of its own to ask for).
+        # It takes what room there is (it has no size of its own to ask for), but never
+        # less than two rows of the smallest tiles: below that the window clipped them,
+        # and the speaker layout lost its large tile.
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(MINIMUM)
         self.tiles: list[VideoTile] = []
         self.page = 0
         self.layout_mode: Layout = "grid"
