@@ -325,38 +325,29 @@ class MediaRooms:
         marked down and the session stays (its clients will find the server gone)."""
         placement = Placement.of(session.media)
         upkeep = Upkeep.of(session.media)
-        settled = replace(upkeep, left=())
         if placement is None or placement.mode != "sfu" or not upkeep.left:
             return Placed()
-        if set(upkeep.left) <= set(staying.values()):
-            session.media = stored(placement, settled)
-            await repo.update_session(session.id, {"media": session.media})
-            return Placed()
-        retiring = settled.retire(placement, self._grace_from(now))
+        settled = replace(upkeep, left=())
+        back = set(upkeep.left) <= set(staying.values())
+        move = not back and (len(staying) < 2 or not self.health.down(placement.server, now))
         fresh: Placement | None = None
-        if len(staying) >= 2 and not self.health.down(placement.server, now):
+        if move and len(staying) >= 2:
             fresh = Placement.fresh(placement.server)
+            tokens = [fresh.token(p) for p in staying]
             try:
                 await self.admin.create_room(
-                    fresh.server,
-                    fresh.room,
-                    fresh.secret,
-                    [fresh.token(p) for p in staying],
-                    ROOM_PUBLISHERS,
+                    fresh.server, fresh.room, fresh.secret, tokens, ROOM_PUBLISHERS
                 )
             except Exception as failure:  # a leave's upkeep never fails on a media server
                 log.warning("media server %s failed: %s", fresh.server, failure)
                 self.health.mark_down(fresh.server, now)
-                session.media = stored(placement, settled)
-                await repo.update_session(session.id, {"media": session.media})
-                return Placed()
-        elif len(staying) >= 2:
+                move, fresh = False, None
+        if move:
+            session.media = stored(fresh, settled.retire(placement, self._grace_from(now)))
+        else:
             session.media = stored(placement, settled)
-            await repo.update_session(session.id, {"media": session.media})
-            return Placed()
-        session.media = stored(fresh, retiring)
         await repo.update_session(session.id, {"media": session.media})
-        return Placed(changed=True, made=fresh)
+        return Placed(changed=move, made=fresh)
 
     def rooms_of(self, session: SessionRow) -> list[Placement]:
         """The session's room and those retiring."""

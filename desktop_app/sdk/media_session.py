@@ -277,7 +277,6 @@ class CallMedia:
             assert media.media_server is not None
             user = self.state.local_participant
             sfu = SfuConnection(
-                media.session_id,
                 media.media_server,
                 media.ice_servers,
                 sources,

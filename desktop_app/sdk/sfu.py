@@ -113,7 +113,6 @@ def learn_ssrcs(peer: RTCPeerConnection, offer: str) -> dict[str, set[int]]:
 class SfuConnection:
     def __init__(
         self,
-        local_session_id: str,
         server: MediaServerInfo,
         ice_servers: list[IceServer],
         sources: Sequence[TrackSource],
@@ -125,7 +124,6 @@ class SfuConnection:
         prefer_h264: bool = False,
     ) -> None:
         allow_low_bitrates()
-        self.local_session_id = local_session_id
         self.server = server
         self.ice_servers = ice_servers
         self.sources = sources

@@ -252,7 +252,7 @@ def app_in_a_call(lan: janus.MediaLan, url: str | None, seconds: float, tiles: i
                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT, env=env)  # fmt: skip
         shown = Lines(app)
-        others: subprocess.Popen[str]
+        others: subprocess.Popen[str] | None = None
         try:
             shown.wait_for("app is ready", 60)
             if crowd is None:
@@ -273,12 +273,13 @@ def app_in_a_call(lan: janus.MediaLan, url: str | None, seconds: float, tiles: i
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             shown.wait_for(lambda line: line.count("picture moving") >= tiles, 120)
             time.sleep(3.0)
+            assert others is not None
             before = cpu_seconds(app.pid), cpu_seconds(others.pid)
             time.sleep(seconds)
             after = cpu_seconds(app.pid), cpu_seconds(others.pid)
             return (after[0] - before[0]) / seconds, (after[1] - before[1]) / seconds
         finally:
-            for process in [app] + ([others] if "others" in locals() else []):
+            for process in [app] + ([others] if others is not None else []):
                 process.terminate()
                 stop(process)
 
