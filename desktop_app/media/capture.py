@@ -29,6 +29,7 @@ from typing import Any, Literal
 import av
 import av.container
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.reformatter import VideoReformatter
 
 from .queued_track import QueuedTrack
 
@@ -81,6 +82,7 @@ class CaptureTrack(QueuedTrack):
         resampler = av.AudioResampler(
             format="s16", layout="mono", rate=AUDIO_RATE, frame_size=AUDIO_FRAME_SAMPLES
         )
+        to_yuv = VideoReformatter()  # keeps its scaler (frame.reformat builds one per frame)
         try:
             stream = (
                 self._container.streams.video[0]
@@ -91,7 +93,7 @@ class CaptureTrack(QueuedTrack):
                 if self._stopping.is_set():
                     break
                 if isinstance(decoded, av.VideoFrame):
-                    frame = decoded.reformat(format="yuv420p")
+                    frame = to_yuv.reformat(decoded, format="yuv420p")
                     frame.pts = int((time.monotonic() - start) * VIDEO_CLOCK)
                     frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
                     self._owner_loop.call_soon_threadsafe(self.push, frame)

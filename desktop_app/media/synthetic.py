@@ -61,8 +61,11 @@ class SyntheticVideoTrack(MediaStreamTrack):
 
     def __init__(self, width: int = 640, height: int = 480, fps: int = 30) -> None:
         super().__init__()
-        self.width, self.height, self.fps = width, height, fps
-        self._base = _pattern(width, height)
+        self.width, self.height, self.fps = width & ~1, height & ~1, fps  # yuv420p: even
+        # The picture is made in yuv420p, what encoders take: converting an RGB picture
+        # each frame cost the thread that pulls the camera (the app's) ~2 ms a frame.
+        self._base = _in_yuv(_pattern(self.width, self.height))
+        self._bar = [plane[0, 0] for plane in _in_yuv(np.full((2, 2, 3), BAR_COLOR, np.uint8))]
         self._number = 0
         self._start: float | None = None
         #: When set, frame number → time.perf_counter() at capture (latency measurements).
@@ -77,17 +80,44 @@ class SyntheticVideoTrack(MediaStreamTrack):
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        image = self._base.copy()
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        luma, u, v = _planes(frame)
+        for plane, base in zip((luma, u, v), self._base, strict=True):
+            plane[:] = base
         shift = (self._number * 4) % self.width  # a moving bar, so that frames differ
-        image[self.height - 16 :, shift : shift + 64] = (255, 64, 0)
-        draw_frame_counter(image, self._number % (1 << COUNTER_BITS))
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        bar = slice(shift, shift + 64), slice(shift // 2, (shift + 64) // 2)
+        luma[self.height - 16 :, bar[0]] = self._bar[0]
+        u[(self.height - 16) // 2 :, bar[1]] = self._bar[1]
+        v[(self.height - 16) // 2 :, bar[1]] = self._bar[2]
+        draw_frame_counter(luma, self._number % (1 << COUNTER_BITS))
+        u[: BLOCK // 2, : COUNTER_BITS * BLOCK // 2] = 128  # the counter's band is grey
+        v[: BLOCK // 2, : COUNTER_BITS * BLOCK // 2] = 128
         frame.pts = int(self._number * VIDEO_CLOCK / self.fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         if self.captured_at is not None:
             self.captured_at[self._number % (1 << COUNTER_BITS)] = time.perf_counter()
         self._number += 1
         return frame
+
+
+BAR_COLOR = (255, 64, 0)
+
+
+def _in_yuv(rgb: np.ndarray) -> list[np.ndarray]:
+    """An RGB picture's luma, u and v planes (yuv420p)."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return [plane.copy() for plane in _planes(frame.reformat(format="yuv420p"))]
+
+
+def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """Writable views of a yuv420p frame's luma, u and v planes (without the padding
+    at the end of each row)."""
+    return [
+        np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[
+            :, : plane.width
+        ]
+        for plane in frame.planes
+    ]
 
 
 class SyntheticAudioTrack(MediaStreamTrack):

@@ -25,6 +25,7 @@ from typing import Any
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.reformatter import VideoReformatter
 from PySide6.QtCore import QIODevice, QObject, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtMultimedia import (
@@ -77,7 +78,11 @@ class _PushedTrack(QueuedTrack):
             on_stop()
 
 
-def video_frame_from_qt(frame: QVideoFrame, started: float) -> av.VideoFrame | None:
+def video_frame_from_qt(
+    frame: QVideoFrame, started: float, to_yuv: VideoReformatter
+) -> av.VideoFrame | None:
+    """``frame`` as the yuv420p frame encoders take, converted by ``to_yuv``, a reformatter
+    kept for the camera (an encoder converting each frame builds a scaler per frame)."""
     image = frame.toImage()
     if image.isNull():
         return None
@@ -85,7 +90,9 @@ def video_frame_from_qt(frame: QVideoFrame, started: float) -> av.VideoFrame | N
     width, height = image.width(), image.height()
     data = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
     rows = data.reshape(height, image.bytesPerLine())[:, : width * 4].reshape(height, width, 4)
-    converted = av.VideoFrame.from_ndarray(np.ascontiguousarray(rows), format="rgba")
+    converted = to_yuv.reformat(
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(rows), format="rgba"), format="yuv420p"
+    )
     converted.pts = int((time.monotonic() - started) * VIDEO_CLOCK)
     converted.time_base = fractions.Fraction(1, VIDEO_CLOCK)
     return converted
@@ -146,10 +153,11 @@ class QtDevices(QObject):
         session.setVideoSink(sink)
         track = _PushedTrack("video", keep=1)
         started = time.monotonic()
+        to_yuv = VideoReformatter()
         problem: list[str] = []
 
         def on_frame(frame: QVideoFrame) -> None:
-            converted = video_frame_from_qt(frame, started)
+            converted = video_frame_from_qt(frame, started, to_yuv)
             if converted is not None:
                 track.push(converted)
 
