@@ -91,7 +91,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """A thread left running (aiortc's decoder threads are not daemons) would keep the
     interpreter from exiting after the summary, until CI's timeout: name it, and exit."""
-    pools = ("asyncio_", "ThreadPoolExecutor")  # executors' workers end at exit by themselves
+    # executors' workers end at exit by themselves
+    pools = ("asyncio_", "ThreadPoolExecutor", "tile-convert")
     leaked = [
         t
         for t in threading.enumerate()

@@ -5,7 +5,7 @@ dialog's Accept button, and from then on prints a line whenever what the call vi
 changes — the banner, and for each tile its caption, quality bars and whether its
 picture moves — so a test can wait for what a person would see. A line ``shot NAME`` on
 stdin saves the window as ``NAME.png`` in ``--shots``; ``layout`` clicks the layout
-button (grid ⇄ speaker).
+button (grid ⇄ speaker); ``frames`` prints the frames all tiles painted and were shown.
 
     python -m tests.net.app_person --server URL --user alice --shots DIR
     (the user's token in PARLEY_TEST_TOKEN)
@@ -132,6 +132,10 @@ async def act(window: MainWindow, args: argparse.Namespace) -> None:
             name = command.split(" ", 1)[1]
             window.grab().save(str(Path(args.shots) / f"{name}.png"))
             say(f"saved {name}")
+        elif command == "frames":
+            tiles = window.call_view.tiles.values()
+            painted = sum(tile.frames_painted for tile in tiles)
+            say(f"frames painted {painted} shown {sum(tile.frames_shown for tile in tiles)}")
         elif command == "layout":
             window.call_view.layout_toggle.click()
         elif command == "quit":

@@ -237,8 +237,9 @@ LOW_LAYER = (320, 240, 15)  # a grid tile's layer, if senders published one
 
 
 def app_in_a_call(lan: janus.MediaLan, url: str | None, seconds: float, tiles: int,
-                  crowd: tuple[int, int, int] | None, *crowd_args: str) -> tuple[float, float]:  # fmt: skip
-    """The app's CPU (and the others') once ``tiles`` pictures move in its call: rung by
+                  crowd: tuple[int, int, int] | None, *crowd_args: str) -> tuple[float, float, float]:  # fmt: skip
+    """The app's CPU, the others', and the frames/s the app paints, once ``tiles`` pictures
+    move in its call: rung by
     a full ``parley-bot`` (``crowd`` None: 1:1) or by the first of seven light publishers
     of ``crowd`` = (width, height, fps)."""
     with setting(lan, url, 480) as place:
@@ -274,14 +275,26 @@ def app_in_a_call(lan: janus.MediaLan, url: str | None, seconds: float, tiles: i
             shown.wait_for(lambda line: line.count("picture moving") >= tiles, 120)
             time.sleep(3.0)
             assert others is not None
+            painted = frames_painted(app, shown)
             before = cpu_seconds(app.pid), cpu_seconds(others.pid)
             time.sleep(seconds)
             after = cpu_seconds(app.pid), cpu_seconds(others.pid)
-            return (after[0] - before[0]) / seconds, (after[1] - before[1]) / seconds
+            fps = (frames_painted(app, shown) - painted) / seconds
+            return (after[0] - before[0]) / seconds, (after[1] - before[1]) / seconds, fps
         finally:
             for process in [app] + ([others] if others is not None else []):
                 process.terminate()
                 stop(process)
+
+
+def frames_painted(app: subprocess.Popen[str], shown: Lines) -> int:
+    """How many frames the app's tiles have painted so far (a CPU figure means little
+    without the pictures it bought: a saturated app paints fewer)."""
+    assert app.stdin is not None
+    mark = shown.mark()
+    app.stdin.write("frames\n")
+    app.stdin.flush()
+    return int(shown.wait_for("frames painted", 10, after=mark).split()[2])
 
 
 def encode_cost(width: int, height: int, fps: int, frames: int = 90) -> float:
@@ -330,26 +343,30 @@ def spread(values: list[float]) -> str:
 
 
 def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
-    print(f"the app (offscreen, painting), CPU over {args.seconds:.0f} s, median of "
-          f"{args.rounds} rounds (min–max)")  # fmt: skip
-    ones, fulls, lows, crowds, meetings = [], [], [], [], []
+    print(f"the app (offscreen, painting), CPU over {args.seconds:.0f} s and the frames its "
+          f"tiles painted a second, median of {args.rounds} rounds (min–max)")  # fmt: skip
+    cases = {  # name: (media server, pictures moving, the others, frames/s offered)
+        "1:1 with a bot (baseline)": (None, 1, None, (), 2 * 30),
+        f"8 people through the SFU, 7 pictures at {APP_SIZE[0]}x{APP_SIZE[1]}@{APP_SIZE[2]}":
+            (url, 7, APP_SIZE, (), 8 * 30),
+        f"8 people, 7 pictures at a low layer {LOW_LAYER[0]}x{LOW_LAYER[1]}@{LOW_LAYER[2]}":
+            (url, 7, LOW_LAYER, (), 30 + 7 * LOW_LAYER[2]),
+        "8 people, one of them talking (the others muted: they send no sound)":
+            (url, 7, APP_SIZE, ("--talkers", "1"), 8 * 30),
+    }  # fmt: skip
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
     for _ in range(args.rounds):
-        ones.append(app_in_a_call(lan, None, args.seconds, 1, None)[0])
-        app, crowd = app_in_a_call(lan, url, args.seconds, 7, APP_SIZE)
-        fulls.append(app)
-        crowds.append(crowd)
-        lows.append(app_in_a_call(lan, url, args.seconds, 7, LOW_LAYER)[0])
-        meetings.append(app_in_a_call(lan, url, args.seconds, 7, APP_SIZE, "--talkers", "1")[0])
-    one, full, low, meeting = (statistics.median(v) for v in (ones, fulls, lows, meetings))
-    print(f"the app, 1:1 with a bot (baseline): {spread(ones)}")
-    print(f"the app, 8 people through the SFU, 7 pictures at {APP_SIZE[0]}x{APP_SIZE[1]}"
-          f"@{APP_SIZE[2]}: {spread(fulls)}, {full / one:.2f}× 1:1; the seven light "
-          f"publishers: {spread(crowds)} in all")  # fmt: skip
-    print(f"the app, 8 people, 7 pictures at a low layer {LOW_LAYER[0]}x{LOW_LAYER[1]}"
-          f"@{LOW_LAYER[2]}: {spread(lows)}, {low / one:.2f}× 1:1")  # fmt: skip
-    print(f"the app, 8 people, 7 pictures at {APP_SIZE[0]}x{APP_SIZE[1]}@{APP_SIZE[2]}, one "
-          f"of them talking (the others muted: they send no sound): {spread(meetings)}, "
-          f"{meeting / one:.2f}× 1:1")  # fmt: skip
+        for name, (server, tiles, crowd, crowd_args, _offered) in cases.items():
+            runs[name].append(app_in_a_call(lan, server, args.seconds, tiles, crowd, *crowd_args))
+    one = statistics.median(cpu for cpu, _, _ in runs[next(iter(cases))])
+    for name, (*_, offered) in cases.items():
+        cpus = [cpu for cpu, _, _ in runs[name]]
+        fps = statistics.median(painted for _, _, painted in runs[name])
+        print(f"the app, {name}: {spread(cpus)}, {statistics.median(cpus) / one:.2f}× 1:1; "
+              f"painting {fps:.0f} of the {offered} frames/s offered")  # fmt: skip
+    full, low = (statistics.median(c for c, _, _ in runs[name]) for name in list(cases)[1:3])
+    crowds = [others for _, others, _ in runs[list(cases)[1]]]
+    print(f"the seven light publishers of the 8-person call: {spread(crowds)} in all")
     low_encode = encode_cost(*LOW_LAYER)
     print(f"encoding that low layer costs every sender {share(low_encode)}; receiving it "
           f"instead saves a client of 8 {share(full - low)}")  # fmt: skip

@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import asyncio
+import gc
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -175,6 +176,11 @@ async def window_for() -> AsyncIterator[Callable[[Session], MainWindow]]:
     # the next test's fixture set-up, where CI crashed (SIGSEGV inside Qt's event loop).
     await asyncio.sleep(0.05)
     windows.clear()
+    # And collect the Python side of what was deleted here too, not whenever the
+    # collector next runs — that can be inside a Qt callback of the next test (CI crashed
+    # there once more, with only Qt's loop on the stack).
+    gc.collect()
+    await asyncio.sleep(0)
 
 
 BotFactory = Callable[..., Awaitable[BotProcess]]

@@ -1,10 +1,9 @@
 """One participant's tile: the picture, or an avatar with initials when the camera is off;
 the name, a muted-microphone mark, a green edge while speaking, and the connection state.
 
-Frames are pulled from an aiortc track by a task on the GUI loop (qasync) and converted
-once, at the size they are shown: ``reformat(w, h, "bgra")`` straight into a ``QImage``
-(``Format_RGB32``) over the frame's own buffer — no copy, no PIL — kept alive with the
-frame until the next one (DESIGN.md §6: ~210 µs at 720p). Painting is then 1:1.
+Frames are pulled from an aiortc track by a task on the GUI loop (qasync) and handed to a
+:class:`LatestFrameConverter`, which makes them pictures at the tile's size on a worker
+thread; the tile paints the newest picture.
 """
 
 from __future__ import annotations
@@ -18,11 +17,21 @@ import av
 import shiboken6
 from aiortc.mediastreams import MediaStreamError
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..resources import icon
 from ..theme import colors
+from .frame_converter import LatestFrameConverter, Picture
 
 log = logging.getLogger(__name__)
 
@@ -36,29 +45,6 @@ def initials(name: str) -> str:
     if len(parts) == 1:
         return parts[0][:2].upper()
     return (parts[0][0] + parts[-1][0]).upper()
-
-
-def fit(width: int, height: int, box: QSize) -> QSize:
-    """The largest size of ``width``:``height`` inside ``box`` (even numbers for yuv)."""
-    if width <= 0 or height <= 0 or box.width() <= 0 or box.height() <= 0:
-        return QSize(0, 0)
-    scale = min(box.width() / width, box.height() / height)
-    return QSize(max(2, int(width * scale) & ~1), max(2, int(height * scale) & ~1))
-
-
-def frame_to_image(frame: av.VideoFrame, size: QSize) -> tuple[QImage, av.VideoFrame]:
-    """``frame`` at ``size`` as an RGB32 QImage over the converted frame's buffer; keep the
-    returned frame alive as long as the image."""
-    converted = frame.reformat(width=size.width(), height=size.height(), format="bgra")
-    plane = converted.planes[0]
-    image = QImage(
-        memoryview(plane),
-        size.width(),
-        size.height(),
-        plane.line_size,
-        QImage.Format.Format_RGB32,
-    )
-    return image, converted
 
 
 #: Bars lit and their colour for each quality level (three bars, like a phone's signal).
@@ -90,12 +76,8 @@ class VideoTile(QWidget):
         #: The connection's quality as bars: "good", "fair", "poor" (None: not shown).
         self.quality: str | None = None
         self.mirrored = False
-        self._image: QImage | None = None
-        self._keep: av.VideoFrame | None = None
-        #: The newest frame, converted only when painted: Qt merges the updates that
-        #: come faster than it paints, so a frame a newer one replaces before the next
-        #: paint costs nothing (a busy call grid converts what it shows, not all it gets).
-        self._frame: av.VideoFrame | None = None
+        self._picture: Picture | None = None
+        self._converter = LatestFrameConverter(self._box, self._converted)
         self._track: Any = None
         self._owns_track = False
         self._pump: asyncio.Task[None] | None = None
@@ -140,7 +122,8 @@ class VideoTile(QWidget):
     def set_video_off(self, off: bool) -> None:
         if off != self.video_off:
             self.video_off = off
-            self._image = self._keep = self._frame = None  # never show a stale picture
+            self._picture = None  # never show a stale picture
+            self._converter.forget()
             self.update()
 
     @property
@@ -171,20 +154,24 @@ class VideoTile(QWidget):
                     self.show_frame(frame)
 
     def show_frame(self, frame: av.VideoFrame) -> None:
-        self._frame = frame
         self.frames_shown += 1
         if not self.video_off:  # a frame still in flight after "camera off" is not shown
+            self._converter.convert(frame)
+
+    def _box(self) -> tuple[QSize, float]:
+        ratio = self.devicePixelRatioF()
+        return QSize(round(self.width() * ratio), round(self.height() * ratio)), ratio
+
+    def _converted(self, picture: Picture) -> None:
+        if shiboken6.isValid(self) and not self.video_off:
+            self._picture = picture
             self.update()
 
-    def _convert(self, frame: av.VideoFrame) -> None:
-        ratio = self.devicePixelRatioF()
-        box = QSize(round(self.width() * ratio), round(self.height() * ratio))
-        size = fit(frame.width, frame.height, box)
-        if size.isEmpty():
-            return
-        image, keep = frame_to_image(frame, size)
-        image.setDevicePixelRatio(ratio)
-        self._image, self._keep, self._frame = image, keep, None
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The picture is made again at the new size (a still picture too)."""
+        super().resizeEvent(event)
+        if self._picture is not None and not self.video_off:
+            self._converter.convert(self._picture.source)
 
     def stop(self) -> None:
         self.set_track(None)
@@ -193,13 +180,12 @@ class VideoTile(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         c = colors()
-        if self._frame is not None and not self.video_off:
-            self._convert(self._frame)
         painter = QPainter(self)
         rect = QRectF(self.rect())
         painter.setPen(Qt.PenStyle.NoPen)
-        if self._image is not None and not self.video_off:
-            logical = self._image.deviceIndependentSize()
+        if self._picture is not None and not self.video_off:
+            image = self._picture.image
+            logical = image.deviceIndependentSize()
             x = (self.width() - logical.width()) / 2
             y = (self.height() - logical.height()) / 2
             # Only the bars beside the picture need the background (no full-tile fill
@@ -215,10 +201,10 @@ class VideoTile(QWidget):
                 painter.save()
                 painter.translate(self.width(), 0)
                 painter.scale(-1, 1)
-                painter.drawImage(QPointF(x, y), self._image)
+                painter.drawImage(QPointF(x, y), image)
                 painter.restore()
             else:
-                painter.drawImage(QPointF(x, y), self._image)
+                painter.drawImage(QPointF(x, y), image)
             self.frames_painted += 1
         else:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
