@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.sdk.devices import SyntheticDevices
 
+from .event_loop import QtEventLoop
 from .main_window import MainWindow
 from .preferences import load_preferences
 from .qt_devices import QtDevices, SwitchableDevices
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # over a hidden window would stop the event loop under running calls.
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(app_icon())
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     window, session = build(app, args.theme)
     closed = asyncio.Event()

@@ -47,6 +47,9 @@ from desktop_app.sdk.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
+#: A wait that lets Qt process its events (see ``event_loop``: ``sleep(0)`` may not).
+QT_TURN = 0.001
+
 RATE = 48_000
 FRAME_SAMPLES = 960
 VIDEO_CLOCK = 90_000
@@ -176,7 +179,7 @@ class QtDevices(QObject):
 
         track.on_stop = close
         camera.start()
-        await asyncio.sleep(0)
+        await asyncio.sleep(QT_TURN)  # a timer, not sleep(0): Qt delivers a start error
         if problem or camera.error() != QCamera.Error.NoError:
             track.stop()
             reason = problem[0] if problem else camera.errorString()

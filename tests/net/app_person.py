@@ -23,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.ui.app import build
+from desktop_app.ui.event_loop import QtEventLoop
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.widgets.video_tile import VideoTile
 
@@ -151,7 +151,7 @@ def main() -> int:
     Path(args.shots).mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     window, session = build(app, "light")
     window.resize(900, 640)

@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import av
 import numpy as np
-import qasync
 from av.video.reformatter import VideoReformatter
 from PySide6.QtCore import QPoint, QSize
 from PySide6.QtGui import QImage, QPainter, QPaintEvent
@@ -41,6 +40,7 @@ from desktop_app.coordinator.auth import create_user_token
 from desktop_app.media.fanout import copy_frame
 from desktop_app.media.synthetic import SyntheticVideoTrack
 from desktop_app.sdk.devices import SyntheticDevices
+from desktop_app.ui.event_loop import QtEventLoop
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.session import Session
@@ -155,7 +155,7 @@ def main() -> None:
     app = QApplication([])
     app.setQuitOnLastWindowClosed(False)
     apply_theme(app, "light")
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     with (
         tempfile.TemporaryDirectory() as data,

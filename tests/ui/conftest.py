@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 import pytest
 import pytestqt.plugin
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.coordinator.auth import create_server_token, create_user_token
 from desktop_app.sdk import VideoClient
 from desktop_app.sdk.devices import SyntheticDevices
+from desktop_app.ui.event_loop import QtEventLoop
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.preferences import Preferences
 from desktop_app.ui.session import Session
@@ -52,7 +52,7 @@ def _application() -> QApplication:
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Callable[[], Any]]:
-    return {"qasync": lambda: qasync.QEventLoop(_application())}
+    return {"qasync": lambda: QtEventLoop(_application())}
 
 
 @pytest.fixture(autouse=True)

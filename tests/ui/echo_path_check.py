@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.media.audio_processing import AudioProcessingSettings
 from desktop_app.sdk import ClientOptions, VideoClient
 from desktop_app.sdk.devices import Device, SyntheticDevices, SyntheticSpeaker
+from desktop_app.ui.event_loop import QtEventLoop
 from desktop_app.ui.qt_devices import QtDevices
 
 RATE = 48_000
@@ -129,7 +129,7 @@ async def run(config: dict[str, Any]) -> None:
 def main() -> int:
     config = json.loads(Path(sys.argv[1]).read_text())
     app = QApplication(sys.argv[:1])
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(run(config))

@@ -10,10 +10,10 @@ import json
 import sys
 
 import numpy as np
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.media.synthetic import SyntheticAudioTrack, dominant_frequency
+from desktop_app.ui.event_loop import QtEventLoop
 from desktop_app.ui.qt_devices import QtDevices
 
 
@@ -44,7 +44,7 @@ async def check() -> dict[str, object]:
 
 def main() -> int:
     app = QApplication(sys.argv[:1])
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         result = loop.run_until_complete(check())

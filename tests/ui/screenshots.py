@@ -277,15 +277,15 @@ def main() -> int:
     from tests.support.served import served
 
     try:
-        import qasync
         from PySide6.QtWidgets import QApplication
 
+        from desktop_app.ui.event_loop import QtEventLoop
         from desktop_app.ui.theme import apply_theme
 
         app = QApplication([])
         app.setQuitOnLastWindowClosed(False)
         apply_theme(app, "light")
-        loop = qasync.QEventLoop(app)
+        loop = QtEventLoop(app)
         asyncio.set_event_loop(loop)
         with (
             tempfile.TemporaryDirectory() as data,

@@ -90,3 +90,21 @@ async def test_a_resize_makes_a_still_picture_again_at_the_new_size(qapp: object
     )
     assert tile._picture is not None and tile._picture.source is frame
     tile.close()
+
+
+async def test_a_frame_that_came_before_the_tile_had_a_size_shows_once_it_has_one(
+    qapp: object,
+) -> None:
+    (frame,) = await _frames(1)
+    tile = VideoTile()
+    tile.set_video_off(False)
+    tile.setMinimumSize(0, 0)
+    tile.resize(0, 0)  # a tile squeezed out of sight
+    tile.show()
+    tile.show_frame(frame)
+    await asyncio.sleep(0.2)
+    assert tile._picture is None, "nothing to convert to yet"
+    tile.resize(320, 180)  # laid out: no new frame comes
+    await eventually(lambda: tile._picture is not None, what="the picture")
+    assert tile._picture is not None and tile._picture.source is frame
+    tile.close()

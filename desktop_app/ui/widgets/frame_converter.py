@@ -41,7 +41,7 @@ class Picture:
     image: QImage
     #: The converted frame whose buffer ``image`` shows: alive as long as the image.
     keep: av.VideoFrame
-    #: The frame it was made from (to convert again when the tile changes size).
+    #: The frame it was made from.
     source: av.VideoFrame
 
 
@@ -80,6 +80,8 @@ class LatestFrameConverter:
         self._done = done
         self._reformatter = VideoReformatter()  # only ever used by one thread at a time
         self._waiting: av.VideoFrame | None = None
+        #: The last frame converted (to convert again at a new size).
+        self._last: av.VideoFrame | None = None
         self._busy = False
         #: Bumped by ``forget``: a conversion started before it is not delivered.
         self._generation = 0
@@ -89,19 +91,29 @@ class LatestFrameConverter:
         if not self._busy:
             self._next()
 
+    def again(self) -> None:
+        """Convert once more at the tile's size now (it was resized): the frame waiting,
+        else the last one converted — a still picture too."""
+        if self._waiting is None:
+            self._waiting = self._last
+        if not self._busy:
+            self._next()
+
     def forget(self) -> None:
         """Nothing converted so far, or in flight now, is delivered (camera off)."""
-        self._waiting = None
+        self._waiting = self._last = None
         self._generation += 1
 
     def _next(self) -> None:
-        frame, self._waiting = self._waiting, None
+        frame = self._waiting
         if frame is None:
             return
         box, ratio = self._box()
         size = fit(frame.width, frame.height, box)
         if size.isEmpty():
-            return
+            return  # not laid out yet: the frame waits for ``again``
+        self._waiting = None
+        self._last = frame
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

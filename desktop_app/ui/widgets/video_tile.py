@@ -170,8 +170,8 @@ class VideoTile(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         """The picture is made again at the new size (a still picture too)."""
         super().resizeEvent(event)
-        if self._picture is not None and not self.video_off:
-            self._converter.convert(self._picture.source)
+        if not self.video_off:
+            self._converter.again()
 
     def stop(self) -> None:
         self.set_track(None)
