@@ -93,7 +93,7 @@ class CaptureTrack(QueuedTrack):
                 if self._stopping.is_set():
                     break
                 if isinstance(decoded, av.VideoFrame):
-                    frame = to_yuv.reformat(decoded, format="yuv420p")
+                    frame = to_yuv.reformat(decoded, format="yuv420p", threads=1)
                     frame.pts = int((time.monotonic() - start) * VIDEO_CLOCK)
                     frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
                     self._owner_loop.call_soon_threadsafe(self.push, frame)

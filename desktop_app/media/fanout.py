@@ -53,7 +53,7 @@ def _copy_picture(frame: av.VideoFrame) -> av.VideoFrame:
         try:
             copy = av.VideoFrame.from_ndarray(frame.to_ndarray(), format=frame.format.name)
         except ValueError:  # a format numpy cannot hold: convert instead
-            copy = frame.reformat(format="yuv420p")
+            copy = frame.reformat(format="yuv420p", threads=1)
     return copy
 
 

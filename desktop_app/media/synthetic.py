@@ -106,7 +106,7 @@ BAR_COLOR = (255, 64, 0)
 def _in_yuv(rgb: np.ndarray) -> list[np.ndarray]:
     """An RGB picture's luma, u and v planes (yuv420p)."""
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    return [plane.copy() for plane in _planes(frame.reformat(format="yuv420p"))]
+    return [plane.copy() for plane in _planes(frame.reformat(format="yuv420p", threads=1))]
 
 
 def _planes(frame: av.VideoFrame) -> list[np.ndarray]:

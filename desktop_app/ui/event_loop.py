@@ -16,21 +16,30 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import qasync
 
+log = logging.getLogger(__name__)
+
 #: How long one turn runs callbacks before Qt's own events get their turn.
 TURN_SECONDS = 0.002
 
 
 class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync has no type hints
+    """Callbacks run only while the loop runs (as asyncio's do): what is queued while it
+    stands still — between the runs of one test, say — waits for the next run."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._soon: collections.deque[asyncio.Handle] = collections.deque()
         self._turn_scheduled = False
+        self._thread = threading.get_ident()
+        self._current_handle: asyncio.Handle | None = None  # asyncio's, for debug mode
 
     def call_soon(
         self,
@@ -39,23 +48,57 @@ class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync has no typ
         context: contextvars.Context | None = None,
     ) -> asyncio.Handle:
         handle = asyncio.Handle(callback, args, self, context=context)
-        self._soon.append(handle)
-        if not self._turn_scheduled:
-            self._turn_scheduled = True
-            self._add_callback(asyncio.Handle(self._run_turn, (), self), 0)
+        if threading.get_ident() == self._thread:
+            self._enqueue(handle)
+        else:  # a Qt signal delivered on another thread: a Qt timer cannot start there
+            self.call_soon_threadsafe(self._enqueue, handle)
         return handle
+
+    def run_forever(self) -> Any:
+        if self._soon and not self._turn_scheduled:
+            self._schedule_turn()
+        return super().run_forever()
+
+    def close(self) -> None:
+        self._soon.clear()
+        super().close()
+
+    def _enqueue(self, handle: asyncio.Handle) -> None:
+        self._soon.append(handle)
+        if not self._turn_scheduled and self.is_running():
+            self._schedule_turn()
+
+    def _schedule_turn(self) -> None:
+        self._turn_scheduled = True
+        self._add_callback(asyncio.Handle(self._run_turn, (), self), 0)
 
     def _run_turn(self) -> None:
         self._turn_scheduled = False
+        timed = self.get_debug()
         deadline = time.monotonic() + TURN_SECONDS
         try:
-            while self._soon:
+            while self._soon and self.is_running():
                 handle = self._soon.popleft()
-                if not handle.cancelled():
+                if handle.cancelled():
+                    continue
+                if timed:
+                    self._run_timed(handle)
+                else:
                     handle._run()
                 if time.monotonic() > deadline:
                     break
         finally:
-            if self._soon and not self._turn_scheduled:  # left by an exception, or queued
-                self._turn_scheduled = True
-                self._add_callback(asyncio.Handle(self._run_turn, (), self), 0)
+            if self._soon and self.is_running() and not self._turn_scheduled:
+                self._schedule_turn()
+
+    def _run_timed(self, handle: asyncio.Handle) -> None:
+        """Debug mode: each callback timed on its own (the turn is qasync's callback)."""
+        self._current_handle = handle
+        started = time.monotonic()
+        try:
+            handle._run()
+        finally:
+            self._current_handle = None
+        took = time.monotonic() - started
+        if took >= self.slow_callback_duration:
+            log.warning("Executing %s took %.3f seconds", handle, took)

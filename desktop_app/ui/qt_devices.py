@@ -93,9 +93,8 @@ def video_frame_from_qt(
     width, height = image.width(), image.height()
     data = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
     rows = data.reshape(height, image.bytesPerLine())[:, : width * 4].reshape(height, width, 4)
-    converted = to_yuv.reformat(
-        av.VideoFrame.from_ndarray(np.ascontiguousarray(rows), format="rgba"), format="yuv420p"
-    )
+    rgba = av.VideoFrame.from_ndarray(np.ascontiguousarray(rows), format="rgba")
+    converted = to_yuv.reformat(rgba, format="yuv420p", threads=1)
     converted.pts = int((time.monotonic() - started) * VIDEO_CLOCK)
     converted.time_base = fractions.Fraction(1, VIDEO_CLOCK)
     return converted

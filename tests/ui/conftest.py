@@ -180,7 +180,7 @@ async def window_for() -> AsyncIterator[Callable[[Session], MainWindow]]:
     # collector next runs — that can be inside a Qt callback of the next test (CI crashed
     # there once more, with only Qt's loop on the stack).
     gc.collect()
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)  # a timer: Qt's turn (sleep(0) may not give one)
 
 
 BotFactory = Callable[..., Awaitable[BotProcess]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -62,3 +63,38 @@ async def test_other_threads_reach_the_loop(qapp: object) -> None:
     thread.start()
     assert await asyncio.wait_for(done, 5) == thread.name
     thread.join()
+
+
+async def test_a_call_soon_from_another_thread_still_runs_and_the_loop_goes_on(
+    qapp: object,
+) -> None:
+    """As a Qt signal delivered on a device's thread does (no ``call_soon_threadsafe``)."""
+    loop = asyncio.get_running_loop()
+    ran: list[str] = []
+    thread = threading.Thread(target=lambda: loop.call_soon(ran.append, "from a thread"))
+    thread.start()
+    thread.join()
+    await asyncio.wait_for(_until(lambda: bool(ran)), 5)
+    after = loop.create_future()
+    loop.call_soon(after.set_result, True)
+    assert await asyncio.wait_for(after, 5)
+
+
+def test_what_is_queued_while_the_loop_stands_still_runs_when_it_runs(qapp: object) -> None:
+    loop = QtEventLoop()
+    try:
+        ran: list[int] = []
+        loop.call_soon(ran.append, 1)  # queued before the loop ever ran
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert ran == [1]
+        loop.call_soon(ran.append, 2)  # between two runs
+        assert ran == [1]
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert ran == [1, 2]
+    finally:
+        loop.close()
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    while not check():  # noqa: ASYNC110 - a timer each time, through Qt
+        await asyncio.sleep(0.01)

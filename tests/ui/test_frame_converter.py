@@ -108,3 +108,18 @@ async def test_a_frame_that_came_before_the_tile_had_a_size_shows_once_it_has_on
     await eventually(lambda: tile._picture is not None, what="the picture")
     assert tile._picture is not None and tile._picture.source is frame
     tile.close()
+
+
+async def test_a_tile_out_of_sight_converts_nothing_until_it_shows(qapp: object) -> None:
+    frames = await _frames(3)
+    tile = VideoTile()
+    tile.resize(640, 360)
+    tile.set_video_off(False)  # not shown: a hidden page, a window in the tray
+    for frame in frames:
+        tile.show_frame(frame)
+    await asyncio.sleep(0.2)
+    assert tile._picture is None, "converted for nobody"
+    tile.show()
+    await eventually(lambda: tile._picture is not None, what="the picture once shown")
+    assert tile._picture is not None and tile._picture.source is frames[-1]
+    tile.close()

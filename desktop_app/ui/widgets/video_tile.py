@@ -26,6 +26,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -155,10 +156,16 @@ class VideoTile(QWidget):
 
     def show_frame(self, frame: av.VideoFrame) -> None:
         self.frames_shown += 1
-        if not self.video_off:  # a frame still in flight after "camera off" is not shown
+        if self.video_off:  # a frame still in flight after "camera off" is not shown
+            return
+        if self.isVisible() and not self.window().isMinimized():
             self._converter.convert(frame)
+        else:  # nobody sees it: converted once the tile shows again
+            self._converter.keep(frame)
 
     def _box(self) -> tuple[QSize, float]:
+        if not shiboken6.isValid(self):
+            return QSize(0, 0), 1.0  # deleted with its window while a frame was converted
         ratio = self.devicePixelRatioF()
         return QSize(round(self.width() * ratio), round(self.height() * ratio)), ratio
 
@@ -166,6 +173,11 @@ class VideoTile(QWidget):
         if shiboken6.isValid(self) and not self.video_off:
             self._picture = picture
             self.update()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.video_off:
+            self._converter.again()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """The picture is made again at the new size (a still picture too)."""
@@ -175,6 +187,7 @@ class VideoTile(QWidget):
 
     def stop(self) -> None:
         self.set_track(None)
+        self._converter.forget()
 
     # --- painting -------------------------------------------------------------------------
 
