@@ -239,9 +239,8 @@ LOW_LAYER = (320, 240, 15)  # a grid tile's layer, if senders published one
 def app_in_a_call(lan: janus.MediaLan, url: str | None, seconds: float, tiles: int,
                   crowd: tuple[int, int, int] | None, *crowd_args: str) -> tuple[float, float, float]:  # fmt: skip
     """The app's CPU, the others', and the frames/s the app paints, once ``tiles`` pictures
-    move in its call: rung by
-    a full ``parley-bot`` (``crowd`` None: 1:1) or by the first of seven light publishers
-    of ``crowd`` = (width, height, fps)."""
+    move in its call: rung by a full ``parley-bot`` (``crowd`` None: 1:1) or by the first
+    of seven light publishers of ``crowd`` = (width, height, fps)."""
     with setting(lan, url, 480) as place:
         call_id = f"app{secrets.token_hex(4)}"  # made by whoever rings
         env = {**os.environ, "PARLEY_TEST_TOKEN": create_user_token(SECRET, "app"),
