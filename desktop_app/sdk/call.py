@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -115,11 +115,15 @@ class Call:
         """The peer connections, while connected."""
         return self.media_session.mesh
 
-    def show_video_of(self, session_ids: Collection[str] | None) -> None:
+    def show_video_of(
+        self, session_ids: Collection[str] | None, heights: Mapping[str, int] | None = None
+    ) -> None:
         """Receive video only of these participant sessions — the tiles on screen (None:
-        everyone's). Sound always comes from everyone. Through the SFU this is what we
-        subscribe to; a peer-to-peer call receives everything anyway."""
-        self.media_session.show(session_ids)
+        everyone's) — and, where ``heights`` says how tall each one's tile is (pixels),
+        the smaller grid layer for the small ones. Sound always comes from everyone.
+        Through the SFU this is what we subscribe to; a peer-to-peer call receives
+        everything anyway."""
+        self.media_session.show(session_ids, heights)
 
     def _feed(self, given: m.Input) -> list[m.Command]:
         before = self.machine.calling_state
@@ -224,7 +228,9 @@ class Call:
         session = self.machine.session_id
         if session is None:
             raise ConnectionFailed("not in the call")
-        answer = await self._request("POST", "/media", request_body(MediaRequest, session_id=session))
+        answer = await self._request(
+            "POST", "/media", request_body(MediaRequest, session_id=session)
+        )
         return MediaInfo.model_validate(answer)
 
     async def _send(self, message: dict[str, Any]) -> None:

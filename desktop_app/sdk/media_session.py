@@ -29,9 +29,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Literal, Protocol
 
+from desktop_app.media.grid_layer import GridLayerTrack
 from desktop_app.protocol.calls import MediaInfo, SessionMediaResponse
 from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 
@@ -43,6 +44,7 @@ from .quality import StatsSample
 from .remote_media import Leg, RemoteMedia, path_of
 from .rtc import PeerMesh
 from .sfu import SfuConnection
+from .sfu_plan import sharp_of
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,8 @@ class CallMedia:
         self.next_leg: Leg | None = None
         #: Video wanted only of these participant sessions (None: everyone's).
         self.visible: set[str] | None = None
+        #: Of those, whose tile is large enough for the full picture (None: everyone).
+        self.sharp: set[str] | None = None
         self._expecting = False
         #: Counts closes: a connect that awaited (the ICE probe) sees whether the media
         #: was closed meanwhile.
@@ -156,7 +160,9 @@ class CallMedia:
         generation = self._generation
         self.media = media
         self.video = video
-        media = media.model_copy(update={"ice_servers": await usable_ice_servers(media.ice_servers)})
+        media = media.model_copy(
+            update={"ice_servers": await usable_ice_servers(media.ice_servers)}
+        )
         if generation != self._generation:
             return  # closed while the probe ran: the call is over
         self.media = media
@@ -225,13 +231,17 @@ class CallMedia:
                 self._spawn(leg.transport.drop(session_id))
         self.speaker.forget(session_id)
 
-    def show(self, visible: Collection[str] | None) -> None:
+    def show(
+        self, visible: Collection[str] | None, heights: Mapping[str, int] | None = None
+    ) -> None:
         """Receive video only of these participant sessions (None: of everyone) where the
-        media server lets us choose; audio always."""
+        media server lets us choose — the grid layer of those whose tile is small
+        (``heights``: session → tile height in pixels; None: full pictures); audio always."""
         self.visible = None if visible is None else set(visible)
+        self.sharp = sharp_of(heights)
         for leg in (self.leg, self.next_leg):
             if leg is not None and isinstance(leg.transport, SfuConnection):
-                leg.transport.show(self.visible)
+                leg.transport.show(self.visible, self.sharp)
 
     async def close(self, *, keep_signals: bool = False) -> None:
         """Close the media (``keep_signals``: a new connect follows, and the signals that
@@ -285,8 +295,9 @@ class CallMedia:
                 commitments=self._commitments,
                 display=user.user.id if user is not None else "",
                 prefer_h264=self.prefer_h264,
+                grid=(lambda: GridLayerTrack(self.camera.subscribe())) if self.video else None,
             )
-            sfu.visible = self.visible
+            sfu.visible, sfu.sharp = self.visible, self.sharp
             leg.transport = sfu
             await sfu.start()
             return
@@ -447,7 +458,10 @@ class CallMedia:
             if participant.is_local:
                 continue
             sid = participant.session_id
-            if participant.published.get("audio") is not False and (sid, "audio") not in leg.flowing:
+            if (
+                participant.published.get("audio") is not False
+                and (sid, "audio") not in leg.flowing
+            ):
                 return False
             wants_video = self.visible is None or sid in self.visible
             if (

@@ -4,12 +4,18 @@
   (``bundlePolicy`` max-bundle: aiortc sends nothing on a second bundled video track
   otherwise), as the publisher whose id and token the coordinator issued for our
   participant session. Janus answers the complete SDP (``"trickle": false``).
+* **A grid layer.** Beside the camera we publish its grid layer (``grid``: the same
+  picture at 320×240, 15 frames/s, :mod:`desktop_app.media.grid_layer`), described so in
+  Janus's ``descriptions``: aiortc cannot send simulcast, and a client of eight pays
+  for seven full pictures it shows small.
 * **Subscribe to what is shown.** Once our publisher is up (``webrtcup``: subscribing
   earlier is a known Janus pitfall), one subscriber connection takes every feed's audio
-  and the video of the feeds whose tiles are visible (:mod:`.sfu_plan` decides;
-  :meth:`SfuConnection.show` changes the visible set). Janus answers ``subscribe`` /
-  ``unsubscribe`` — and a feed that goes away — with a new offer; we answer with
-  ``start``. Operations on the subscriber run one at a time.
+  and the video of the feeds whose tiles are visible — the grid layer for small tiles
+  (:mod:`.sfu_plan` decides; :meth:`SfuConnection.show` changes what is shown and how
+  large). Janus answers ``subscribe`` / ``unsubscribe`` — and a feed that goes away —
+  with a new offer; we answer with ``start``. A tile that grows or shrinks ``switch``es
+  its m-line to the other layer: no renegotiation. Operations on the subscriber run one
+  at a time.
 * **SSRCs.** A recycled m-line comes with new SSRCs, which aiortc would drop
   (:func:`learn_ssrcs`).
 * **Whose feed.** The others' publisher ids are known only by their commitments in the
@@ -58,10 +64,13 @@ from .rtc import (
     video_codec_preferences,
 )
 from .sfu_plan import (
+    CAMERA,
+    GRID,
     Feeds,
     FeedStream,
     Plan,
     as_request,
+    as_switch,
     people_of,
     plan,
     streams_of,
@@ -122,11 +131,14 @@ class SfuConnection:
         commitments: Callable[[str], Mapping[str, str] | None] = lambda room: None,
         display: str = "",
         prefer_h264: bool = False,
+        grid: TrackSource | None = None,
     ) -> None:
         allow_low_bitrates()
         self.server = server
         self.ice_servers = ice_servers
         self.sources = sources
+        #: Our camera's grid layer, if we send video.
+        self.grid = grid
         self.on_track = on_track
         self.on_failed = on_failed
         self.commitments = commitments
@@ -139,6 +151,8 @@ class SfuConnection:
         self.people: dict[str, str] = {}
         #: Participant sessions whose video is wanted (None: all).
         self.visible: set[str] | None = None
+        #: Of those, the ones shown large enough for the full picture (None: all).
+        self.sharp: set[str] | None = None
         self.link: JanusLink | None = None
         self.publisher: RTCPeerConnection | None = None
         self.subscriber: RTCPeerConnection | None = None
@@ -184,11 +198,13 @@ class SfuConnection:
             raise ConnectionError("the media server never received our media") from None
         await self.update()
 
-    def show(self, visible: Collection[str] | None) -> None:
-        """Only these people's video (None: everyone's); their audio always."""
+    def show(self, visible: Collection[str] | None, sharp: Collection[str] | None = None) -> None:
+        """Only these people's video (None: everyone's), the full picture of those in
+        ``sharp`` (None: everyone) and the grid layer of the rest; everyone's audio."""
         chosen = None if visible is None else set(visible)
-        if chosen != self.visible:
-            self.visible = chosen
+        large = None if sharp is None else set(sharp)
+        if (chosen, large) != (self.visible, self.sharp):
+            self.visible, self.sharp = chosen, large
             self._spawn(self.update())
 
     def vouched(self) -> None:
@@ -215,7 +231,8 @@ class SfuConnection:
                 if self._closed or self.link is None or not self._published.is_set():
                     return
                 self.people = self._people()
-                change = plan(wanted(self.feeds, self.people, self.visible), self._subscribed)
+                want = wanted(self.feeds, self.people, self.visible, self.sharp)
+                change = plan(want, self._subscribed)
                 if change.empty:
                     return
                 try:
@@ -297,15 +314,25 @@ class SfuConnection:
         peer = RTCPeerConnection(self._configuration())
         self.publisher = peer
         self._branches = [source() for source in self.sources]
-        for track in self._branches:
+        camera = next((t for t in self._branches if t.kind == "video"), None)
+        grid = self.grid() if self.grid is not None and camera is not None else None
+        for track in self._branches + ([grid] if grid is not None else []):
             tune_sender(peer.addTrack(track))
+        if grid is not None:
+            self._branches.append(grid)
         for transceiver in peer.getTransceivers():
             if transceiver.kind == "video":
                 transceiver.setCodecPreferences(video_codec_preferences(self.prefer_h264))
         self._watch(peer)
         await peer.setLocalDescription(await peer.createOffer())
+        described = {camera: CAMERA, grid: GRID}
+        descriptions = [
+            {"mid": t.mid, "description": described[t.sender.track]}
+            for t in peer.getTransceivers()
+            if t.sender.track is not None and t.sender.track in described and t.mid
+        ]
         answer = await self._publisher_handle.request(
-            {"request": "publish", "display": self.display},
+            {"request": "publish", "display": self.display, "descriptions": descriptions},
             {"type": "offer", "sdp": peer.localDescription.sdp, "trickle": False},
         )
         if answer.jsep is None:
@@ -346,6 +373,11 @@ class SfuConnection:
             )
         else:
             handle = self._subscriber_handle
+            if change.switch:
+                reply = await handle.request(
+                    {"request": "switch", "streams": as_switch(change.switch)}
+                )
+                await self._settle(reply.data, reply.jsep)
             if change.unsubscribe:
                 reply = await handle.request(
                     {"request": "unsubscribe", "streams": as_request(change.unsubscribe)}

@@ -12,19 +12,31 @@
   (``streams`` in ``attached`` / ``updated``): our ``mid`` → (feed, feed's mid, kind) for
   the active ones. Janus recycles an inactive m-line for a later stream, so a ``mid``
   can belong to another feed after an update; :func:`streams_of` is the one reader of it.
+* **Layers.** A publisher may send its camera twice: full, and a grid layer (described
+  ``"grid"``, :mod:`desktop_app.media.grid_layer`). A tile no taller than
+  :data:`GRID_TILE_HEIGHT` takes the grid layer (:func:`sharp_of` says who needs more).
 * :func:`plan` compares the two and says which ``{feed, mid}`` to ``subscribe`` and to
-  ``unsubscribe``.
+  ``unsubscribe`` — and which of our m-lines to ``switch`` to another layer of the same
+  person (Janus then feeds it from that stream: no renegotiation, and the person's
+  track goes on).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from desktop_app.protocol.calls import feed_commitment
 
 Kind = str  # "audio" | "video"
+
+#: How a publisher describes its camera's full picture and its grid layer (Janus's
+#: ``descriptions`` of a ``publish``).
+CAMERA, GRID = "camera", "grid"
+#: A tile at most this tall (device pixels) takes a feed's grid layer (240 lines: at
+#: most 1.5× enlarged).
+GRID_TILE_HEIGHT = 360
 
 
 @dataclass(frozen=True)
@@ -32,16 +44,21 @@ class FeedStream:
     feed: str
     mid: str  # the publisher's mid
     kind: Kind
+    #: The publisher's description of the stream (:data:`GRID` for a grid layer). Janus
+    #: does not repeat it in a subscriber's streams, so it is no part of a stream's identity.
+    layer: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
 class Plan:
     subscribe: list[FeedStream]
     unsubscribe: list[FeedStream]
+    #: Our m-line → the stream to feed it from instead (another layer of the same feed).
+    switch: list[tuple[str, FeedStream]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.subscribe and not self.unsubscribe
+        return not self.subscribe and not self.unsubscribe and not self.switch
 
 
 def feed_streams(publisher: Mapping[str, Any]) -> list[FeedStream]:
@@ -51,7 +68,8 @@ def feed_streams(publisher: Mapping[str, Any]) -> list[FeedStream]:
     for stream in publisher.get("streams", []) or []:
         kind = stream.get("type")
         if kind in ("audio", "video") and not stream.get("disabled") and "mid" in stream:
-            streams.append(FeedStream(feed, str(stream["mid"]), kind))
+            layer = str(stream.get("description") or "")
+            streams.append(FeedStream(feed, str(stream["mid"]), kind, layer))
     return streams
 
 
@@ -74,7 +92,7 @@ class Feeds:
             if not feed or feed == self.own_id or feed in self.gone:
                 continue
             streams = feed_streams(publisher)
-            if self.streams.get(feed) != streams:
+            if _described(self.streams.get(feed)) != _described(streams):
                 self.streams[feed] = streams
                 changed = True
         for key in ("unpublished", "leaving"):
@@ -113,32 +131,62 @@ def people_of(feeds: Iterable[str], commitments: Mapping[str, str]) -> dict[str,
     return people
 
 
+def sharp_of(heights: Mapping[str, int] | None) -> set[str] | None:
+    """Who needs the full picture: the people whose tile is taller than
+    :data:`GRID_TILE_HEIGHT` (``heights``: person → tile height; None: unknown, everyone)."""
+    if heights is None:
+        return None
+    return {person for person, height in heights.items() if height > GRID_TILE_HEIGHT}
+
+
 def wanted(
-    feeds: Feeds, people: Mapping[str, str], visible: Collection[str] | None
+    feeds: Feeds,
+    people: Mapping[str, str],
+    visible: Collection[str] | None,
+    sharp: Collection[str] | None = None,
 ) -> set[FeedStream]:
     """Every participant's audio; the video of the visible participants (everyone's when
-    ``visible`` is None). One stream of each kind per feed (the first), which is all we
-    publish. Only the feeds in ``people`` (see :func:`people_of`)."""
+    ``visible`` is None) — the full picture for those in ``sharp`` (None: everyone), the
+    grid layer for the others where their feed has one. Only the feeds in ``people``
+    (see :func:`people_of`)."""
     chosen: set[FeedStream] = set()
     for feed, streams in feeds.streams.items():
         person = people.get(feed)
         if person is None:
             continue
-        for kind in ("audio", "video"):
-            stream = next((s for s in streams if s.kind == kind), None)
-            if stream is None:
-                continue
-            if kind == "audio" or visible is None or person in visible:
-                chosen.add(stream)
+        audio = next((s for s in streams if s.kind == "audio"), None)
+        if audio is not None:
+            chosen.add(audio)
+        if visible is not None and person not in visible:
+            continue
+        video = [s for s in streams if s.kind == "video"]
+        full = next((s for s in video if s.layer != GRID), None)
+        grid = next((s for s in video if s.layer == GRID), None)
+        small = sharp is not None and person not in sharp
+        picture = (grid or full) if small else (full or grid)
+        if picture is not None:
+            chosen.add(picture)
     return chosen
 
 
 def plan(want: set[FeedStream], subscribed: Mapping[str, FeedStream]) -> Plan:
+    """What to ask for. A person's video m-line that should now carry another layer of
+    theirs is switched, not unsubscribed and subscribed again."""
     have = set(subscribed.values())
+    subscribe, unsubscribe = want - have, have - want
+    video_line = {s.feed: mid for mid, s in subscribed.items() if s.kind == "video"}
+    switch: list[tuple[str, FeedStream]] = []
+    for stream in sorted(subscribe, key=_key):
+        mid = video_line.get(stream.feed)
+        if stream.kind == "video" and mid is not None and subscribed[mid] in unsubscribe:
+            switch.append((mid, stream))
+            subscribe.discard(stream)
+            unsubscribe.discard(subscribed[mid])
     order = sorted  # stable requests: easier to read in logs and tests
     return Plan(
-        subscribe=order(want - have, key=_key),
-        unsubscribe=order(have - want, key=_key),
+        subscribe=order(subscribe, key=_key),
+        unsubscribe=order(unsubscribe, key=_key),
+        switch=switch,
     )
 
 
@@ -148,3 +196,14 @@ def _key(stream: FeedStream) -> tuple[str, str]:
 
 def as_request(streams: list[FeedStream]) -> list[dict[str, str]]:
     return [{"feed": s.feed, "mid": s.mid} for s in streams]
+
+
+def as_switch(switch: list[tuple[str, FeedStream]]) -> list[dict[str, str]]:
+    return [{"feed": s.feed, "mid": s.mid, "sub_mid": mid} for mid, s in switch]
+
+
+def _described(streams: list[FeedStream] | None) -> list[tuple[str, str, str, str]] | None:
+    """Streams with their descriptions (a layer described later is a change)."""
+    if streams is None:
+        return None
+    return [(s.feed, s.mid, s.kind, s.layer) for s in streams]

@@ -17,10 +17,10 @@ computer) sending a ``--height`` test pattern at 15 fps and a tone; CPU is read 
   (``tests.net.app_person``, offscreen, painting every tile) in a 1:1 call with a bot,
   then in an eight-person call through the SFU with seven light publishers
   (``tests/perf/crowd.py``: real participants sending pre-encoded camera-sized video and
-  sound) — everyone talking at the camera's size, then at a grid tile's low layer, then
-  a meeting as meetings are (one talking, six muted); beside it, what encoding that low
-  layer costs a sender. Together they decide whether publishing a second,
-  low-resolution track pays.
+  sound) — everyone talking, their cameras only; then with each camera's grid layer
+  beside it (the app's small tiles take it, as they do from real participants); then
+  a meeting as meetings are (one talking, six muted); beside it, what encoding the grid
+  layer costs a sender. Together they say whether publishing the grid layer pays.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from desktop_app.coordinator.auth import create_user_token
+from desktop_app.media.grid_layer import GRID_FPS, GRID_HEIGHT, GRID_WIDTH
 from tests.net.scene import Lines
 from tests.support import janus
 from tests.support.processes import stop
@@ -233,7 +234,7 @@ async def raw_path(url: str, height: int) -> float:
 
 
 APP_SIZE = (640, 480, 30)  # what the app's test camera sends
-LOW_LAYER = (320, 240, 15)  # a grid tile's layer, if senders published one
+GRID_LAYER = (GRID_WIDTH, GRID_HEIGHT, GRID_FPS)  # what a camera's grid layer sends
 
 
 def app_in_a_call(lan: janus.MediaLan, url: str | None, seconds: float, tiles: int,
@@ -344,14 +345,15 @@ def spread(values: list[float]) -> str:
 def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
     print(f"the app (offscreen, painting), CPU over {args.seconds:.0f} s and the frames its "
           f"tiles painted a second, median of {args.rounds} rounds (min–max)")  # fmt: skip
+    grid = 30 + 7 * GRID_LAYER[2]  # frames/s offered: our camera and seven grid layers
     cases = {  # name: (media server, pictures moving, the others, frames/s offered)
         "1:1 with a bot (baseline)": (None, 1, None, (), 2 * 30),
-        f"8 people through the SFU, 7 pictures at {APP_SIZE[0]}x{APP_SIZE[1]}@{APP_SIZE[2]}":
-            (url, 7, APP_SIZE, (), 8 * 30),
-        f"8 people, 7 pictures at a low layer {LOW_LAYER[0]}x{LOW_LAYER[1]}@{LOW_LAYER[2]}":
-            (url, 7, LOW_LAYER, (), 30 + 7 * LOW_LAYER[2]),
-        "8 people, one of them talking (the others muted: they send no sound)":
-            (url, 7, APP_SIZE, ("--talkers", "1"), 8 * 30),
+        f"8 people through the SFU, 7 cameras at {APP_SIZE[0]}x{APP_SIZE[1]}@{APP_SIZE[2]} "
+        "and no grid layer": (url, 7, APP_SIZE, (), 8 * 30),
+        "8 people, each camera with its grid layer (the app's small tiles take it)":
+            (url, 7, APP_SIZE, ("--grid",), grid),
+        "8 people with grid layers, one of them talking (the others muted: they send no "
+        "sound)": (url, 7, APP_SIZE, ("--grid", "--talkers", "1"), grid),
     }  # fmt: skip
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
     for _ in range(args.rounds):
@@ -363,12 +365,13 @@ def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
         fps = statistics.median(painted for _, _, painted in runs[name])
         print(f"the app, {name}: {spread(cpus)}, {statistics.median(cpus) / one:.2f}× 1:1; "
               f"painting {fps:.0f} of the {offered} frames/s offered")  # fmt: skip
-    full, low = (statistics.median(c for c, _, _ in runs[name]) for name in list(cases)[1:3])
+    full, layered = (statistics.median(c for c, _, _ in runs[name]) for name in list(cases)[1:3])
     crowds = [others for _, others, _ in runs[list(cases)[1]]]
     print(f"the seven light publishers of the 8-person call: {spread(crowds)} in all")
-    low_encode = encode_cost(*LOW_LAYER)
-    print(f"encoding that low layer costs every sender {share(low_encode)}; receiving it "
-          f"instead saves a client of 8 {share(full - low)}")  # fmt: skip
+    grid_encode = encode_cost(*GRID_LAYER)
+    print(f"encoding the grid layer costs every sender {share(grid_encode)} (the app's own "
+          f"is in the figures above); taking the others' saves a client of 8 "
+          f"{share(full - layered)}")  # fmt: skip
 
 
 def join_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:

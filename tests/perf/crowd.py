@@ -3,13 +3,14 @@ cost almost nothing, so that one machine can hold an eight-person call around th
 being measured.
 
     python tests/perf/crowd.py --server URL --call default:ID --people 7 \
-        --width 640 --height 480 --fps 30 [--ring USER]
+        --width 640 --height 480 --fps 30 [--grid] [--ring USER]
 
 Each person is a real participant of the coordinator's call (its own WebSocket, ``join``,
 ``POST …/media``) and publishes to the room with the publisher id and token the
 coordinator gave it, like the app. What it sends is encoded **once**, before the call: a
 two-second loop of VP8 (a keyframe every second) and Opus, replayed with running
-timestamps. It subscribes to nobody. So what the measured client receives is what seven
+timestamps; with ``--grid``, the camera's grid layer too (320×240 at 15 frames/s,
+described ``grid`` as the app describes its own). It subscribes to nobody. So what the measured client receives is what seven
 cameras would send it, and the crowd's own cost is packetising and encrypting.
 
 The first one creates the call (with ``--ring``'s user as a member) and rings that user
@@ -39,8 +40,10 @@ from aiortc.mediastreams import MediaStreamTrack
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from desktop_app.coordinator.auth import create_user_token
+from desktop_app.media.grid_layer import GRID_FPS, GRID_HEIGHT, GRID_WIDTH
 from desktop_app.media.synthetic import SyntheticVideoTrack
 from desktop_app.sdk.janus_link import JanusLink
+from desktop_app.sdk.sfu_plan import CAMERA, GRID
 
 LOOP_SECONDS = 2
 SAMPLE_RATE = 48000
@@ -145,7 +148,9 @@ class Person:
         answer.raise_for_status()
         self.session_id = answer.json()["media"]["session_id"]
 
-    async def publish(self, cid: str, video: list[bytes], fps: int, audio: list[bytes]) -> None:
+    async def publish(
+        self, cid: str, video: list[bytes], fps: int, audio: list[bytes], grid: list[bytes]
+    ) -> None:
         path = "/v1/calls/" + cid.replace(":", "/")
         answer = await self.http.post(f"{path}/media", json={"session_id": self.session_id})
         answer.raise_for_status()
@@ -166,11 +171,20 @@ class Person:
         self.peer = peer
         if audio:
             peer.addTrack(ReplayTrack("audio", audio, SAMPLE_RATE, OPUS_SAMPLES))
-        if video:
-            peer.addTrack(ReplayTrack("video", video, 90000, 90000 // fps))
+        described = {}
+        for packets, pace, description in ((video, fps, CAMERA), (grid, GRID_FPS, GRID)):
+            if packets:
+                track = ReplayTrack("video", packets, 90000, 90000 // pace)
+                described[track] = description
+                peer.addTrack(track)
         await peer.setLocalDescription(await peer.createOffer())
+        descriptions = [
+            {"mid": t.mid, "description": described[t.sender.track]}
+            for t in peer.getTransceivers()
+            if t.sender.track in described
+        ]
         published = await handle.request(
-            {"request": "publish", "display": self.user},
+            {"request": "publish", "display": self.user, "descriptions": descriptions},
             {"type": "offer", "sdp": peer.localDescription.sdp, "trickle": False},
         )
         assert published.jsep is not None
@@ -192,6 +206,11 @@ class Person:
 async def run(args: argparse.Namespace) -> None:
     video = [] if args.no_video else await encode_video(args.width, args.height, args.fps)
     audio = [] if args.no_audio else encode_audio(440.0)
+    grid = (
+        []
+        if args.no_video or not args.grid
+        else await encode_video(GRID_WIDTH, GRID_HEIGHT, GRID_FPS)
+    )
     people = [Person(args.server, args.secret, f"{args.prefix}{i}") for i in range(args.people)]
     members = [p.user for p in people] + ([args.ring] if args.ring else [])
     for person in people:
@@ -199,7 +218,7 @@ async def run(args: argparse.Namespace) -> None:
     talkers = args.people if args.talkers is None else args.talkers
     await asyncio.gather(
         *(
-            p.publish(args.call, video, args.fps, audio if index < talkers else [])
+            p.publish(args.call, video, args.fps, audio if index < talkers else [], grid)
             for index, p in enumerate(people)
         )
     )
@@ -230,10 +249,12 @@ def main() -> None:
     parser.add_argument("--ring", help="a user to ring once everyone publishes")
     parser.add_argument("--no-audio", action="store_true", help="send no sound")
     parser.add_argument(
-        "--talkers", type=int, help="only the first N send sound (the others are muted: "
-        "a muted microphone sends nothing)"
+        "--talkers",
+        type=int,
+        help="only the first N send sound (the others are muted: a muted microphone sends nothing)",
     )
     parser.add_argument("--no-video", action="store_true", help="send no picture")
+    parser.add_argument("--grid", action="store_true", help="send a grid layer too")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from desktop_app.protocol.calls import feed_commitment
 from desktop_app.sdk.sfu_plan import (
+    GRID_TILE_HEIGHT,
     Feeds,
     FeedStream,
     as_request,
+    as_switch,
     people_of,
     plan,
+    sharp_of,
     streams_of,
     wanted,
 )
@@ -45,9 +48,7 @@ def test_feeds_follow_janus_publishers_and_leave_ourselves_out() -> None:
 
 def test_everyones_audio_and_only_the_visible_peoples_video() -> None:
     feeds = Feeds("me")
-    feeds.update(
-        {"publishers": [_publisher(f, "audio", "video") for f in ("bob", "carol", "dan")]}
-    )
+    feeds.update({"publishers": [_publisher(f, "audio", "video") for f in ("bob", "carol", "dan")]})
     everything = wanted(feeds, PEOPLE, None)
     assert len(everything) == 6
     some = wanted(feeds, PEOPLE, {"p-bob"})
@@ -57,7 +58,9 @@ def test_everyones_audio_and_only_the_visible_peoples_video() -> None:
 
 def test_a_plan_is_the_difference_between_wanted_and_subscribed() -> None:
     feeds = Feeds("me")
-    feeds.update({"publishers": [_publisher("bob", "audio", "video"), _publisher("carol", "audio", "video")]})
+    feeds.update(
+        {"publishers": [_publisher("bob", "audio", "video"), _publisher("carol", "audio", "video")]}
+    )
     subscribed = streams_of(
         [
             {"mid": "0", "type": "audio", "active": True, "feed_id": "bob", "feed_mid": "0"},
@@ -74,8 +77,12 @@ def test_a_plan_is_the_difference_between_wanted_and_subscribed() -> None:
 
 
 def test_a_recycled_m_line_belongs_to_its_new_feed() -> None:
-    before = streams_of([{"mid": "3", "type": "video", "active": True, "feed_id": "bob", "feed_mid": "1"}])
-    after = streams_of([{"mid": "3", "type": "video", "active": True, "feed_id": "dan", "feed_mid": "1"}])
+    before = streams_of(
+        [{"mid": "3", "type": "video", "active": True, "feed_id": "bob", "feed_mid": "1"}]
+    )
+    after = streams_of(
+        [{"mid": "3", "type": "video", "active": True, "feed_id": "dan", "feed_mid": "1"}]
+    )
     assert before["3"].feed == "bob" and after["3"].feed == "dan"
     assert streams_of([{"mid": "3", "type": "data", "active": True, "feed_id": "x"}]) == {}
 
@@ -83,9 +90,87 @@ def test_a_recycled_m_line_belongs_to_its_new_feed() -> None:
 def test_a_feed_is_someone_s_only_when_the_coordinator_vouches_for_its_id() -> None:
     commitments = {"p-bob": feed_commitment("bob-secret-id"), "p-carol": feed_commitment("c")}
     feeds = Feeds("me")
-    feeds.update({"publishers": [_publisher(f, "audio", "video") for f in ("bob-secret-id", "p-carol", "x")]})
+    feeds.update(
+        {"publishers": [_publisher(f, "audio", "video") for f in ("bob-secret-id", "p-carol", "x")]}
+    )
     people = people_of(feeds.streams, commitments)
     # Publishing under someone's session id (public) or an unknown id makes nobody's feed.
     assert people == {"bob-secret-id": "p-bob"}
     assert {s.feed for s in wanted(feeds, people, None)} == {"bob-secret-id"}
     assert people_of(feeds.streams, {}) == {}
+
+
+def _layered(feed: str) -> dict[str, object]:
+    """A publisher of sound, its camera (mid 1) and the camera's grid layer (mid 2)."""
+    return {
+        "id": feed,
+        "streams": [
+            {"type": "audio", "mid": "0"},
+            {"type": "video", "mid": "1", "description": "camera"},
+            {"type": "video", "mid": "2", "description": "grid"},
+        ],
+    }
+
+
+def _subscribed(*lines: tuple[str, str, str, str]) -> dict[str, FeedStream]:
+    return streams_of(
+        [
+            {"mid": mid, "type": kind, "active": True, "feed_id": feed, "feed_mid": feed_mid}
+            for mid, kind, feed, feed_mid in lines
+        ]
+    )
+
+
+def test_small_tiles_take_the_grid_layer_large_ones_the_camera() -> None:
+    feeds = Feeds("me")
+    feeds.update(
+        {"publishers": [_layered("bob"), _layered("carol"), _publisher("dan", "audio", "video")]}
+    )
+    assert feeds.streams["bob"][2].layer == "grid"
+    sharp = sharp_of({"p-bob": GRID_TILE_HEIGHT + 1, "p-carol": GRID_TILE_HEIGHT, "p-dan": 100})
+    assert sharp == {"p-bob"}
+    video = {(s.feed, s.mid) for s in wanted(feeds, PEOPLE, None, sharp) if s.kind == "video"}
+    # Dan publishes no grid layer: his small tile takes his camera.
+    assert video == {("bob", "1"), ("carol", "2"), ("dan", "1")}
+    # Sizes unknown (None): everyone's camera, as before there were layers.
+    assert sharp_of(None) is None
+    assert {s.mid for s in wanted(feeds, PEOPLE, None) if s.kind == "video"} == {"1"}
+
+
+def test_a_tile_that_changes_size_switches_its_m_line_to_the_other_layer() -> None:
+    feeds = Feeds("me")
+    feeds.update({"publishers": [_layered("bob"), _layered("carol")]})
+    subscribed = _subscribed(
+        ("0", "audio", "bob", "0"), ("1", "video", "bob", "1"),
+        ("2", "audio", "carol", "0"), ("3", "video", "carol", "2"),
+    )  # fmt: skip
+    # Carol becomes the large tile, Bob goes into the strip.
+    change = plan(wanted(feeds, PEOPLE, None, {"p-carol"}), subscribed)
+    assert change.subscribe == [] and change.unsubscribe == []
+    assert change.switch == [
+        ("1", FeedStream("bob", "2", "video")),
+        ("3", FeedStream("carol", "1", "video")),
+    ]
+    assert as_switch(change.switch) == [
+        {"feed": "bob", "mid": "2", "sub_mid": "1"},
+        {"feed": "carol", "mid": "1", "sub_mid": "3"},
+    ]
+    assert not change.empty
+    # Janus's answer describes the m-lines fed anew: nothing left to do.
+    after = _subscribed(
+        ("0", "audio", "bob", "0"), ("1", "video", "bob", "2"),
+        ("2", "audio", "carol", "0"), ("3", "video", "carol", "1"),
+    )  # fmt: skip
+    assert plan(wanted(feeds, PEOPLE, None, {"p-carol"}), after).empty
+    # A tile leaving the page is unsubscribed, not switched.
+    gone = plan(wanted(feeds, PEOPLE, {"p-carol"}, {"p-carol"}), after)
+    assert gone.switch == [] and gone.unsubscribe == [FeedStream("bob", "2", "video")]
+
+
+def test_a_layer_described_later_is_a_change_of_the_feed() -> None:
+    feeds = Feeds("me")
+    plain = {"id": "bob", "streams": [{"type": "video", "mid": "2"}]}
+    assert feeds.update({"publishers": [plain]})
+    described = {"id": "bob", "streams": [{"type": "video", "mid": "2", "description": "grid"}]}
+    assert feeds.update({"publishers": [described]})
+    assert not feeds.update({"publishers": [described]})

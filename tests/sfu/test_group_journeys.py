@@ -123,6 +123,54 @@ async def test_only_the_video_of_visible_tiles_is_received(
     await asyncio.wait_for(carol.video_track.recv(), 10)
 
 
+async def _picture(participant: object, size: tuple[int, int], seconds: float = 10) -> None:
+    """Frames of a participant's picture until one has ``size`` (a layer switch reaches
+    the receiver with the next keyframe)."""
+    track = participant.video_track  # type: ignore[attr-defined]
+    async with asyncio.timeout(seconds):
+        while True:
+            frame = await track.recv()
+            if (frame.width, frame.height) == size:
+                return
+
+
+async def test_small_tiles_take_the_grid_layer_and_a_grown_tile_switches_back(
+    connect: ClientFactory, bots: BotFactory
+) -> None:
+    call_id = unique()
+    alice = await _alice(connect, call_id)
+    bots("bob", "--join", f"default:{call_id}", "--height", "480", "--fps", "15")
+    bots("carol", "--join", f"default:{call_id}", "--tone", "660")
+    await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=30)
+    sfu = alice.media_session.sfu
+    assert sfu is not None
+    bob = next(p for p in alice.state.participants if p.user.id == "bob")
+    carol = next(p for p in alice.state.participants if p.user.id == "carol")
+    # Everyone publishes the camera and its grid layer, described so at Janus.
+    layers = {
+        feed: {s.layer for s in streams if s.kind == "video"}
+        for feed, streams in sfu.feeds.streams.items()
+    }
+    assert list(layers.values()) == [{"camera", "grid"}] * 2, layers
+    # Sizes unknown: the full picture, as ever.
+    await _picture(bob, (640, 480))
+    track, lines = bob.video_track, len(sfu.subscriber.getTransceivers())
+
+    # A grid of small tiles: Bob's picture comes at the grid layer's size, on the same
+    # track (his tile goes on) and the same m-line (no renegotiation).
+    alice.show_video_of(None, {bob.session_id: 200, carol.session_id: 200})
+    await _picture(bob, (320, 240))
+    assert bob.video_track is track
+    assert len(sfu.subscriber.getTransceivers()) == lines
+    assert sfu.subscribed_video() == {bob.session_id, carol.session_id}
+
+    # Bob talks and his tile becomes the large one: his full picture again.
+    alice.show_video_of(None, {bob.session_id: 540, carol.session_id: 100})
+    await _picture(bob, (640, 480))
+    assert bob.video_track is track
+    await asyncio.wait_for(carol.video_track.recv(), 5)
+
+
 async def test_a_media_server_that_dies_moves_the_call(
     sfu: Sfu, connect: ClientFactory, bots: BotFactory
 ) -> None:
@@ -140,9 +188,11 @@ async def test_a_media_server_that_dies_moves_the_call(
     dead.kill()
 
     await eventually(
-        lambda: (now := alice.media_session.sfu) is not None
-        and now.server.url != dead.url
-        and receiving(alice) == {"bob", "carol"},
+        lambda: (
+            (now := alice.media_session.sfu) is not None
+            and now.server.url != dead.url
+            and receiving(alice) == {"bob", "carol"}
+        ),
         timeout=20,
         what="alice on the other media server, with everyone",
     )

@@ -12,6 +12,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from desktop_app.protocol.permissions import Permission
 from desktop_app.sdk import Call, CallingState, VideoClient
 from desktop_app.sdk.devices import Device, SyntheticDevices
+from desktop_app.sdk.sfu_plan import GRID_TILE_HEIGHT
 from desktop_app.ui.views.call_view import YOU, CallView
 from desktop_app.ui.widgets.tile_grid import (
     PAGE_SIZE,
@@ -148,9 +149,15 @@ async def test_the_speaker_layout_follows_the_talker_and_takes_only_shown_video(
         what="dan large",
     )
     assert dan.session_id in (call.media_session.visible or set())
+    # Dan's large tile takes his camera's full picture, the strip's small ones the grid
+    # layer (where the call goes through the SFU).
+    assert view.tiles[dan.session_id].height() > GRID_TILE_HEIGHT
+    assert call.media_session.sharp == {dan.session_id}
 
     view.layout_toggle.click()  # back to the grid: everyone's video again
     assert view.grid.layout_mode == "grid" and call.media_session.visible is None
+    small = all(t.height() <= GRID_TILE_HEIGHT for k, t in view.tiles.items() if k != YOU)
+    assert small and call.media_session.sharp == set(), "four tiles in a column: all small"
     for other in others.values():
         await other.leave()
     await call.leave()

@@ -196,8 +196,9 @@ class CallView(QWidget):
         QShortcut(QKeySequence("Ctrl+D"), self, self.toggle_microphone)
         QShortcut(QKeySequence("Ctrl+E"), self, self.toggle_camera)
         QShortcut(QKeySequence("Ctrl+L"), self, self._toggle_layout)
-        #: The video asked for last (``call.show_video_of``): None is everyone's.
-        self._showing: frozenset[str] | None = None
+        #: The video asked for last (``call.show_video_of``): whose (None: everyone's),
+        #: and how tall each one's tile is.
+        self._showing: tuple[frozenset[str] | None, dict[str, int]] | None = None
         self.grid.page_changed.connect(self._follow_visible)
         self._levels = QTimer(self)
         self._levels.setInterval(100)
@@ -501,7 +502,8 @@ class CallView(QWidget):
         self.layout_toggle.setToolTip(tip)
 
     def _follow_visible(self) -> None:
-        """Receive the video of the tiles on screen only (everyone's when all are)."""
+        """Receive the video of the tiles on screen only (everyone's when all are), each
+        at what its tile's size needs."""
         call = self.call
         if call is None:
             return
@@ -509,9 +511,12 @@ class CallView(QWidget):
         others = {key: tile for key, tile in self.tiles.items() if key != YOU}
         shown = {key for key, tile in others.items() if id(tile) in on_screen}
         wanted = None if len(shown) == len(others) else frozenset(shown)
-        if wanted != self._showing:
-            self._showing = wanted
-            call.show_video_of(wanted)
+        heights = {
+            key: round(others[key].height() * others[key].devicePixelRatioF()) for key in shown
+        }
+        if (wanted, heights) != self._showing:
+            self._showing = (wanted, heights)
+            call.show_video_of(wanted, heights)
 
     def toggle_microphone(self) -> None:
         if self.call is not None:
