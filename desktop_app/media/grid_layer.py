@@ -2,9 +2,8 @@
 the full one through the SFU for the others' small tiles.
 
 aiortc cannot send simulcast, so the layer is a second track with an encoder of its
-own. Measured in an eight-person call (docs/sdk.md), receiving seven such layers instead
-of seven full pictures roughly halves what a client pays for the call's video, for an
-encode that costs the sender ~1.5 % of a core.
+own, held to :data:`GRID_BITRATE`. What it saves receivers and costs senders is measured
+in ``tests/perf/bench_group.py`` (docs/sdk.md).
 """
 
 from __future__ import annotations
@@ -18,6 +17,9 @@ from av.video.reformatter import VideoReformatter
 
 #: The box the grid layer's picture fits in, and its pace.
 GRID_WIDTH, GRID_HEIGHT, GRID_FPS = 320, 240, 15
+#: Its sender's ceiling (bits per second; ``congestion.cap_bitrate``): a small tile needs
+#: little, and uncapped aiortc's encoder spends on it nearly what the camera gets.
+GRID_BITRATE = 150_000
 #: A frame this much early (of the interval) still counts as on time: cameras jitter.
 EARLY = 0.15
 
@@ -32,9 +34,9 @@ def grid_size(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
 class GridLayerTrack(MediaStreamTrack):
     """Frames of ``source`` at most ``fps`` a second, fitted in ``width`` × ``height``.
 
-    Frames are dropped by their own timestamps (not by when they arrive), so a camera
-    that delivers in bursts still gives an even pace. Scaled with a reformatter of its
-    own on one thread (PyAV's default starts a thread pool per scaler)."""
+    Frames are chosen by their timestamps (a camera's own pace, a few milliseconds of
+    jitter forgiven), not by a timer. Scaled with a reformatter of its own on one thread
+    (PyAV's default starts a thread pool per scaler)."""
 
     kind = "video"
 

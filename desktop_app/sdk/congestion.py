@@ -20,7 +20,9 @@ on sending over 1 Mbit/s and audio lost most of its packets, for three reasons:
 
 The limiters are sans-I/O (they take the time); :func:`tune_sender` fits them to an
 aiortc sender by wrapping two of its private methods (aiortc has no hooks; a test checks
-they are still there after an upgrade).
+they are still there after an upgrade). :func:`cap_bitrate` holds a sender's video below a
+ceiling whatever the estimate says (a grid layer needs little, and Janus rooms without a
+bitrate send no estimate: aiortc's encoder then stays at its default, ~0.5–1 Mbit/s).
 """
 
 from __future__ import annotations
@@ -120,4 +122,24 @@ def tune_sender(sender: RTCRtpSender, clock: Callable[[], float] = time.monotoni
     sender._retransmit = limited_retransmit  # type: ignore[method-assign]
     sender._send_keyframe = limited_keyframe  # type: ignore[method-assign]
     sender._parley_tuned = True  # type: ignore[attr-defined]
+    return True
+
+
+def cap_bitrate(sender: RTCRtpSender, most: int) -> bool:
+    """Keep ``sender``'s video encoder at ``most`` bits per second or below (checked as each
+    frame is encoded: aiortc makes its encoder at the first frame and raises its target
+    on every estimate); says whether aiortc still had what this wraps."""
+    encode: Callable[[object], Awaitable[object]] | None = getattr(
+        sender, "_next_encoded_frame", None
+    )
+    if encode is None:
+        return False
+
+    async def capped(codec: object) -> object:
+        encoder = getattr(sender, "_RTCRtpSender__encoder", None)
+        if encoder is not None and getattr(encoder, "target_bitrate", 0) > most:
+            encoder.target_bitrate = most
+        return await encode(codec)
+
+    sender._next_encoded_frame = capped  # type: ignore[method-assign,assignment]
     return True

@@ -32,7 +32,10 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Literal, Protocol
 
+from aiortc.mediastreams import MediaStreamTrack
+
 from desktop_app.media.grid_layer import GridLayerTrack
+from desktop_app.media.silence_suppression import SilenceSuppressedTrack
 from desktop_app.protocol.calls import MediaInfo, SessionMediaResponse
 from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 
@@ -238,7 +241,7 @@ class CallMedia:
         media server lets us choose — the grid layer of those whose tile is small
         (``heights``: session → tile height in pixels; None: full pictures); audio always."""
         self.visible = None if visible is None else set(visible)
-        self.sharp = sharp_of(heights)
+        self.sharp = sharp_of(heights, self.sharp)
         for leg in (self.leg, self.next_leg):
             if leg is not None and isinstance(leg.transport, SfuConnection):
                 leg.transport.show(self.visible, self.sharp)
@@ -282,7 +285,7 @@ class CallMedia:
         return Leg("p2p", None)
 
     async def _open(self, leg: Leg, media: MediaInfo) -> None:
-        sources = [self.microphone.subscribe] + ([self.camera.subscribe] if self.video else [])
+        sources = [self._sound] + ([self.camera.subscribe] if self.video else [])
         if leg.mode == "sfu":
             assert media.media_server is not None
             user = self.state.local_participant
@@ -319,6 +322,11 @@ class CallMedia:
         if self._reaches_out(leg):
             for participant in self.state.participants:
                 await mesh.seen(participant.session_id)
+
+    def _sound(self) -> MediaStreamTrack:
+        """What a leg sends of our microphone: its silences left out (see
+        :mod:`desktop_app.media.silence_suppression`)."""
+        return SilenceSuppressedTrack(self.microphone.subscribe())
 
     async def _close_leg(self, leg: Leg) -> None:
         """Close ``leg``'s connections; a second call waits for the first one's close (a

@@ -47,12 +47,13 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from desktop_app.media.grid_layer import GRID_BITRATE
 from desktop_app.media.queued_track import QueuedTrack
 from desktop_app.protocol.calls import IceServer, MediaServerInfo
 
 from . import jitter
 from .call_state import ConnectionPath
-from .congestion import allow_low_bitrates, tune_sender
+from .congestion import allow_low_bitrates, cap_bitrate, tune_sender
 from .ice import path_of
 from .janus_link import JanusError, JanusHandle, JanusLink
 from .quality import StatsSample, sample_of
@@ -239,7 +240,7 @@ class SfuConnection:
                     await self._change_subscriptions(change)
                     return
                 except JanusError as error:
-                    gone = {s.feed for s in change.subscribe if s.feed in error.reason}
+                    gone = {s.feed for s in change.targets if s.feed in error.reason}
                     if error.code != NO_SUCH_FEED or not gone:
                         raise
                     log.info("a feed left before we subscribed: %s", error.reason)
@@ -316,10 +317,13 @@ class SfuConnection:
         self._branches = [source() for source in self.sources]
         camera = next((t for t in self._branches if t.kind == "video"), None)
         grid = self.grid() if self.grid is not None and camera is not None else None
-        for track in self._branches + ([grid] if grid is not None else []):
-            tune_sender(peer.addTrack(track))
         if grid is not None:
             self._branches.append(grid)
+        for track in self._branches:
+            sender = peer.addTrack(track)
+            tune_sender(sender)
+            if track is grid:
+                cap_bitrate(sender, GRID_BITRATE)
         for transceiver in peer.getTransceivers():
             if transceiver.kind == "video":
                 transceiver.setCodecPreferences(video_codec_preferences(self.prefer_h264))
@@ -378,6 +382,7 @@ class SfuConnection:
                     {"request": "switch", "streams": as_switch(change.switch)}
                 )
                 await self._settle(reply.data, reply.jsep)
+                change = self._unless_switched(change)
             if change.unsubscribe:
                 reply = await handle.request(
                     {"request": "unsubscribe", "streams": as_request(change.unsubscribe)}
@@ -389,6 +394,20 @@ class SfuConnection:
                 {"request": "subscribe", "streams": as_request(change.subscribe)}
             )
         await self._settle(reply.data, reply.jsep)
+
+    def _unless_switched(self, change: Plan) -> Plan:
+        """Janus skips a switch it cannot make (another codec, a publisher not started)
+        without an error; those streams are taken the long way, unsubscribe and
+        subscribe."""
+        skipped = [(mid, s) for mid, s in change.switch if self._subscribed.get(mid) != s]
+        if not skipped:
+            return change
+        log.info("the media server skipped switching %s: subscribing instead", skipped)
+        old = [self._subscribed[mid] for mid, _ in skipped if mid in self._subscribed]
+        return Plan(
+            subscribe=[*change.subscribe, *(s for _, s in skipped)],
+            unsubscribe=[*change.unsubscribe, *old],
+        )
 
     def _subscriber_event(
         self, message: dict[str, Any], data: dict[str, Any], jsep: dict[str, Any] | None

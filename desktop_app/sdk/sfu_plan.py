@@ -35,8 +35,11 @@ Kind = str  # "audio" | "video"
 #: ``descriptions`` of a ``publish``).
 CAMERA, GRID = "camera", "grid"
 #: A tile at most this tall (device pixels) takes a feed's grid layer (240 lines: at
-#: most 1.5× enlarged).
+#: most 1.5× enlarged)…
 GRID_TILE_HEIGHT = 360
+#: … give or take this much, by which layer it has now (a window resized about the
+#: threshold does not switch back and forth: each switch waits for a keyframe).
+HYSTERESIS = 30
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.subscribe and not self.unsubscribe and not self.switch
+
+    @property
+    def targets(self) -> list[FeedStream]:
+        """The streams asked for (a feed gone meanwhile makes Janus refuse the request)."""
+        return [*self.subscribe, *(stream for _, stream in self.switch)]
 
 
 def feed_streams(publisher: Mapping[str, Any]) -> list[FeedStream]:
@@ -131,12 +139,20 @@ def people_of(feeds: Iterable[str], commitments: Mapping[str, str]) -> dict[str,
     return people
 
 
-def sharp_of(heights: Mapping[str, int] | None) -> set[str] | None:
+def sharp_of(
+    heights: Mapping[str, int] | None, before: Collection[str] | None = None
+) -> set[str] | None:
     """Who needs the full picture: the people whose tile is taller than
-    :data:`GRID_TILE_HEIGHT` (``heights``: person → tile height; None: unknown, everyone)."""
+    :data:`GRID_TILE_HEIGHT` (``heights``: person → tile height; None: unknown, everyone),
+    with :data:`HYSTERESIS` around it for those ``before`` said (None: everyone)."""
     if heights is None:
         return None
-    return {person for person, height in heights.items() if height > GRID_TILE_HEIGHT}
+
+    def sharp(person: str, height: int) -> bool:
+        had = before is None or person in before
+        return height > GRID_TILE_HEIGHT + (-HYSTERESIS if had else HYSTERESIS)
+
+    return {person for person, height in heights.items() if sharp(person, height)}
 
 
 def wanted(

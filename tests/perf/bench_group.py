@@ -159,7 +159,9 @@ def join_to_first_frame(lan: janus.MediaLan, url: str, height: int, tries: int) 
             third = place.bot(f"c{attempt}", call_id)
             joined = third.wait_for(f"{call_id} joined", 60)
             seen = third.wait_for("receiving video from", 60)
-            times.append(third.times[third.lines.index(seen)] - third.times[third.lines.index(joined)])
+            times.append(
+                third.times[third.lines.index(seen)] - third.times[third.lines.index(joined)]
+            )
             for _, process, _ in place.bots:
                 process.terminate()
             for _, process, _ in place.bots:
@@ -186,7 +188,9 @@ async def raw_path(url: str, height: int) -> float:
                           "allowed": ["t"], "publishers": 4})  # fmt: skip
     link = await JanusLink.open(url)
     up = asyncio.Event()
-    publisher = await link.attach(lambda m, d, j: up.set() if m.get("janus") == "webrtcup" else None)
+    publisher = await link.attach(
+        lambda m, d, j: up.set() if m.get("janus") == "webrtcup" else None
+    )
     await publisher.request({"request": "join", "ptype": "publisher", "room": room,
                              "id": "raw", "token": "t"})  # fmt: skip
     pc = RTCPeerConnection(configuration())
@@ -354,6 +358,8 @@ def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
             (url, 7, APP_SIZE, ("--grid",), grid),
         "8 people with grid layers, one of them talking (the others muted: they send no "
         "sound)": (url, 7, APP_SIZE, ("--grid", "--talkers", "1"), grid),
+        "8 people with grid layers, one talking, six silent with their microphones on (a "
+        "packet every 0.4 s)": (url, 7, APP_SIZE, ("--grid", "--talkers", "1", "--silent"), grid),
     }  # fmt: skip
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
     for _ in range(args.rounds):

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from desktop_app.coordinator.auth import create_user_token
 from desktop_app.media.grid_layer import GRID_FPS, GRID_HEIGHT, GRID_WIDTH
+from desktop_app.media.silence_suppression import KEEPALIVE_SECONDS
 from desktop_app.media.synthetic import SyntheticVideoTrack
 from desktop_app.sdk.janus_link import JanusLink
 from desktop_app.sdk.sfu_plan import CAMERA, GRID
@@ -149,7 +150,13 @@ class Person:
         self.session_id = answer.json()["media"]["session_id"]
 
     async def publish(
-        self, cid: str, video: list[bytes], fps: int, audio: list[bytes], grid: list[bytes]
+        self,
+        cid: str,
+        video: list[bytes],
+        fps: int,
+        audio: list[bytes],
+        grid: list[bytes],
+        audio_step: int = OPUS_SAMPLES,
     ) -> None:
         path = "/v1/calls/" + cid.replace(":", "/")
         answer = await self.http.post(f"{path}/media", json={"session_id": self.session_id})
@@ -170,7 +177,7 @@ class Person:
         )
         self.peer = peer
         if audio:
-            peer.addTrack(ReplayTrack("audio", audio, SAMPLE_RATE, OPUS_SAMPLES))
+            peer.addTrack(ReplayTrack("audio", audio, SAMPLE_RATE, audio_step))
         described = {}
         for packets, pace, description in ((video, fps, CAMERA), (grid, GRID_FPS, GRID)):
             if packets:
@@ -216,9 +223,15 @@ async def run(args: argparse.Namespace) -> None:
     for person in people:
         await person.join(args.call, members)
     talkers = args.people if args.talkers is None else args.talkers
+    # The others are muted (nothing), or with --silent, unmuted in a quiet room: Parley's
+    # silence suppression sends a packet of silence every KEEPALIVE_SECONDS.
+    silence = encode_audio(0.0)[:1] if args.silent else []
+    keepalive = round(KEEPALIVE_SECONDS * SAMPLE_RATE)
     await asyncio.gather(
         *(
-            p.publish(args.call, video, args.fps, audio if index < talkers else [], grid)
+            p.publish(args.call, video, args.fps, audio, grid)
+            if index < talkers
+            else p.publish(args.call, video, args.fps, silence, grid, keepalive)
             for index, p in enumerate(people)
         )
     )
@@ -252,6 +265,9 @@ def main() -> None:
         "--talkers",
         type=int,
         help="only the first N send sound (the others are muted: a muted microphone sends nothing)",
+    )
+    parser.add_argument(
+        "--silent", action="store_true", help="the others are silent, not muted (see run)"
     )
     parser.add_argument("--no-video", action="store_true", help="send no picture")
     parser.add_argument("--grid", action="store_true", help="send a grid layer too")

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters
 from aiortc.codecs import vpx
 
+from desktop_app.media.grid_layer import GRID_BITRATE, GridLayerTrack
 from desktop_app.media.synthetic import SyntheticVideoTrack
 from desktop_app.sdk.congestion import (
     KEYFRAME_GAP_SECONDS,
@@ -17,6 +18,7 @@ from desktop_app.sdk.congestion import (
     KeyframeLimiter,
     RetransmitLimiter,
     allow_low_bitrates,
+    cap_bitrate,
     tune_sender,
 )
 
@@ -80,8 +82,29 @@ async def test_a_real_sender_gets_the_limiters() -> None:
         await peer.close()
 
 
+async def test_a_capped_sender_holds_its_encoder_under_the_ceiling() -> None:
+    """A real sender's encoder, raised as an estimate from the receiver raises it, is
+    back under the ceiling at the next frame; an uncapped one stays raised."""
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    peer = RTCPeerConnection()
+    try:
+        capped = peer.addTrack(GridLayerTrack(SyntheticVideoTrack(640, 480, 30)))
+        free = peer.addTrack(GridLayerTrack(SyntheticVideoTrack(640, 480, 30)))
+        assert cap_bitrate(capped, GRID_BITRATE)
+        for sender in (capped, free):
+            await sender._next_encoded_frame(vp8)
+            sender._RTCRtpSender__encoder.target_bitrate = 1_000_000  # type: ignore[attr-defined]
+            encoded = await sender._next_encoded_frame(vp8)
+            assert encoded is not None and encoded.payloads
+        assert capped._RTCRtpSender__encoder.target_bitrate == GRID_BITRATE  # type: ignore[attr-defined]
+        assert free._RTCRtpSender__encoder.target_bitrate == 1_000_000  # type: ignore[attr-defined]
+    finally:
+        await peer.close()
+
+
 def test_aiortc_still_has_what_the_limiters_wrap() -> None:
     from aiortc import RTCRtpSender
 
     assert callable(getattr(RTCRtpSender, "_retransmit", None))
     assert callable(getattr(RTCRtpSender, "_send_keyframe", None))
+    assert callable(getattr(RTCRtpSender, "_next_encoded_frame", None))

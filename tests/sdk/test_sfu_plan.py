@@ -5,8 +5,10 @@ from __future__ import annotations
 from desktop_app.protocol.calls import feed_commitment
 from desktop_app.sdk.sfu_plan import (
     GRID_TILE_HEIGHT,
+    HYSTERESIS,
     Feeds,
     FeedStream,
+    Plan,
     as_request,
     as_switch,
     people_of,
@@ -127,7 +129,7 @@ def test_small_tiles_take_the_grid_layer_large_ones_the_camera() -> None:
         {"publishers": [_layered("bob"), _layered("carol"), _publisher("dan", "audio", "video")]}
     )
     assert feeds.streams["bob"][2].layer == "grid"
-    sharp = sharp_of({"p-bob": GRID_TILE_HEIGHT + 1, "p-carol": GRID_TILE_HEIGHT, "p-dan": 100})
+    sharp = sharp_of({"p-bob": 400, "p-carol": GRID_TILE_HEIGHT, "p-dan": 100}, set())
     assert sharp == {"p-bob"}
     video = {(s.feed, s.mid) for s in wanted(feeds, PEOPLE, None, sharp) if s.kind == "video"}
     # Dan publishes no grid layer: his small tile takes his camera.
@@ -135,6 +137,22 @@ def test_small_tiles_take_the_grid_layer_large_ones_the_camera() -> None:
     # Sizes unknown (None): everyone's camera, as before there were layers.
     assert sharp_of(None) is None
     assert {s.mid for s in wanted(feeds, PEOPLE, None) if s.kind == "video"} == {"1"}
+
+
+def test_a_tile_near_the_threshold_keeps_its_layer() -> None:
+    """A window resized about 360 px does not switch layers back and forth."""
+    high, low = GRID_TILE_HEIGHT + HYSTERESIS, GRID_TILE_HEIGHT - HYSTERESIS
+    assert sharp_of({"p-bob": high}, set()) == set(), "small, and not large enough yet"
+    assert sharp_of({"p-bob": high + 1}, set()) == {"p-bob"}
+    assert sharp_of({"p-bob": low + 1}, {"p-bob"}) == {"p-bob"}, "large, and not small enough yet"
+    assert sharp_of({"p-bob": low}, {"p-bob"}) == set()
+    # Sizes unknown before: everyone had the camera.
+    assert sharp_of({"p-bob": low + 1, "p-carol": low}, None) == {"p-bob"}
+
+
+def test_a_feed_gone_under_a_switch_is_named_by_the_plan() -> None:
+    change = Plan([FeedStream("bob", "1", "video")], [], [("3", FeedStream("carol", "2", "video"))])
+    assert {s.feed for s in change.targets} == {"bob", "carol"}
 
 
 def test_a_tile_that_changes_size_switches_its_m_line_to_the_other_layer() -> None:

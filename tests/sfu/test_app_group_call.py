@@ -30,7 +30,7 @@ async def _line(output: Lines, matches: object, seconds: float = 60.0, after: in
         if found is not None:
             return found
         if loop.time() > deadline:
-            tail = "\n".join(output.lines[-20:])
+            tail = "\n".join(output.lines[-60:])
             raise AssertionError(f"the app never showed {matches!r}:\n{tail}")
         await asyncio.sleep(0.1)
 

@@ -89,6 +89,12 @@ def _key(participant: Participant) -> str:
     return YOU if participant.is_local else participant.session_id
 
 
+def _picture_height(tile: VideoTile) -> int:
+    """How tall a camera's picture is drawn in ``tile`` (device pixels): a narrow tile
+    draws a 4:3 picture less tall than itself."""
+    return round(min(tile.height(), tile.width() * 3 / 4) * tile.devicePixelRatioF())
+
+
 class CallView(QWidget):
     left = Signal()
 
@@ -511,9 +517,7 @@ class CallView(QWidget):
         others = {key: tile for key, tile in self.tiles.items() if key != YOU}
         shown = {key for key, tile in others.items() if id(tile) in on_screen}
         wanted = None if len(shown) == len(others) else frozenset(shown)
-        heights = {
-            key: round(others[key].height() * others[key].devicePixelRatioF()) for key in shown
-        }
+        heights = {key: _picture_height(others[key]) for key in shown}
         if (wanted, heights) != self._showing:
             self._showing = (wanted, heights)
             call.show_video_of(wanted, heights)
