@@ -132,7 +132,7 @@ def cap_bitrate(sender: RTCRtpSender, most: int) -> bool:
     encode: Callable[[object], Awaitable[object]] | None = getattr(
         sender, "_next_encoded_frame", None
     )
-    if encode is None:
+    if encode is None or not hasattr(sender, "_RTCRtpSender__encoder"):
         return False
 
     async def capped(codec: object) -> object:

@@ -8,6 +8,7 @@ import fractions
 
 import av
 import numpy as np
+import pytest
 from aiortc import RTCPeerConnection
 from aiortc.codecs.opus import OpusDecoder
 from aiortc.jitterbuffer import JitterFrame
@@ -52,9 +53,10 @@ def test_loud_frames_go_out_then_a_hangover_then_a_keepalive_every_interval() ->
     rest = [t for t in silence if t not in hangover]
     gaps = np.diff([hangover[-1], *rest])
     assert np.allclose(gaps, KEEPALIVE_SECONDS, atol=0.021), gaps
-    # A call that starts in silence sends its first frame, then keepalives.
+    # A track that starts in silence sends as if it had just talked (a new media leg
+    # hears everyone at once), then keepalives.
     quiet = SilenceSuppressor()
-    assert [i for i in range(50) if quiet.keep(False, i * 0.02)] == [0, 20, 40]
+    assert [i for i in range(80) if quiet.keep(False, i * 0.02)] == [*range(31), 50, 70]
 
 
 async def test_the_track_sends_packets_stamped_with_the_time_of_their_sound() -> None:
@@ -75,7 +77,8 @@ async def test_the_track_sends_packets_stamped_with_the_time_of_their_sound() ->
             packets.append(await asyncio.wait_for(track.recv(), 2))
         except MediaStreamError:
             break
-    times = [float(p.pts * p.time_base) for p in packets]
+    first = float(packets[0].pts * packets[0].time_base)
+    times = [float(p.pts * p.time_base) - first for p in packets]
     in_silence = [t for t in times if 1.0 + HANGOVER_SECONDS < t < 4.0]
     assert 5 <= len(in_silence) <= 7, in_silence  # ~2.4 s at one per 0.4 s
     assert len(packets) < 140, "of 250 frames, the silent ones mostly left out"
@@ -136,3 +139,32 @@ async def test_over_the_wire_silence_costs_few_packets_and_reads_as_no_jitter() 
     finally:
         await sender.close()
         await receiver.close()
+
+
+def _loud_frame(at: float) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(_tone(0.02).reshape(1, -1), "s16", "mono")
+    frame.sample_rate, frame.pts = RATE, round(at * RATE)
+    frame.time_base = fractions.Fraction(1, RATE)
+    return frame
+
+
+async def test_stamps_follow_the_real_clock_across_a_gap_in_the_source() -> None:
+    """A source's timeline has no gaps (a mute, an echo bot relaying sparse sound): the
+    stamps move on by the time that really passed; a device's bursts do not move them."""
+    now = [100.0]
+    source = QueuedTrack("audio", keep=10)
+    track = SilenceSuppressedTrack(source, clock=lambda: now[0])
+
+    async def stamp(at: float, clock: float) -> float:
+        now[0] = clock
+        source.push(_loud_frame(at))
+        packet = await asyncio.wait_for(track.recv(), 2)
+        return float(packet.pts * packet.time_base)
+
+    start = await stamp(0.0, 100.0)
+    assert await stamp(0.02, 100.02) - start == pytest.approx(0.02)
+    # Delivered in a burst 80 ms late: still on its timeline.
+    assert await stamp(0.04, 100.12) - start == pytest.approx(0.04)
+    # Muted for 30 s (the timeline went on as if nothing happened): 30 s later.
+    assert await stamp(0.06, 130.16) - start == pytest.approx(30.16)
+    assert await stamp(0.08, 130.18) - start == pytest.approx(30.18)
