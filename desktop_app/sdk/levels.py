@@ -13,8 +13,11 @@ import math
 import av
 import numpy as np
 
-#: Levels below this are silence (about -50 dBFS).
-SILENCE = 0.003
+from desktop_app.media.silence_suppression import QUIET_RMS
+
+#: Levels below this are silence (about -50 dBFS): what a sender's silence suppression
+#: leaves out, so a level the others see is never one nobody sent.
+SILENCE = QUIET_RMS
 #: How much a new frame's level counts against the running level (smoothing).
 ATTACK = 0.5
 RELEASE = 0.1

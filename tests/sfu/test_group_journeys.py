@@ -9,7 +9,9 @@ import asyncio
 import re
 
 from desktop_app.sdk.call import Call
+from desktop_app.sdk.call_state import Participant
 from desktop_app.sdk.devices import SyntheticDevices
+from desktop_app.sdk.sfu import SfuConnection
 from tests.sdk.support import eventually
 from tests.sfu.conftest import BotFactory, ClientFactory, Sfu
 from tests.sfu.support import frames_from, receiving
@@ -93,18 +95,27 @@ async def test_six_people_each_see_and_hear_the_five_others(
         assert all(audio[o] > 0 for o in others), f"{person.user} hears nothing: {audio}"
 
 
-async def test_only_the_video_of_visible_tiles_is_received(
-    connect: ClientFactory, bots: BotFactory
-) -> None:
+async def _with_bob_and_carol(
+    connect: ClientFactory, bots: BotFactory, *bob_args: str
+) -> tuple[Call, SfuConnection, Participant, Participant]:
+    """Alice (in the test) with bots Bob and Carol, through the SFU: her call, its SFU
+    connection, and Bob and Carol as she sees them once she receives both."""
     call_id = unique()
     alice = await _alice(connect, call_id)
-    bots("bob", "--join", f"default:{call_id}")
+    bots("bob", "--join", f"default:{call_id}", *bob_args)
     bots("carol", "--join", f"default:{call_id}", "--tone", "660")
     await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=30)
     sfu = alice.media_session.sfu
     assert sfu is not None
     bob = next(p for p in alice.state.participants if p.user.id == "bob")
     carol = next(p for p in alice.state.participants if p.user.id == "carol")
+    return alice, sfu, bob, carol
+
+
+async def test_only_the_video_of_visible_tiles_is_received(
+    connect: ClientFactory, bots: BotFactory
+) -> None:
+    alice, sfu, bob, carol = await _with_bob_and_carol(connect, bots)
     assert sfu.subscribed_video() == {bob.session_id, carol.session_id}
 
     alice.show_video_of([bob.session_id])  # carol's tile went to the next page
@@ -137,15 +148,9 @@ async def _picture(participant: object, size: tuple[int, int], seconds: float = 
 async def test_small_tiles_take_the_grid_layer_and_a_grown_tile_switches_back(
     connect: ClientFactory, bots: BotFactory
 ) -> None:
-    call_id = unique()
-    alice = await _alice(connect, call_id)
-    bots("bob", "--join", f"default:{call_id}", "--height", "480", "--fps", "15")
-    bots("carol", "--join", f"default:{call_id}", "--tone", "660")
-    await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=30)
-    sfu = alice.media_session.sfu
-    assert sfu is not None
-    bob = next(p for p in alice.state.participants if p.user.id == "bob")
-    carol = next(p for p in alice.state.participants if p.user.id == "carol")
+    alice, sfu, bob, carol = await _with_bob_and_carol(
+        connect, bots, "--height", "480", "--fps", "15"
+    )
     # Everyone publishes the camera and its grid layer, described so at Janus.
     layers = {
         feed: {s.layer for s in streams if s.kind == "video"}
