@@ -17,7 +17,9 @@ With ``--echo`` it sends back the video and audio it receives from the first oth
 participant (the desktop app's echo test call); otherwise it sends its test pattern and
 tone — or, with ``--say FILE``, a recording in a loop, through a microphone "in a room"
 that passes the audio processing stage like a real one (``--audio-processing
-default|none|all|echo,noise,high-pass,gain`` picks its parts). It leaves a call when it is the last one in it, and runs until stopped.
+default|none|all|echo,noise,high-pass,gain`` picks its parts). It leaves a call when it has
+been the last one in it for :data:`ALONE_SECONDS` (everyone rejoining at once after a media
+server died leaves it alone for a moment), and runs until stopped.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from .errors import ParleyError
 from .options import ClientOptions
 
 log = logging.getLogger("parley-bot")
+#: How long the bot stays in a call once everyone else has gone.
+ALONE_SECONDS = 5.0
 #: Calling states the bot prints as they come (``default:x reconnecting``).
 _ANNOUNCED_STATES = (
     CallingState.JOINED,
@@ -68,8 +72,12 @@ class Bot:
         report_video: float = 0.0,
         remote_video: bool = True,
         microphone: bool = True,
+        tile_height: int | None = None,
     ) -> None:
         self.client = client
+        #: Shows everyone in tiles this tall (device pixels), as the app's grid does —
+        #: small ones take the others' grid layer (None: sizes unknown, full pictures).
+        self.tile_height = tile_height
         self.microphone = microphone
         #: Whether it asks for the others' video (through an SFU; a mesh sends it anyway).
         self.remote_video = remote_video
@@ -91,6 +99,8 @@ class Bot:
         self._handled: set[str] = set()
         #: Calls in which someone else has been with the bot (it leaves when they all go).
         self._company: set[str] = set()
+        #: The leave that waits out ALONE_SECONDS, per call.
+        self._leaving: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._echo_lock = asyncio.Lock()
         self._following: set[str] = set()
@@ -137,6 +147,8 @@ class Bot:
 
     def _participants_changed(self, call: Call, participants: list[Participant]) -> None:
         others = [p for p in participants if not p.is_local]
+        if self.tile_height is not None and self.remote_video:
+            call.show_video_of(None, {p.session_id: self.tile_height for p in others})
         for other in others:
             # By track: a call that moves to (or from) the SFU hands over new ones.
             if other.video_track is not None and self._seeing.get(other.session_id) is not (
@@ -164,12 +176,34 @@ class Bot:
             self._announce_quality(participant)
         if others:
             self._company.add(call.cid)
-        elif call.cid in self._company and call.state.calling_state is CallingState.JOINED:
-            self._company.discard(call.cid)
-            self._spawn(call.leave())  # everyone else left
-            return
+            waiting = self._leaving.pop(call.cid, None)
+            if waiting is not None:
+                waiting.cancel()  # someone is back
+        elif (
+            call.cid in self._company
+            and call.state.calling_state is CallingState.JOINED
+            and call.cid not in self._leaving
+        ):
+            self._leaving[call.cid] = asyncio.get_running_loop().call_later(
+                ALONE_SECONDS, self._leave_if_alone, call
+            )
         if self.echo:
             self._follow_source(call)
+
+    def _leave_if_alone(self, call: Call) -> None:
+        """Everyone else left (and nobody came back): the bot goes too — once its own
+        rejoin, if one is under way, is over."""
+        del self._leaving[call.cid]
+        if [p for p in call.state.participants if not p.is_local]:
+            return
+        state = call.state.calling_state
+        if state is CallingState.JOINED:
+            self._company.discard(call.cid)
+            self._spawn(call.leave())
+        elif state in (CallingState.JOINING, CallingState.RECONNECTING):
+            self._leaving[call.cid] = asyncio.get_running_loop().call_later(
+                ALONE_SECONDS, self._leave_if_alone, call
+            )
 
     def _follow_source(self, call: Call) -> None:
         """Echo what the first other participant sends, as they send it: their camera off
@@ -393,6 +427,7 @@ async def run(args: argparse.Namespace) -> None:
         answer_after=args.answer_after,
         report_video=args.report_video,
         remote_video=not args.no_remote_video,
+        tile_height=args.tile_height,
         microphone=not args.no_microphone,
     )
     bot.start()
@@ -463,6 +498,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="default, none, all, or some of echo,noise,high-pass,gain",
     )
     parser.add_argument(
+        "--debug", action="store_true", help="log every step of the calls (the SDK's debug log)"
+    )
+    parser.add_argument(
+        "--tile-height",
+        type=int,
+        metavar="PX",
+        help="show everyone in tiles this tall, as the app's grid does (small: grid layers)",
+    )
+    parser.add_argument(
         "--report-video",
         type=float,
         default=0.0,
@@ -471,6 +515,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.debug:
+        logging.getLogger("desktop_app").setLevel(logging.DEBUG)
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     try:
         asyncio.run(run(args))
     except ParleyError as error:

@@ -141,7 +141,7 @@ class Call:
                 self.machine.calling_state.value,
                 commands,
             )
-        self.state.local_session_id = self.machine.session_id
+        self.state.set_local_session(self.machine.session_id)
         self.state.ring_.set(self.machine.ring)
         self.state.set_calling_state(self.machine.calling_state)
         self.context.listener.ring_changed(self)

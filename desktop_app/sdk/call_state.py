@@ -190,6 +190,21 @@ class CallState:
     def set_calling_state(self, value: CallingState) -> None:
         self.calling_state_.set(value)
 
+    def set_local_session(self, session_id: str | None) -> None:
+        """Our participant session is now ``session_id`` (a rejoin's answer names the next
+        one): which participant is us follows at once — its event may have come first, and
+        the answer's call, older than that event, is not taken."""
+        if session_id == self.local_session_id:
+            return
+        self.local_session_id = session_id
+        changed = False
+        for participant in self.participants:
+            local = participant.session_id == session_id
+            changed = changed or participant.is_local != local
+            participant.is_local = local
+        if changed:
+            self.participants_.notify()
+
     def apply_call(self, call: CallResponse) -> bool:
         """Take ``call`` unless what we have is newer (answers and events race); says
         whether it was taken."""

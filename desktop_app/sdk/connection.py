@@ -268,6 +268,7 @@ class CoordinatorConnection:
                 except ValueError:
                     continue
                 if isinstance(message, dict) and message.get("type") not in ("pong", None):
+                    log.debug("event %s", message.get("type"))
                     for listener in list(self.listeners):
                         try:
                             listener(message)

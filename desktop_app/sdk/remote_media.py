@@ -69,9 +69,14 @@ class RemoteMedia:
         self._relay = MediaRelay()
         #: Remote tracks that arrived before their participant was known, by session.
         self._unclaimed: dict[str, list[tuple[Leg, MediaStreamTrack]]] = {}
+        #: The leg whose sound of each participant is played now. At a switch the old
+        #: leg's goes on until the new leg's first sound after it: a new leg whose next
+        #: packet is late must not leave a hole in anyone's voice.
+        self._sound_from: dict[str, Leg] = {}
 
     def forget(self) -> None:
         self._unclaimed.clear()
+        self._sound_from.clear()
 
     def hand_over(self, leg: Leg) -> None:
         """Every participant's tracks from ``leg`` (synchronously: no frame is lost)."""
@@ -80,8 +85,12 @@ class RemoteMedia:
                 continue
             tracks = leg.tracks.get(participant.session_id, {})
             video, audio = tracks.get("video"), tracks.get("audio")
-            participant.video_track = self._relay.subscribe(video, buffered=False) if video else None
-            participant.audio_track = self._relay.subscribe(audio, buffered=False) if audio else None
+            participant.video_track = (
+                self._relay.subscribe(video, buffered=False) if video else None
+            )
+            participant.audio_track = (
+                self._relay.subscribe(audio, buffered=False) if audio else None
+            )
             if tracks:
                 participant.connection_state = "connected"
             participant.connection_path = path_of(leg, participant.session_id)
@@ -120,7 +129,8 @@ class RemoteMedia:
         self, leg: Leg, participant: Participant, source: MediaStreamTrack, track: MediaStreamTrack
     ) -> None:
         """Read a remote track as it arrives: on the active leg its sound is measured and
-        played; on a leg being built, it only counts as arrived."""
+        played (after a switch, the old leg's until the new one's first sound); on a leg
+        being built, it only counts as arrived."""
         key = (participant.session_id, source.kind)
         audio = source.kind == "audio"
         try:
@@ -129,7 +139,9 @@ class RemoteMedia:
                 if key not in leg.flowing:
                     leg.flowing.add(key)
                     leg.arrived.set()
-                if not self._active(leg):
+                if audio and self._active(leg):
+                    self._sound_from[participant.session_id] = leg
+                elif not audio or self._sound_from.get(participant.session_id) is not leg:
                     continue
                 if audio and isinstance(frame, av.AudioFrame):
                     muted = participant.published.get("audio") is False  # frames in flight
@@ -139,7 +151,10 @@ class RemoteMedia:
                     self.speaker.play(participant.session_id, frame)
         except MediaStreamError:
             pass
-        if self._active(leg) and leg.tracks.get(participant.session_id, {}).get(source.kind) is source:
+        if (
+            self._active(leg)
+            and leg.tracks.get(participant.session_id, {}).get(source.kind) is source
+        ):
             # Ended on the active leg (its video left the screen, or they left).
             del leg.tracks[participant.session_id][source.kind]
             leg.flowing.discard(key)
@@ -156,7 +171,6 @@ class RemoteMedia:
         speaker = self.participant(chosen) if chosen is not None else None
         if speaker is not current:
             self.state.dominant_speaker_.set(speaker)
-
 
 
 def path_of(leg: Leg, remote: str) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import threading
@@ -149,6 +150,9 @@ def main() -> int:
     parser.add_argument("--shots", required=True)
     args = parser.parse_args()
     Path(args.shots).mkdir(parents=True, exist_ok=True)
+    # What the call's media does (a test that fails shows the app's last lines).
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("desktop_app.sdk").setLevel(logging.INFO)
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
     loop = QtEventLoop(app)

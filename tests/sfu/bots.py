@@ -23,7 +23,7 @@ class Bot:
         self.user = user
         command = [
             sys.executable, "-m", "desktop_app.sdk.bot", "--server", coordinator.base_url,
-            "--user", user, "--name", user.title(), "--height", "120", "--fps", "15", *args,
+            "--user", user, "--name", user.title(), "--height", "120", "--fps", "15", "--debug", *args,
         ]  # fmt: skip
         env = {**os.environ, "PARLEY_BOT_TOKEN": coordinator.user_token(user)}
         self.process = lan.popen(

@@ -83,5 +83,5 @@ async def bots(sfu: Sfu, coordinator: RunningCoordinator) -> AsyncIterator[BotFa
         bot.stop()
     for bot in started:  # shown only when the test fails (pytest captures it)
         said = [line for line in bot.output.lines if "aioice" not in line]
-        tail = "\n    ".join(said[-40:])
+        tail = "\n    ".join(said[-80:])
         print(f"--- {bot.user} (exit {bot.process.returncode}), last lines:\n    {tail}")
