@@ -96,8 +96,13 @@ class KeyframeLimiter:
         self._last = now
 
 
-def tune_sender(sender: RTCRtpSender, clock: Callable[[], float] = time.monotonic) -> bool:
-    """Fit the limiters to ``sender``; says whether aiortc still had what they wrap."""
+def tune_sender(
+    sender: RTCRtpSender,
+    clock: Callable[[], float] = time.monotonic,
+    asked: Callable[[], None] | None = None,
+) -> bool:
+    """Fit the limiters to ``sender``; says whether aiortc still had what they wrap.
+    ``asked`` hears every keyframe request, limited or not (someone takes the stream)."""
     retransmit: Callable[[int], Awaitable[None]] | None = getattr(sender, "_retransmit", None)
     keyframe: Callable[[], None] | None = getattr(sender, "_send_keyframe", None)
     if retransmit is None or keyframe is None or getattr(sender, "_parley_tuned", False):
@@ -113,6 +118,8 @@ def tune_sender(sender: RTCRtpSender, clock: Callable[[], float] = time.monotoni
         keyframe()
 
     def limited_keyframe() -> None:
+        if asked is not None:
+            asked()
         wait = keyframes.request(clock())
         if wait == 0.0:
             keyframe()

@@ -39,6 +39,7 @@ from desktop_app.media.silence_suppression import SilenceSuppressedTrack
 from desktop_app.protocol.calls import MediaInfo, SessionMediaResponse
 from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 
+from . import layer_demand
 from .call_state import CallState
 from .device_managers import InputDeviceManager, SpeakerManager
 from .ice import usable_ice_servers
@@ -171,9 +172,11 @@ class CallMedia:
         self.media = media
         self._unsubscribe = [
             self.state.participants_.subscribe(self.remote.claim),
+            self.state.participants_.subscribe(lambda _: self._fit_layers()),
             self.state.call_.subscribe(lambda _: self._follow()),
         ]
         leg = self._new_leg(media)
+        log.info("media: connecting %s as %s", leg.target(), media.session_id)
         self.leg = leg
         self.quality.start()
         self._expecting = False
@@ -188,6 +191,9 @@ class CallMedia:
 
     async def sync(self) -> None:
         for leg in (self.leg, self.next_leg):
+            if leg is not None and isinstance(leg.transport, SfuConnection):
+                leg.transport.retell()  # what we said while offline may be lost…
+                leg.transport.requery()  # … and what was said to us
             if leg is not None and self._reaches_out(leg):
                 assert isinstance(leg.transport, PeerMesh)
                 for participant in self.state.participants:
@@ -202,6 +208,9 @@ class CallMedia:
     def signal(self, event: CallSignalEvent) -> None:
         media = self.media
         if media is not None and event.to_session_id != media.session_id:
+            return
+        if event.signal.get("type") == layer_demand.SIGNAL_TYPE:
+            self._heard_takes(event.from_session_id, event.signal)
             return
         mesh = next(
             (
@@ -296,11 +305,13 @@ class CallMedia:
                 lambda remote, track: self.remote.arrived(leg, remote, track),
                 lambda: self._leg_failed(leg),
                 commitments=self._commitments,
+                tell=self._tell_peer,
+                present=self._others,
                 display=user.user.id if user is not None else "",
                 prefer_h264=self.prefer_h264,
                 grid=(lambda: GridLayerTrack(self.camera.subscribe())) if self.video else None,
             )
-            sfu.visible, sfu.sharp = self.visible, self.sharp
+            sfu.show(self.visible, self.sharp)
             leg.transport = sfu
             await sfu.start()
             return
@@ -370,6 +381,12 @@ class CallMedia:
             if leg is not None and isinstance(leg.transport, SfuConnection):
                 leg.transport.vouched()
         desired = self._desired()
+        log.debug(
+            "media: the call wants %s; we are on %s%s",
+            desired,
+            self.leg.target() if self.leg is not None else None,
+            " (switching)" if self._switching is not None and not self._switching.done() else "",
+        )
         if desired is None or self.leg is None or self.media is None:
             return
         if self._switching is not None and not self._switching.done():
@@ -497,6 +514,32 @@ class CallMedia:
         moving_on = self.next_leg is not None and self._desired() not in (None, leg.target())
         if leg is self.leg and not moving_on:
             self._on_report("failed")
+
+    # --- what the others take of our picture (layer_demand) ----------------------------
+
+    def _others(self) -> list[str]:
+        return [p.session_id for p in self.state.participants if not p.is_local]
+
+    def _tell_peer(self, remote: str, signal: dict[str, Any]) -> None:
+        self._spawn(self._send_signal(remote, signal))
+
+    def _heard_takes(self, remote: str, signal: dict[str, Any]) -> None:
+        said = layer_demand.parse_takes(signal)
+        if said is None:
+            log.info("ignoring a malformed layers signal from %s", remote)
+            return
+        room, layers = said
+        for leg in (self.leg, self.next_leg):
+            if leg is not None and isinstance(leg.transport, SfuConnection) and leg.room == room:
+                if layers is None:
+                    leg.transport.retell(remote)  # asked what we take of theirs
+                else:
+                    leg.transport.heard(remote, layers)
+
+    def _fit_layers(self) -> None:
+        for leg in (self.leg, self.next_leg):
+            if leg is not None and isinstance(leg.transport, SfuConnection):
+                leg.transport.fit_layers()
 
     # --- inside ------------------------------------------------------------------------
 

@@ -185,6 +185,21 @@ def wanted(
     return chosen
 
 
+def layers_taken(
+    subscribed: Mapping[str, FeedStream], feeds: Feeds, people: Mapping[str, str]
+) -> dict[str, frozenset[str]]:
+    """What we take of each person's picture now (person → :data:`CAMERA` / :data:`GRID`;
+    empty: none), by the layers their feeds described (an undescribed stream is a camera)."""
+    layer_of = {(s.feed, s.mid): s.layer for streams in feeds.streams.values() for s in streams}
+    taken: dict[str, set[str]] = {person: set() for person in people.values()}
+    for stream in subscribed.values():
+        person = people.get(stream.feed)
+        if person is not None and stream.kind == "video":
+            layer = layer_of.get((stream.feed, stream.mid))
+            taken[person].add(GRID if layer == GRID else CAMERA)
+    return {person: frozenset(layers) for person, layers in taken.items()}
+
+
 def plan(want: set[FeedStream], subscribed: Mapping[str, FeedStream]) -> Plan:
     """What to ask for. A person's video m-line that should now carry another layer of
     theirs is switched, not unsubscribed and subscribed again."""

@@ -19,8 +19,11 @@ computer) sending a ``--height`` test pattern at 15 fps and a tone; CPU is read 
   (``tests/perf/crowd.py``: real participants sending pre-encoded camera-sized video and
   sound) — everyone talking, their cameras only; then with each camera's grid layer
   beside it (the app's small tiles take it, as they do from real participants); then
-  a meeting as meetings are (one talking, six muted); beside it, what encoding the grid
-  layer costs a sender. Together they say whether publishing the grid layer pays.
+  a meeting as meetings are (one talking, six muted; six silent); then that meeting as
+  the others' grids show the app — small: they say they take its grid layer only, and its
+  camera's full picture is not encoded (``sdk/layer_demand.py``); beside it, what
+  encoding the grid layer costs a sender. Together they say whether publishing the grid
+  layer pays, and what pausing the layer nobody takes saves.
 """
 
 from __future__ import annotations
@@ -360,6 +363,9 @@ def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
         "sound)": (url, 7, APP_SIZE, ("--grid", "--talkers", "1"), grid),
         "8 people with grid layers, one talking, six silent with their microphones on (a "
         "packet every 0.4 s)": (url, 7, APP_SIZE, ("--grid", "--talkers", "1", "--silent"), grid),
+        "the same, the others' grids showing the app small (they take its grid layer: its "
+        "camera is paused)": (url, 7, APP_SIZE, ("--grid", "--talkers", "1", "--silent",
+                                                 "--takes", "grid"), grid),
     }  # fmt: skip
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
     for _ in range(args.rounds):
@@ -378,6 +384,10 @@ def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
     print(f"encoding the grid layer costs every sender {share(grid_encode)} (the app's own "
           f"is in the figures above); taking the others' saves a client of 8 "
           f"{share(full - layered)}")  # fmt: skip
+    heard, paused = (statistics.median(c for c, _, _ in runs[name]) for name in list(cases)[-2:])
+    print(f"encoding the camera's full picture costs every sender "
+          f"{share(encode_cost(*APP_SIZE))}; pausing it while nobody takes it saved the app "
+          f"{share(heard - paused)}")  # fmt: skip
 
 
 def join_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:

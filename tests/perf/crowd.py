@@ -10,8 +10,11 @@ Each person is a real participant of the coordinator's call (its own WebSocket, 
 coordinator gave it, like the app. What it sends is encoded **once**, before the call: a
 two-second loop of VP8 (a keyframe every second) and Opus, replayed with running
 timestamps; with ``--grid``, the camera's grid layer too (320×240 at 15 frames/s,
-described ``grid`` as the app describes its own). It subscribes to nobody. So what the measured client receives is what seven
-cameras would send it, and the crowd's own cost is packetising and encrypting.
+described ``grid`` as the app describes its own). It subscribes to nobody, and with
+``--takes`` tells everyone else that it takes this layer of their picture (as the app in
+a grid of small tiles says it; ``sdk/layer_demand.py``). So what the measured client
+receives is what seven cameras would send it, and the crowd's own cost is packetising and
+encrypting.
 
 The first one creates the call (with ``--ring``'s user as a member) and rings that user
 once everyone publishes. The user tokens come from ``--secret`` (the coordinator's). Prints ``crowd publishing``
@@ -109,9 +112,17 @@ class ReplayTrack(MediaStreamTrack):
 
 
 class Person:
-    def __init__(self, server: str, secret: str, user: str) -> None:
+    def __init__(self, server: str, secret: str, user: str, takes: list[str] | None) -> None:
         self.server = server
         self.user = user
+        #: What it says it takes of the others' pictures (None: says nothing).
+        self.takes = takes
+        self.crowd: set[str] = set()
+        #: The participant sessions of everyone else (who hear what it takes).
+        self.others: set[str] = set()
+        self._telling: asyncio.Task[None] | None = None
+        self.cid = ""
+        self.room = ""
         self.token = create_user_token(secret, user)
         self.http = httpx.AsyncClient(
             base_url=server, headers={"Authorization": f"Bearer {self.token}"}, timeout=20
@@ -134,11 +145,38 @@ class Person:
             if message.get("type") == "connection.error":
                 raise RuntimeError(f"{self.user}: {message}")
         self._reader = asyncio.ensure_future(self._drain())
+        if self.takes is not None:
+            self._telling = asyncio.ensure_future(self._keep_telling())
         return str(message["connection_id"])
 
     async def _drain(self) -> None:
-        async for _ in self.socket:
-            pass
+        async for raw in self.socket:
+            message = json.loads(raw)
+            if self.takes is None:
+                continue
+            kind = message.get("type")
+            if kind == "call.participant_joined":
+                participant = message.get("participant") or {}
+                if participant.get("user_id") not in self.crowd:
+                    self.others.add(str(participant.get("session_id")))
+            elif kind == "call.signal" and (message.get("signal") or {}).get("query"):
+                await self._tell(str(message.get("from_session_id")))
+
+    async def _keep_telling(self) -> None:
+        """Say it to everyone else every second: a word that comes before the measured
+        client has its media connection is dropped (it has no room to apply it to)."""
+        while True:
+            await asyncio.sleep(1.0)
+            if self.room:
+                for session_id in list(self.others):
+                    await self._tell(session_id)
+
+    async def _tell(self, session_id: str) -> None:
+        """Say what it takes of this participant's picture (``sdk/layer_demand.py``)."""
+        signal = {"type": "layers", "room": self.room, "take": self.takes}
+        await self.socket.send(json.dumps({
+            "type": "call.signal", "call_cid": self.cid, "from_session_id": self.session_id,
+            "to_session_id": session_id, "signal": signal}))  # fmt: skip
 
     async def join(self, cid: str, members: list[str]) -> None:
         connection_id = await self.connect()
@@ -164,6 +202,7 @@ class Person:
         server = answer.json()["media_server"]
         if server is None:
             raise RuntimeError("the call is not on the media server (fewer than three?)")
+        self.cid, self.room = cid, server["room"]
         self.link = await JanusLink.open(server["url"])
         up = asyncio.Event()
         handle = await self.link.attach(
@@ -203,8 +242,9 @@ class Person:
             await self.peer.close()
         if self.link is not None:
             await self.link.close()
-        if self._reader is not None:
-            self._reader.cancel()
+        for task in (self._reader, self._telling):
+            if task is not None:
+                task.cancel()
         if self.socket is not None:
             await self.socket.close()
         await self.http.aclose()
@@ -218,7 +258,12 @@ async def run(args: argparse.Namespace) -> None:
         if args.no_video or not args.grid
         else await encode_video(GRID_WIDTH, GRID_HEIGHT, GRID_FPS)
     )
-    people = [Person(args.server, args.secret, f"{args.prefix}{i}") for i in range(args.people)]
+    takes = None if args.takes is None else [] if args.takes == "none" else [args.takes]
+    people = [
+        Person(args.server, args.secret, f"{args.prefix}{i}", takes) for i in range(args.people)
+    ]
+    for person in people:
+        person.crowd = {p.user for p in people}
     members = [p.user for p in people] + ([args.ring] if args.ring else [])
     for person in people:
         await person.join(args.call, members)
@@ -271,6 +316,11 @@ def main() -> None:
     )
     parser.add_argument("--no-video", action="store_true", help="send no picture")
     parser.add_argument("--grid", action="store_true", help="send a grid layer too")
+    parser.add_argument(
+        "--takes",
+        choices=["camera", "grid", "none"],
+        help="tell the others this is what each one takes of their picture (unset: say nothing)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

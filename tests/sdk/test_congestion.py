@@ -66,7 +66,8 @@ async def test_a_real_sender_gets_the_limiters() -> None:
         sender._retransmit = resend  # type: ignore[method-assign]  # record what gets through
         sender._send_keyframe = lambda: asked.append("keyframe")  # type: ignore[method-assign]
         clock = iter([0.0, 0.01, 0.02, 0.95, 0.96, 1.02, 3.0]).__next__
-        assert tune_sender(sender, clock=clock)
+        requests: list[str] = []  # (someone takes the stream: a paused layer resumes)
+        assert tune_sender(sender, clock=clock, asked=lambda: requests.append("asked"))
         assert tune_sender(sender), "a second fitting changes nothing"
         await sender._retransmit(5)  # 0.0: resent
         await sender._retransmit(5)  # 0.01: too soon
@@ -78,6 +79,7 @@ async def test_a_real_sender_gets_the_limiters() -> None:
         assert asked == [5, "keyframe", "keyframe"]
         sender._send_keyframe()  # 3.0: forced at once
         assert asked == [5, "keyframe", "keyframe", "keyframe"]
+        assert requests == ["asked"] * 4, "every request is heard, limited or not"
     finally:
         await peer.close()
 

@@ -1,4 +1,4 @@
-"""What sfu.learn_ssrcs and rtc.inbound_counts reach inside aiortc is still there (they
+"""What sfu_subscription.learn_ssrcs and rtc.inbound_counts reach inside aiortc is still there (they
 would silently do nothing after an upgrade that renamed it)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from desktop_app.media.synthetic import SyntheticVideoTrack
-from desktop_app.sdk.sfu import learn_ssrcs
+from desktop_app.sdk.sfu_subscription import learn_ssrcs
 
 
 async def test_a_receivers_ssrcs_can_still_be_taught() -> None:

@@ -11,6 +11,7 @@ from desktop_app.sdk.sfu_plan import (
     Plan,
     as_request,
     as_switch,
+    layers_taken,
     people_of,
     plan,
     sharp_of,
@@ -192,3 +193,24 @@ def test_a_layer_described_later_is_a_change_of_the_feed() -> None:
     described = {"id": "bob", "streams": [{"type": "video", "mid": "2", "description": "grid"}]}
     assert feeds.update({"publishers": [described]})
     assert not feeds.update({"publishers": [described]})
+
+
+def test_what_we_take_of_each_person_is_told_by_layer() -> None:
+    """What a subscriber tells each publisher it takes (layer_demand), from its streams."""
+    feeds = Feeds("me")
+    feeds.update(
+        {"publishers": [_layered("bob"), _layered("carol"), _publisher("dan", "audio", "video")]}
+    )
+    subscribed = _subscribed(
+        ("0", "audio", "bob", "0"),
+        ("1", "video", "bob", "2"),  # Bob's grid layer
+        ("2", "audio", "carol", "0"),  # Carol's tile is off screen: her sound only
+        ("3", "video", "dan", "1"),  # Dan's one undescribed picture counts as his camera
+    )
+    assert layers_taken(subscribed, feeds, PEOPLE) == {
+        "p-bob": {"grid"},
+        "p-carol": set(),
+        "p-dan": {"camera"},
+    }
+    # A feed nobody's commitment names is nobody's: nothing is told to anyone for it.
+    assert layers_taken(subscribed, feeds, {"bob": "p-bob"}) == {"p-bob": {"grid"}}

@@ -176,6 +176,52 @@ async def test_small_tiles_take_the_grid_layer_and_a_grown_tile_switches_back(
     await asyncio.wait_for(carol.video_track.recv(), 5)
 
 
+async def test_a_layer_nobody_takes_is_paused_and_sent_again_when_someone_does(
+    connect: ClientFactory, bots: BotFactory
+) -> None:
+    """Bob and Carol show everyone in small tiles (as the app's grid of three does): they
+    take Alice's grid layer only, and her camera's full picture is no longer encoded."""
+    call_id = unique()
+    alice = await _alice(connect, call_id)
+    small = ("--join", f"default:{call_id}", "--tile-height", "200")
+    bob_bot = bots("bob", *small, "--height", "480", "--fps", "15")
+    bots("carol", *small, "--tone", "660")
+    await eventually(lambda: receiving(alice) == {"bob", "carol"}, timeout=30)
+    sfu = alice.media_session.sfu
+    assert sfu is not None
+    bob = next(p for p in alice.state.participants if p.user.id == "bob")
+    carol = next(p for p in alice.state.participants if p.user.id == "carol")
+    await eventually(
+        lambda: sfu.layers["camera"].paused and not sfu.layers["grid"].paused,
+        timeout=15,
+        what="alice's camera layer paused, her grid layer sent",
+    )
+    # Alice's grid shows them small too: now nobody takes Bob's camera either.
+    mark = bob_bot.mark()
+    alice.show_video_of(None, {bob.session_id: 200, carol.session_id: 200})
+    await _picture(bob, (320, 240))
+    await bob_bot.line("nobody takes our camera layer: paused", 15, after=mark)
+
+    # Her word is lost (she says nothing now) and Bob's tile grows: her switch to his
+    # camera makes Janus ask him for a keyframe, and that alone brings it back.
+    tell = sfu.subscription.on_takes
+    sfu.subscription.on_takes = lambda person, layers: None
+    mark = bob_bot.mark()
+    alice.show_video_of(None, {bob.session_id: 540, carol.session_id: 100})
+    await _picture(bob, (640, 480))
+    await bob_bot.line("a keyframe was asked of our paused camera layer", 5, after=mark)
+
+    # Her words again: small once more (paused again), then large (sent again).
+    sfu.subscription.on_takes = tell
+    mark = bob_bot.mark()
+    alice.show_video_of(None, {bob.session_id: 200, carol.session_id: 200})
+    await _picture(bob, (320, 240))
+    await bob_bot.line("nobody takes our camera layer: paused", 15, after=mark)
+    alice.show_video_of(None, {bob.session_id: 540, carol.session_id: 100})
+    await _picture(bob, (640, 480))
+    await asyncio.wait_for(carol.video_track.recv(), 5)
+
+
 async def test_a_media_server_that_dies_moves_the_call(
     sfu: Sfu, connect: ClientFactory, bots: BotFactory
 ) -> None:
