@@ -127,14 +127,6 @@ class SfuConnection:
     def people(self) -> dict[str, str]:
         return self.subscription.people
 
-    @property
-    def visible(self) -> set[str] | None:
-        return self.subscription.visible
-
-    @property
-    def sharp(self) -> set[str] | None:
-        return self.subscription.sharp
-
     # --- the call's side -------------------------------------------------------------
 
     async def start(self) -> None:
