@@ -17,18 +17,18 @@ sends them), or after :data:`SWITCH_SECONDS`, it becomes the active leg in one s
 tracks handed over, the speaker fed from it — and the old leg goes on sending for
 :data:`LINGER_SECONDS` before it closes (the others switch when *they* receive everyone).
 No word is lost at the switch; a new leg that fails is dropped, the old one stays, and
-the switch is tried again.
+the switch is tried again. What a leg is and when it carries the call is :mod:`.legs`'s;
+when to switch and how often to try, :mod:`.leg_switch`'s; this module builds, promotes and
+retires the legs.
 
 Signals and tracks that outrun the join answer or the participant's event are kept until
-they can be placed.
+they can be placed (:mod:`.early_signals`, :mod:`.remote_media`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Literal, Protocol
 
@@ -42,10 +42,13 @@ from desktop_app.protocol.events import CallSignalEvent, WsSignalMessage
 from . import layer_demand
 from .call_state import CallState
 from .device_managers import InputDeviceManager, SpeakerManager
+from .early_signals import EarlySignals
 from .ice import usable_ice_servers
+from .leg_switch import LegSwitch
+from .legs import Leg, Target
 from .media_quality import QualityWatch
 from .quality import StatsSample
-from .remote_media import Leg, RemoteMedia, path_of
+from .remote_media import RemoteMedia, path_of
 from .rtc import PeerMesh
 from .sfu import SfuConnection
 from .sfu_plan import sharp_of
@@ -53,17 +56,10 @@ from .sfu_plan import sharp_of
 log = logging.getLogger(__name__)
 
 MediaReport = Literal["connected", "failed"]
-#: How long closing waits for a close already under way (aiortc closes in milliseconds).
-CLOSE_SECONDS = 5.0
 #: How long a new leg may take to carry everyone before the switch happens anyway.
 SWITCH_SECONDS = 6.0
-#: Tries of one switch, and the pause after the first failure (doubling).
-SWITCH_ATTEMPTS = 3
-SWITCH_RETRY_SECONDS = 1.0
 #: How long the old leg goes on sending after a switch.
 LINGER_SECONDS = 3.0
-#: Signals kept for a mesh that does not exist yet, at most this long (seconds).
-EARLY_SIGNAL_SECONDS = 10.0
 SendMessage = Callable[[dict[str, Any]], Awaitable[None]]
 #: Asks the coordinator for this participant session's media credentials, now.
 FetchMedia = Callable[[], Awaitable[MediaInfo]]
@@ -116,10 +112,8 @@ class CallMedia:
         #: Counts closes: a connect that awaited (the ICE probe) sees whether the media
         #: was closed meanwhile.
         self._generation = 0
-        #: Signals for a mesh that does not exist yet, with when they came: a peer may
-        #: offer the moment our join is committed, before its answer has reached us, or
-        #: as the call returns to peer to peer, before we have heard that it does.
-        self._early_signals: list[tuple[float, CallSignalEvent]] = []
+        #: Signals for a mesh that does not exist yet (see :mod:`.early_signals`).
+        self._early_signals = EarlySignals()
         self.remote = RemoteMedia(
             state,
             speaker,
@@ -129,7 +123,12 @@ class CallMedia:
         )
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._switching: asyncio.Task[None] | None = None
+        self._switch = LegSwitch(
+            self._desired,
+            lambda: self.leg.target() if self.leg is not None else None,
+            self._switch_to,
+            lambda: self._on_report("failed"),
+        )
         #: Legs being closed (see ``close``).
         self._closing: list[Leg] = []
         self.quality = QualityWatch(
@@ -222,11 +221,7 @@ class CallMedia:
         )
         if mesh is None:
             if self._expecting or self.leg is not None:
-                now = time.monotonic()
-                self._early_signals = [
-                    (at, e) for at, e in self._early_signals if now - at < EARLY_SIGNAL_SECONDS
-                ]
-                self._early_signals.append((now, event))
+                self._early_signals.keep(event)
             return
         self._spawn(mesh.signal(event.from_session_id, event.signal))
 
@@ -260,9 +255,7 @@ class CallMedia:
         came early, or come meanwhile, are for it)."""
         self._generation += 1
         self.quality.stop()
-        if self._switching is not None:
-            self._switching.cancel()
-            self._switching = None
+        self._switch.cancel()
         if not keep_signals:
             self._expecting = False
             self._early_signals.clear()
@@ -325,11 +318,8 @@ class CallMedia:
             prefer_h264=self.prefer_h264,
         )
         leg.transport = mesh
-        now = time.monotonic()
-        early, self._early_signals = self._early_signals, []
-        for at, event in early:
-            if now - at < EARLY_SIGNAL_SECONDS:
-                self.signal(event)
+        for event in self._early_signals.take():
+            self.signal(event)
         if self._reaches_out(leg):
             for participant in self.state.participants:
                 await mesh.seen(participant.session_id)
@@ -340,26 +330,11 @@ class CallMedia:
         return SilenceSuppressedTrack(self.microphone.subscribe())
 
     async def _close_leg(self, leg: Leg) -> None:
-        """Close ``leg``'s connections; a second call waits for the first one's close (a
-        connection left half-closed keeps aiortc's decoder threads)."""
-        if leg.closing is None:
-            leg.closing = asyncio.ensure_future(self._close_transport(leg))
-        try:
-            await asyncio.wait_for(asyncio.shield(leg.closing), CLOSE_SECONDS)
-        except TimeoutError:
-            log.warning("media connections still closing after %s s", CLOSE_SECONDS)
+        await leg.close()
         if leg in self._closing:
             self._closing.remove(leg)
 
-    @staticmethod
-    async def _close_transport(leg: Leg) -> None:
-        if leg.transport is not None:
-            try:
-                await leg.transport.close()
-            except Exception as error:  # closing a broken connection
-                log.info("closing media: %s", error)
-
-    def _desired(self) -> tuple[str, str | None] | None:
+    def _desired(self) -> Target | None:
         session = self.state.session
         if session is None or session.ended_at is not None:
             return None
@@ -376,50 +351,25 @@ class CallMedia:
 
     def _follow(self) -> None:
         """The call changed: subscribe to whom its feeds name; when the session's media
-        changed, switch legs (one switch at a time)."""
+        changed, switch legs (:mod:`.leg_switch`: one switch at a time)."""
         for leg in (self.leg, self.next_leg):
             if leg is not None and isinstance(leg.transport, SfuConnection):
                 leg.transport.vouched()
-        desired = self._desired()
         log.debug(
             "media: the call wants %s; we are on %s%s",
-            desired,
+            self._desired(),
             self.leg.target() if self.leg is not None else None,
-            " (switching)" if self._switching is not None and not self._switching.done() else "",
+            " (switching)" if self._switch.busy else "",
         )
-        if desired is None or self.leg is None or self.media is None:
-            return
-        if self._switching is not None and not self._switching.done():
-            return  # it looks again when done
-        if desired != self.leg.target():
-            self._switching = asyncio.ensure_future(self._switch())
+        if self.media is not None:
+            self._switch.follow()
 
-    async def _switch(self) -> None:
-        """Switch legs until the active one is what the session says; a switch that fails
-        is tried again, and after :data:`SWITCH_ATTEMPTS` the media counts as failed (the
-        call rejoins, and the join answer says afresh how to connect)."""
-        generation = self._generation
-        failures = 0
-        while (desired := self._desired()) is not None and self.leg is not None:
-            if desired == self.leg.target() or generation != self._generation:
-                return
-            try:
-                switched = await self._switch_to(desired[0], generation)
-            except Exception as error:
-                log.info("switching the media failed: %s", error)
-                switched = False
-            if generation != self._generation:
-                return
-            if not switched:
-                failures += 1
-                if failures >= SWITCH_ATTEMPTS:
-                    log.info("media: the call's new path never came up")
-                    self._on_report("failed")
-                    return
-                await asyncio.sleep(SWITCH_RETRY_SECONDS * failures)
-
-    async def _switch_to(self, mode: str, generation: int) -> bool:
+    async def _switch_to(self, mode: str) -> bool:
+        """One attempt at moving to ``mode``: build the new leg beside the active one,
+        make it the active one when it carries everyone (or after :data:`SWITCH_SECONDS`),
+        and retire the old one. Whether it did."""
         assert self.media is not None
+        generation = self._generation
         media = self.media
         if mode == "sfu":
             if self._fetch_media is None:
@@ -437,7 +387,12 @@ class CallMedia:
         self.next_leg = leg
         try:
             await self._open(leg, media)
-            await self._until_carried(leg)
+
+            def carried() -> bool:
+                return leg.carries(self.state.participants, self.visible)
+
+            if not await leg.until_carries(carried, SWITCH_SECONDS) and not leg.failed:
+                log.info("media: switching although not everyone arrived yet")
         except Exception as error:
             log.info("the new media path did not come up: %s", error)
             leg.failed = True
@@ -464,38 +419,6 @@ class CallMedia:
             await self._close_leg(old)  # unless the call's close closed it before
 
         self._spawn(later())
-
-    async def _until_carried(self, leg: Leg) -> None:
-        """Until sound (and pictures) arrive through ``leg`` from everyone who sends them,
-        at most :data:`SWITCH_SECONDS`."""
-        deadline = time.monotonic() + SWITCH_SECONDS
-        while not leg.failed and not self._carries(leg):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                log.info("media: switching although not everyone arrived yet")
-                return
-            leg.arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(leg.arrived.wait(), min(remaining, 0.5))
-
-    def _carries(self, leg: Leg) -> bool:
-        for participant in self.state.participants:
-            if participant.is_local:
-                continue
-            sid = participant.session_id
-            if (
-                participant.published.get("audio") is not False
-                and (sid, "audio") not in leg.flowing
-            ):
-                return False
-            wants_video = self.visible is None or sid in self.visible
-            if (
-                participant.published.get("video")
-                and wants_video
-                and (sid, "video") not in leg.flowing
-            ):
-                return False
-        return True
 
     def _promote(self, leg: Leg) -> None:
         """``leg`` becomes the one shown and played (synchronously: no frame is lost)."""

@@ -11,11 +11,9 @@ wait until it comes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import av
 from aiortc.contrib.media import MediaRelay
@@ -23,31 +21,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .call_state import CallState, Participant
 from .device_managers import SpeakerManager
+from .legs import Leg
 from .levels import audio_level, loudest, smooth
-from .rtc import PeerMesh
-from .sfu import SfuConnection
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(eq=False)
-class Leg:
-    """One way of reaching the others, and what has come through it."""
-
-    mode: Literal["p2p", "sfu"]
-    room: str | None
-    transport: PeerMesh | SfuConnection | None = None
-    #: The remote tracks that arrived through this leg: session → kind → track.
-    tracks: dict[str, dict[str, MediaStreamTrack]] = field(default_factory=dict)
-    #: (session, kind) whose frames have arrived through this leg.
-    flowing: set[tuple[str, str]] = field(default_factory=set)
-    failed: bool = False
-    #: Its close, once begun (every caller waits for the same one).
-    closing: asyncio.Future[None] | None = None
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def target(self) -> tuple[str, str | None]:
-        return (self.mode, self.room if self.mode == "sfu" else None)
 
 
 class RemoteMedia:
