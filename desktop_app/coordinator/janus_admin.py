@@ -3,8 +3,9 @@
 Each operation opens its own WebSocket (subprotocol ``janus-protocol``), makes a Janus
 session, attaches the VideoRoom plugin, sends its requests and destroys the session: a
 handful of round trips on the media network, and nothing to keep alive between calls.
-A server that cannot be reached, or answers with nonsense, raises :class:`JanusDown`; a
-refusal (wrong admin key, a room that is not there) raises :class:`JanusRefused`.
+A server that cannot be reached, or answers with nonsense, raises :class:`JanusDown`; one
+that took the connection but did not answer in time raises :class:`JanusSlow` (a kind of
+``JanusDown``: busy, not dead — see :mod:`.media_rooms`); a refusal (wrong admin key, a room that is not there) raises :class:`JanusRefused`.
 
 Rooms are private (``is_private``: not listed), let in only a token from their
 ``allowed`` list (publishers and subscribers alike), ask each subscription for the private id
@@ -41,6 +42,11 @@ Request = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 class JanusDown(Exception):
     """The server did not answer (connection refused, timed out, closed, not Janus)."""
+
+
+class JanusSlow(JanusDown):
+    """The server took the WebSocket connection but did not finish in time: alive, and
+    busy (a loaded machine), so not to be passed over as a dead one."""
 
 
 class JanusRefused(Exception):
@@ -122,17 +128,22 @@ class JanusAdmin:
                 raise JanusDown(f"{url} is not a Janus server")
 
     async def _run(self, url: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        connected = asyncio.Event()
         try:
-            async with asyncio.timeout(self.seconds), self._videoroom(url) as request:
+            async with asyncio.timeout(self.seconds), self._videoroom(url, connected) as request:
                 return [await request(body) for body in bodies]
         except JanusRefused:
             raise
-        except (TimeoutError, OSError, ValueError, KeyError, websockets.WebSocketException) as e:
+        except TimeoutError as e:
+            kind = JanusSlow if connected.is_set() else JanusDown
+            raise kind(f"{url}: no answer in {self.seconds} s") from e
+        except (OSError, ValueError, KeyError, websockets.WebSocketException) as e:
             raise JanusDown(f"{url}: {type(e).__name__}: {e}") from e
 
     @contextlib.asynccontextmanager
-    async def _videoroom(self, url: str) -> AsyncIterator[Request]:
+    async def _videoroom(self, url: str, connected: asyncio.Event) -> AsyncIterator[Request]:
         async with websockets.connect(url, subprotocols=[SUBPROTOCOL]) as socket:  # type: ignore[list-item]
+            connected.set()
 
             async def call(message: dict[str, Any]) -> dict[str, Any]:
                 transaction = secrets.token_hex(6)

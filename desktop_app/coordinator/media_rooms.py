@@ -28,6 +28,11 @@
   ``media.room``; clients whose Janus connection broke rejoin and get credentials for it.
   A server that lost the room (restarted) gets a new one. A room made in a transaction
   that does not commit is destroyed; so is the one a session moved away from.
+  A server that took the connection but answered too late (:class:`JanusSlow`: a busy
+  machine) is *not* marked down — passing a live server over for 30 s moves every call
+  that joins it meanwhile. A call's own server gets a second try before the call moves;
+  a fresh room it was too slow to make is tried again :data:`ROTATE_AGAIN_SECONDS` later
+  (and the one it may have made late is destroyed).
 
 The storage form (``call_sessions.media``) is :class:`Placement`. Janus I/O runs inside the
 caller's transaction (a few round trips on the media network), so two joins cannot make
@@ -56,7 +61,7 @@ from desktop_app.protocol.calls import (
     feed_commitment,
 )
 
-from .janus_admin import NO_SUCH_ROOM, JanusAdmin, JanusDown, JanusRefused
+from .janus_admin import NO_SUCH_ROOM, JanusAdmin, JanusDown, JanusRefused, JanusSlow
 from .problems import ApiError
 from .store import Repository
 from .store.rows import SessionRow
@@ -73,6 +78,8 @@ DOWN_SECONDS = 30.0
 #: break (the SDK waits up to 6 s for everyone's media on the new path, then lets the old
 #: one linger 3 s).
 ROTATE_GRACE_SECONDS = 12.0
+#: When a fresh room was not made in time on a slow server, how long until the next try.
+ROTATE_AGAIN_SECONDS = 3.0
 #: Publishers a room takes (a call's ``max_participants`` is checked by the coordinator).
 ROOM_PUBLISHERS = 100
 
@@ -218,6 +225,8 @@ class Placed:
     changed: bool = False
     made: Placement | None = None
     left: Placement | None = None
+    #: A fresh room is still due (its server was slow): try again later.
+    again: bool = False
 
 
 class MediaRooms:
@@ -262,8 +271,7 @@ class MediaRooms:
             try:
                 chosen, made = await self._room_on(url, placement, participant_session_id)
             except (JanusDown, JanusRefused) as failure:
-                log.warning("media server %s failed: %s", url, failure)
-                self.health.mark_down(url, now)
+                self._failed(url, failure, now)
                 continue
             if made:
                 placed.made = chosen
@@ -339,8 +347,10 @@ class MediaRooms:
                     fresh.server, fresh.room, fresh.secret, tokens, ROOM_PUBLISHERS
                 )
             except Exception as failure:  # a leave's upkeep never fails on a media server
-                log.warning("media server %s failed: %s", fresh.server, failure)
-                self.health.mark_down(fresh.server, now)
+                self._failed(fresh.server, failure, now)
+                if isinstance(failure, JanusSlow):  # it may have made the room, late
+                    self.discard(fresh)
+                    return Placed(again=True)  # who left is still due a fresh room
                 move, fresh = False, None
         if move:
             session.media = stored(fresh, settled.retire(placement, self._grace_from(now)))
@@ -386,6 +396,13 @@ class MediaRooms:
 
     # --- inside ------------------------------------------------------------------------
 
+    def _failed(self, url: str, failure: Exception, now: datetime) -> None:
+        if isinstance(failure, JanusSlow):
+            log.warning("media server %s is slow (not marked down): %s", url, failure)
+            return
+        log.warning("media server %s failed: %s", url, failure)
+        self.health.mark_down(url, now)
+
     async def _room_on(
         self, url: str, placement: Placement | None, participant_session_id: str
     ) -> tuple[Placement, bool]:
@@ -394,7 +411,11 @@ class MediaRooms:
         if placement is not None and placement.server == url:
             token = placement.token(participant_session_id)
             try:
-                await self.admin.allow(url, placement.room, placement.secret, [token])
+                try:
+                    await self.admin.allow(url, placement.room, placement.secret, [token])
+                except JanusSlow as slow:  # a second try before the whole call moves
+                    log.info("media server %s is slow, trying again: %s", url, slow)
+                    await self.admin.allow(url, placement.room, placement.secret, [token])
                 return replace(placement, mode="sfu"), False
             except JanusRefused as refused:
                 if refused.code != NO_SUCH_ROOM:

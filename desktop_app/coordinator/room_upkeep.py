@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from desktop_app.protocol.events import CallUpdatedEvent
 
 from .context import Outbox
-from .media_rooms import SFU_FROM, MediaRooms, Upkeep
+from .media_rooms import ROTATE_AGAIN_SECONDS, SFU_FROM, MediaRooms, Upkeep
 from .services import Services
 from .store import Repository
 from .store.rows import ParticipantRow, SessionRow
@@ -127,6 +127,15 @@ class RoomUpkeep:
             staying = {p.session_id: p.user_id for p in participants}
             placed = await self.rooms.rotate(repo, session, staying, now)
             outbox.if_rolled_back.append(functools.partial(self.rooms.discard, placed.made))
+            if placed.again:
+                outbox.after_commit.append(
+                    functools.partial(
+                        self.services.scheduler.schedule,
+                        _rotate_key(session_id),
+                        ROTATE_AGAIN_SECONDS,
+                        functools.partial(self._fresh_room, cid, session_id),
+                    )
+                )
             if placed.changed:
                 await self._announce(repo, cid, outbox)
                 outbox.after_commit.append(functools.partial(self._arm_retire, session))
@@ -188,5 +197,6 @@ class RoomUpkeep:
             return
         parsed = await self.services.call_types.get(repo, call.type)
         snapshot = await call_response(repo, call, parsed.settings)
-        outbox.add(CallUpdatedEvent(call_cid=cid, created_at=self.services.clock(), call=snapshot), [])
-
+        outbox.add(
+            CallUpdatedEvent(call_cid=cid, created_at=self.services.clock(), call=snapshot), []
+        )

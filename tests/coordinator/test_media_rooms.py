@@ -3,13 +3,14 @@ servers are tried, what a placement stores and shows, and the Janus settings."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from desktop_app.coordinator.cli import main
 from desktop_app.coordinator.config import ConfigError, janus_servers, resolve_config
-from desktop_app.coordinator.janus_admin import JanusAdmin, JanusDown, JanusRefused
+from desktop_app.coordinator.janus_admin import JanusAdmin, JanusDown, JanusRefused, JanusSlow
 from desktop_app.coordinator.media_rooms import (
     DOWN_SECONDS,
     Credentials,
@@ -112,19 +113,26 @@ class FakeJanus(JanusAdmin):
     def __init__(self, up: set[str]) -> None:
         super().__init__("key")
         self.up = up
+        #: Servers that take the connection and answer too late, this many more times.
+        self.slow: dict[str, int] = {}
         self.rooms: dict[str, set[str]] = {}
         self.tokens: dict[str, list[str]] = {}
         self.calls: list[tuple[str, str]] = []
 
-    def _check(self, url: str, what: str) -> None:
+    def _check(self, url: str, what: str, room: str = "") -> None:
         self.calls.append((what, url))
         if url not in self.up:
             raise JanusDown(url)
+        if self.slow.get(url, 0) > 0:
+            self.slow[url] -= 1
+            if what == "create":  # made, but the answer came too late
+                self.rooms.setdefault(url, set()).add(room)
+            raise JanusSlow(url)
 
     async def create_room(
         self, url: str, room: str, secret: str, tokens: list[str], publishers: int
     ) -> None:
-        self._check(url, "create")
+        self._check(url, "create", room)
         self.rooms.setdefault(url, set()).add(room)
         self.tokens[room] = tokens
 
@@ -283,3 +291,44 @@ def test_back_to_peer_to_peer_retires_the_room() -> None:
     assert session_media(session.media, ["p1"]).mode == "p2p"
     assert Upkeep.of(session.media).retiring == ((room, NOW + timedelta(seconds=12)),)
     assert not rooms.back_to_p2p(session, NOW)
+
+
+async def test_a_slow_server_is_tried_again_and_never_passed_over_as_a_dead_one() -> None:
+    """A busy machine's Janus that answers after the operation's time is alive: the call
+    on it gets a second try before it moves, and nothing else avoids the server."""
+    janus = FakeJanus({A, B})
+    rooms = MediaRooms(janus, [A, B])
+    session = _session("mine")
+    first, _ = await _credentials(rooms, FakeRepo([]), session, 3)
+    assert first.server is not None and first.server.url == A
+    janus.slow[A] = 1
+    again, placed = await _credentials(rooms, FakeRepo([]), session, 4)
+    assert again.server is not None and again.server.room == first.server.room
+    assert not placed.changed and not rooms.health.down(A, NOW)
+    janus.slow[A] = 2  # slow twice: this join moves the call, A stays in use
+    moved, placed = await _credentials(rooms, FakeRepo([]), session, 5)
+    assert moved.server is not None and moved.server.url == B and placed.changed
+    assert not rooms.health.down(A, NOW)
+    fresh, _ = await _credentials(rooms, FakeRepo([]), _session("other"), 3)
+    assert fresh.server is not None and fresh.server.url == A, "the emptier server, not skipped"
+
+
+async def test_a_fresh_room_a_slow_server_did_not_make_in_time_is_still_due() -> None:
+    janus = FakeJanus({A})
+    rooms = MediaRooms(janus, [A])
+    room = Placement("sfu", A, "r1", "s")
+    janus.rooms[A] = {"r1"}
+    session = _session("slow", room)
+    rooms.mark_left(session, ["dave"])
+    janus.slow[A] = 1
+    placed = await rooms.rotate(FakeRepo([]), session, {"p1": "alice", "p2": "bob"}, NOW)  # type: ignore[arg-type]
+    assert placed.again and not placed.changed and placed.made is None
+    assert Placement.of(session.media) == room and Upkeep.of(session.media).left == ("dave",)
+    assert not rooms.health.down(A, NOW)
+    for _ in range(20):  # the room it may have made late is destroyed (in the background)
+        if janus.rooms[A] == {"r1"}:
+            break
+        await asyncio.sleep(0.01)
+    assert janus.rooms[A] == {"r1"}
+    placed = await rooms.rotate(FakeRepo([]), session, {"p1": "alice", "p2": "bob"}, NOW)  # type: ignore[arg-type]
+    assert placed.changed and not placed.again and Upkeep.of(session.media).left == ()
