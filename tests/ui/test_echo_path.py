@@ -16,7 +16,9 @@ E      silent        muted and talking
 The same call runs with the processing off (the baseline, in the same test) and on.
 Echo return loss enhancement: phase A's energy off minus on (at least 25 dB, after 2 s
 of convergence). Double talk: phase B's energy with processing against phase C's
-without (the unprocessed near end): within 6 dB. "You are muted": with processing, the
+without (the unprocessed near end): within 6 dB — over the same words: the near end's
+speech starts afresh at C, and both windows cover the same seconds of it (whole windows,
+pauses included, of different words differed by up to 3 dB on their own). "You are muted": with processing, the
 echo in D never shows the hint (without, it does: the baseline) and the voice in E does."""
 
 from __future__ import annotations
@@ -49,10 +51,11 @@ MUTED_FAR, MUTED_NEAR = 6.0, 4.0  # seconds of phases D and E
 MUTE_AT = 2 * PHASE + LAST
 SECONDS = MUTE_AT + MUTED_FAR + MUTED_NEAR
 #: Measured stretches (s from T0): after 2 s of convergence, clear of the phase changes
-#: by more than the network's and the devices' delays.
+#: by more than the network's and the devices' delays. The near end's two stretches
+#: cover the same words (its speech starts afresh at each phase).
 ECHO_ALONE = (2.0, PHASE - 0.5)
-DOUBLE_TALK = (PHASE + 1.0, 2 * PHASE - 0.5)
-NEAR_ALONE = (2 * PHASE + 1.0, MUTE_AT - 0.5)
+DOUBLE_TALK = (PHASE + 1.0, PHASE + LAST - 0.5)
+NEAR_ALONE = (2 * PHASE + 1.0, 2 * PHASE + LAST - 0.5)
 #: The echo's window opens 2.5 s after the mute: the near talker's last words of phase C
 #: may still be on their way through the devices then (a loaded machine: up to ~1 s),
 #: and once they are heard the detector holds "speaking" for its 1.5 s hangover.
@@ -79,7 +82,7 @@ def _phases(work: Path) -> tuple[Path, Path]:
         return np.zeros(int(seconds * RATE), dtype=np.int16)
 
     far = [fit(far_voice, 2 * PHASE), silence(LAST), fit(far_voice, MUTED_FAR), silence(MUTED_NEAR)]
-    near = [silence(PHASE), fit(near_voice, PHASE + LAST), silence(MUTED_FAR)]
+    near = [silence(PHASE), fit(near_voice, PHASE), fit(near_voice, LAST), silence(MUTED_FAR)]
     near.append(fit(near_voice, MUTED_NEAR))
     far_raw, near_raw = work / "far.raw", work / "near.raw"
     np.concatenate(far).tofile(far_raw)
