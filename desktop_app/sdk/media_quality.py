@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from .call_state import CallState
 from .quality import QualityLevel, QualityMeter, StatsSample, UplinkMeter
@@ -93,9 +94,13 @@ class QualityWatch:
                 samples.append(sample)
                 meter = self._meters.setdefault(participant.session_id, QualityMeter())
                 quality = meter.add(sample)
-                if quality is not None:
-                    sent = quality.send_kbps
-                    sent_kbps = max(sent_kbps, sent) if self._uplink_shared() else sent_kbps + sent
+                if quality is not None and self._uplink_shared():
+                    # One upload to the server for everyone: ours, said on our own tile
+                    # only (on each of theirs it read as what we send *them*).
+                    sent_kbps = max(sent_kbps, quality.send_kbps)
+                    quality = replace(quality, send_kbps=0.0)
+                elif quality is not None:
+                    sent_kbps += quality.send_kbps
             changed |= participant.quality != quality
             participant.quality = quality
             if quality is not None and quality.level is QualityLevel.LOST:

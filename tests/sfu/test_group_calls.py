@@ -42,6 +42,24 @@ async def test_three_people_meet_through_the_sfu(connect: ClientFactory) -> None
         for user in set(users) - {call.state.own_user_id}:
             await frames_from(call, user)
 
+    # Connection quality: our one upload to the server is on our own tile, not on
+    # everyone else's as if it were what we send each of them.
+    alice = calls[0]
+
+    def measured() -> bool:
+        local = alice.state.local_participant
+        others = [p for p in alice.state.participants if not p.is_local]
+        return (
+            local is not None and local.quality is not None and local.quality.send_kbps > 20
+            and all(p.quality is not None for p in others)
+        )  # fmt: skip
+
+    await eventually(measured, timeout=20, what="quality measured")
+    for participant in alice.state.participants:
+        if not participant.is_local:
+            assert participant.quality is not None and participant.quality.send_kbps == 0
+            assert "kbit/s out" not in participant.quality.describe()
+
 
 async def test_two_people_stay_peer_to_peer(connect: ClientFactory) -> None:
     calls = await _join(connect, ["alice", "bob"], unique())

@@ -7,7 +7,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication
 
 from desktop_app.protocol.permissions import Permission
 from desktop_app.sdk import Call, CallingState, VideoClient
@@ -217,9 +219,9 @@ def test_the_speaker_layout_shows_one_large_and_the_others_in_a_strip(qapp: obje
     assert big.width() == 1200 and big.height() > 500
     assert strip and len(strip) == strip_size(1200, 800) and tiles[5] not in strip
     assert all(t.height() == strip_height(800) and t.y() > big.height() for t in strip)
-    assert [t for t in tiles if t.isVisibleTo(grid)] == sorted(
-        [big, *strip], key=tiles.index
-    ), "only the large tile and the strip's page are shown"
+    assert [t for t in tiles if t.isVisibleTo(grid)] == sorted([big, *strip], key=tiles.index), (
+        "only the large tile and the strip's page are shown"
+    )
     pages = grid.pages
     assert pages == -(-11 // strip_size(1200, 800))
     grid.turn(1)
@@ -242,6 +244,33 @@ def test_an_avatar_shows_the_initials_of_the_name_not_of_its_labels() -> None:
     assert initials("ann_lee") == "AL"
     assert initials("(you)") == "?"
     assert initials("") == "?"
+
+
+def test_a_long_title_ends_in_an_ellipsis_instead_of_widening_the_window(qapp: object) -> None:
+    from desktop_app.ui.views.common import ElidedLabel
+
+    view = CallView()
+    view.title.setText("Call with Bob Baker, Carol Chen and Dan Dimitrov-Oyelaran-Fitzgerald")
+    view.resize(1200, 600)
+    view.show()
+    assert isinstance(view.title, ElidedLabel) and not view.title.is_elided()
+    view.resize(500, 600)
+    QApplication.processEvents()
+    assert view.width() <= 500 and view.minimumSizeHint().width() <= 500
+    assert view.title.is_elided() and view.title.text().endswith("Fitzgerald"), "whole text kept"
+    view.close()
+
+
+def test_an_avatar_keeps_its_colour_with_or_without_you(qapp: object) -> None:
+    def circle_colour(name: str, person: str = "alice") -> str:
+        tile = VideoTile()
+        tile.set_name(name, person)
+        tile.set_video_off(True)
+        tile.resize(200, 150)
+        return tile.grab().toImage().pixelColor(QPoint(100, 75 - 22)).name()  # above the text
+
+    assert circle_colour("Alice") == circle_colour("Alice (you)")
+    assert circle_colour("Alice") != circle_colour("Alice", "alice2"), "another person's"
 
 
 def test_call_titles_name_a_few_people_then_count_the_rest() -> None:

@@ -42,3 +42,16 @@ async def test_home_lists_people_and_settings_stick(
     assert app.palette().color(QPalette.ColorRole.Window).name() == DARK.window
     assert load_preferences().theme == "dark"
     apply_theme(app, "light")
+
+
+async def test_the_first_person_on_a_server_is_told_nobody_else_is_here_yet(
+    signed_in: SessionFactory, window_for: Any
+) -> None:
+    window = window_for(await signed_in("alice"))
+    window.show_home()
+    home = window.home
+    await eventually(
+        lambda: home.people.count() >= 1
+        and home.people.item(0).text() == "Nobody else has signed in to this server yet.",
+        what="the empty list said",
+    )  # fmt: skip

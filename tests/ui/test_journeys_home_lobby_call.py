@@ -220,8 +220,24 @@ async def test_the_participants_panel_shows_who_is_here_in_a_call_joined_by_id(
     assert "camera off" in sams, rows
     assert "Not here (2)" in rows and "○ Hana — Host" in rows and "○ zed" in rows, rows
     assert not any("call_member" in r or "host" in r for r in rows), "roles as people say them"
+
+    # Both leave at once: one sentence names both, the tiles do not move for it, and
+    # "the only one here" comes after it, not before.
+    tiles_at = view.grid.geometry()
     robin.stop()
     sam.stop()
+    said: list[str] = []
+
+    def saying(text: str) -> bool:
+        if not said or said[-1] != view.notice.text():
+            said.append(view.notice.text())
+        return view.notice.text() == text
+
+    await eventually(lambda: saying("Robin and Sam left the call."), timeout=30, what="both")
+    assert view.grid.geometry() == tiles_at, "the notice line keeps its place"
+    await eventually(lambda: saying("You are the only one here."), timeout=10, what="alone")
+    assert said.index("Robin and Sam left the call.") < said.index("You are the only one here.")
+    assert said.count("You are the only one here.") == 1, said
 
 
 async def test_when_the_other_person_leaves_a_notice_says_so_and_then_you_are_alone(

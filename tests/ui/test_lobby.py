@@ -98,4 +98,11 @@ async def test_the_speaker_test_plays_on_the_chosen_output(signed_in: SessionFac
         lambda: lobby.speaker_test.text() == "Test speaker", timeout=5, what="the tone's end"
     )
     assert lobby.speaker_test.isEnabled()
+
+    # No speaker: nothing to test (a "Playing…" beside "no speaker" would contradict
+    # itself); one plugged in again: there is.
+    devices.unplug("synthetic-speaker")
+    await eventually(lambda: not lobby.speaker_test.isEnabled(), what="the test greyed out")
+    devices.plug(Device("usb-speaker", "USB speaker", "speaker", is_default=True))
+    await eventually(lambda: lobby.speaker_test.isEnabled(), what="the test offered again")
     lobby.close_devices(release=True)

@@ -36,7 +36,7 @@ from ..tasks import Runner
 from ..theme import colors, themed_icon
 from ..widgets.tile_grid import Layout, TileGrid
 from ..widgets.video_tile import VideoTile
-from .common import StatusRow, button, label, names_phrase
+from .common import ElidedLabel, StatusRow, button, label, names_phrase
 from .lobby import show_toggle, toggle_button
 
 SPEAKING_LEVEL = 0.15
@@ -106,7 +106,7 @@ class CallView(QWidget):
         self.tiles: dict[str, VideoTile] = {}
         self._refresh_pending = False
 
-        self.title = label("", "title")
+        self.title = ElidedLabel("", "title")
         self.copy_id = control("copy", "Copy an invite link to this call", self._copy_id)
         #: The server's address, for invite links (set by the window).
         self.server = ""
@@ -140,6 +140,13 @@ class CallView(QWidget):
         #: "Bob left the call." for a moment, and "You are the only one here."
         self.notice = label("", "muted")
         self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        keep_place = self.notice.sizePolicy()
+        keep_place.setRetainSizeWhenHidden(True)  # the tiles do not jump when it shows
+        self.notice.setSizePolicy(keep_place)
+        #: Who left and is not said yet (their grace runs), and who the notice names now:
+        #: two who leave together are said in one sentence.
+        self._leaving: set[str] = set()
+        self._left_names: list[str] = []
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self._clear_notice)
@@ -221,6 +228,7 @@ class CallView(QWidget):
         self.title.setText(self._title)
         self.title.setToolTip(call.cid)
         self._others = {}
+        self._leaving.clear()
         self._clear_notice()
         state = call.state
         for observable in (
@@ -313,11 +321,12 @@ class CallView(QWidget):
     def _show_participant(self, tile: VideoTile, participant: Participant) -> None:
         call = self.call
         assert call is not None
-        tile.set_name(participant.user.name or participant.user.id)
+        person = participant.user.id
+        tile.set_name(participant.user.name or person, person)
         # Your own picture is always a mirror (as in the lobby); others never are.
         tile.set_mirrored(participant.is_local)
         if participant.is_local:
-            tile.set_name(f"{participant.user.name or participant.user.id} (you)")
+            tile.set_name(f"{participant.user.name or person} (you)", person)
             tile.set_muted(not call.microphone.enabled)
             if call.camera.enabled and tile.track is None:
                 tile.set_track(call.camera.subscribe(), owned=True)
@@ -428,6 +437,7 @@ class CallView(QWidget):
         joined = call.state.calling_state is CallingState.JOINED
         for user_id, name in self._others.items():
             if user_id not in others and joined:
+                self._leaving.add(user_id)
                 QTimer.singleShot(
                     round(LEFT_GRACE_SECONDS * 1000),
                     self,
@@ -437,7 +447,7 @@ class CallView(QWidget):
         if self._title_from_people and others:
             names = list(others.values())
             self.title.setText("Call with " + names_phrase(names))
-        if joined and not others and not self._notice_timer.isActive():
+        if joined and not others and not self._notice_timer.isActive() and not self._leaving:
             self.notice.setText("You are the only one here.")
             self.notice.show()
         elif others and not self._notice_timer.isActive():
@@ -447,9 +457,16 @@ class CallView(QWidget):
         """Someone's session went: said only if they did not come straight back (a
         client that rejoins leaves one session and joins with the next), in the call
         they left."""
-        joined = call is self.call and call.state.calling_state is CallingState.JOINED
-        if joined and user_id not in self._others:
-            self._show_notice(f"{name} left the call.")
+        if call is not self.call:
+            return
+        self._leaving.discard(user_id)
+        if call.state.calling_state is CallingState.JOINED and user_id not in self._others:
+            if not self._notice_timer.isActive():
+                self._left_names = []
+            self._left_names.append(name)
+            self._show_notice(f"{names_phrase(self._left_names)} left the call.")
+        elif not self._notice_timer.isActive():
+            self._clear_notice()  # came back: "the only one here" if that is so
 
     def _show_notice(self, text: str) -> None:
         self.notice.setText(text)
@@ -458,9 +475,11 @@ class CallView(QWidget):
 
     def _clear_notice(self) -> None:
         self._notice_timer.stop()
+        self._left_names = []
         if (
             self.call is not None
             and not self._others
+            and not self._leaving
             and (self.call.state.calling_state is CallingState.JOINED)
         ):
             self.notice.setText("You are the only one here.")

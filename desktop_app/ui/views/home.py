@@ -265,7 +265,11 @@ class HomeView(QWidget):
         self.server.setText(f"· {self.session.server_label}")
         self.echo.setVisible(self.session.is_local)
         self.echo.setEnabled(self.session.echo_ready)
-        self.runner.run(client.query_users())  # the list follows client.state.people
+        # The list follows client.state.people; its first answer is drawn even when it is
+        # no change (nobody else yet: the list says so instead of staying blank).
+        self.runner.run(
+            client.query_users(), on_done=lambda _: self.show_people(client.state.people.value)
+        )
         self.refresh_calls()
 
     def refresh_calls(self) -> None:

@@ -273,12 +273,25 @@ class LobbyView(QWidget):
     def _test_speaker(self) -> None:
         self.speaker_test.setText("Playing…")
         self.speaker_test.setEnabled(False)
-        self.runner.run(self.speaker.play_test_sound(seconds=TEST_SOUND_SECONDS))
+        self.runner.run(
+            self.speaker.play_test_sound(seconds=TEST_SOUND_SECONDS),
+            on_error=self._speaker_test_failed,
+        )
         QTimer.singleShot(round(TEST_SOUND_SECONDS * 1000) + 200, self, self._speaker_test_done)
 
     def _speaker_test_done(self) -> None:
         self.speaker_test.setText("Test speaker")
-        self.speaker_test.setEnabled(True)
+        self._speaker_test_ready()
+
+    def _speaker_test_failed(self, sentence: str) -> None:
+        self._speaker_test_done()
+        self.runner.failed.emit(sentence)
+
+    def _speaker_test_ready(self) -> None:
+        """A speaker to test, and no test playing: "Playing…" with no speaker to play on
+        would say one thing while the error line says another."""
+        playing = self.speaker_test.text() != "Test speaker"
+        self.speaker_test.setEnabled(bool(self.speaker.devices.value) and not playing)
 
     def _picked(self, combo: QComboBox, kind: str) -> None:
         device_id = combo.currentData()
@@ -313,6 +326,8 @@ class LobbyView(QWidget):
         def listed(_devices: list[Device]) -> None:
             self._fill(manager, combo)
             self._devices_present()
+            if manager is self.speaker:
+                self._speaker_test_ready()
 
         return listed
 
@@ -353,4 +368,5 @@ class LobbyView(QWidget):
             show_toggle(toggle, manager.enabled and present)
         self.preview.set_video_off(not self.camera.enabled)
         self.preview.set_muted(not self.microphone.enabled)
-        self.preview.set_name(self.session.preferences.name or self.session.preferences.user_id)
+        preferences = self.session.preferences
+        self.preview.set_name(preferences.name or preferences.user_id, preferences.user_id)

@@ -60,7 +60,7 @@ class IncomingRingDialog(QDialog):
         name = (caller.name or caller.id) if caller else "Someone"
         video = ring.video if ring is not None else bool(call.state.call and call.state.call.video)
         self.avatar = VideoTile()
-        self.avatar.set_name(name)
+        self.avatar.set_name(name, caller.id if caller else None)
         self.avatar.setFixedSize(QSize(220, 124))
         self.who = label(f"{name} is calling", "title")
         self.kind = label("Video call" if video else "Audio call", "muted")

@@ -70,6 +70,7 @@ class VideoTile(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(QSize(160, 90))
         self.name = ""
+        self._person = ""
         self.muted = False
         self.video_off = True
         self.speaking = False
@@ -90,9 +91,12 @@ class VideoTile(QWidget):
 
     # --- what the tile shows ------------------------------------------------------------
 
-    def set_name(self, name: str) -> None:
-        if name != self.name:
-            self.name = name
+    def set_name(self, name: str, person: str | None = None) -> None:
+        """``person``: who it is (a user id) — their avatar has the same colour wherever
+        they appear, lobby or call, "(you)" or not (by default the name's)."""
+        person = person if person is not None else name
+        if (name, person) != (self.name, self._person):
+            self.name, self._person = name, person
             self.update()
 
     def set_mirrored(self, mirrored: bool) -> None:
@@ -236,7 +240,7 @@ class VideoTile(QWidget):
         circle = QRectF(
             (self.width() - diameter) / 2, (self.height() - diameter) / 2, diameter, diameter
         )
-        hue = sum(map(ord, self.name)) * 37 % 360
+        hue = sum(map(ord, self._person)) * 37 % 360
         painter.setBrush(QColor.fromHsv(hue, 110, 190))
         painter.drawEllipse(circle)
         font = QFont(self.font())
