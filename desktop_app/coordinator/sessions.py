@@ -44,6 +44,7 @@ from .room_upkeep import RoomUpkeep, back_to_p2p_key
 from .services import Announce, Loaded, Services
 from .store import Repository
 from .store.rows import CallRow, ParticipantRow, SessionRow, UserRow
+from .store.types import to_micros
 from .turn import TurnSettings, ice_servers_for
 from .views import call_response, find_participant, user_response
 
@@ -171,9 +172,7 @@ class SessionService:
             media=self._media_info(actor.user, participant, call, credentials, app),
         )
 
-    async def media(
-        self, actor: Actor, call_type: str, call_id: str, session_id: str
-    ) -> MediaInfo:
+    async def media(self, actor: Actor, call_type: str, call_id: str, session_id: str) -> MediaInfo:
         """``POST …/media``: how one of the caller's participant sessions reaches the others
         now — after the session's media mode or room changed."""
         if actor.user is None:
@@ -218,7 +217,9 @@ class SessionService:
             mode=credentials.mode,
             session_id=participant.session_id,
             ice_servers=[
-                *ice_servers_for(self.turn, user.id, now, call.settings.limits.max_duration_seconds),
+                *ice_servers_for(
+                    self.turn, user.id, now, call.settings.limits.max_duration_seconds
+                ),
                 *app.ice_servers,
             ],
             max_mesh_participants=app.max_mesh_participants,
@@ -303,6 +304,11 @@ class SessionService:
             joined_at=now,
         )
         await repo.insert_participant(participant)
+        joined_by = dict(session.joined_by or {})
+        if user.id not in joined_by:  # the session's history: who was in it
+            joined_by[user.id] = to_micros(now)
+            session.joined_by = joined_by
+            await repo.update_session(session.id, {"joined_by": joined_by})
         snapshot = await call_response(repo, call, loaded.call_type.settings)
         if started:
             outbox.add(

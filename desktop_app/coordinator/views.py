@@ -97,6 +97,7 @@ def session_response(
             for p in participants
         ],
         participants_count=len(participants),
+        joined_by=_micros_map(row.joined_by or {}),
         accepted_by=_micros_map(row.accepted_by),
         rejected_by=rejected,
         missed_by=_micros_map(row.missed_by),

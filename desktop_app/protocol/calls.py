@@ -169,6 +169,10 @@ class CallSessionResponse(Response):
     ended_at: datetime | None = None
     participants: list[CallParticipantResponse] = Field(default_factory=list)
     participants_count: int = 0
+    joined_by: dict[str, datetime] = Field(
+        default_factory=dict,
+        description="Everyone who joined this session (members or not), with when they first did.",
+    )
     accepted_by: dict[str, datetime] = Field(default_factory=dict)
     rejected_by: dict[str, RejectionResponse] = Field(default_factory=dict)
     missed_by: dict[str, datetime] = Field(default_factory=dict)

@@ -12,10 +12,14 @@ The rules, from the viewer's side:
   accepted (on any device); *ringing* while it still rings; *declined* when the viewer
   declined; otherwise *missed* — a timeout, a busy refusal, or a caller who gave up.
 * A call that never rang (joined by id, announced with ``notify``) is a *meeting*.
+
+Who was in it: its members and everyone who joined its session (``joined_by`` — people
+who joined a meeting by id are not members). When and how long: its latest session's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -37,8 +41,10 @@ class CallRecord:
     cid: str
     direction: Direction
     outcome: Outcome
-    #: The others in the call (the caller first for an incoming call).
+    #: The others in the call: the caller first for an incoming call, then its members,
+    #: then whoever else joined.
     people: tuple[Person, ...]
+    #: When its latest session started (the call's creation, if it never had one).
     started_at: datetime
     #: From the first join to the last leave; None while it goes on or if nobody joined.
     duration: timedelta | None
@@ -49,13 +55,33 @@ class CallRecord:
         """Whom to ring to call back: the same people."""
         return [p.user_id for p in self.people]
 
+    @property
+    def joined_again(self) -> bool:
+        """Whether going back means joining the same call (a meeting is a room people
+        come back to; so is a call with nobody else) rather than ringing its people."""
+        return self.outcome == "meeting" or not self.people
 
-def call_record(call: CallResponse, members: list[MemberResponse], own_id: str) -> CallRecord:
+
+def call_record(
+    call: CallResponse,
+    members: list[MemberResponse],
+    own_id: str,
+    names: Mapping[str, str] | None = None,
+) -> CallRecord:
+    """``names``: user id → name of people the viewer knows, for those who joined without
+    being members (the session names only their ids once they have left)."""
     session = call.session
     outgoing = call.created_by.id == own_id
     others = {m.user_id: m.user.name or m.user_id for m in members if m.user_id != own_id}
     if not outgoing:
         others = {call.created_by.id: call.created_by.name or call.created_by.id, **others}
+    rang = set(others)
+    if session is not None:
+        known = {p.user_id: p.user.name for p in session.participants if p.user.name}
+        known = {**(names or {}), **known}
+        for user_id in sorted(session.joined_by, key=session.joined_by.__getitem__):
+            if user_id != own_id and user_id not in others:
+                others[user_id] = known.get(user_id) or user_id
     people = tuple(Person(user_id, name) for user_id, name in others.items())
     duration = None
     if session is not None and session.started_at is not None and session.ended_at is not None:
@@ -63,9 +89,9 @@ def call_record(call: CallResponse, members: list[MemberResponse], own_id: str) 
     return CallRecord(
         cid=call.cid,
         direction="outgoing" if outgoing else "incoming",
-        outcome=_outcome(call, own_id, list(others), outgoing),
+        outcome=_outcome(call, own_id, [u for u in others if u in rang], outgoing),
         people=people,
-        started_at=call.created_at,
+        started_at=session.started_at if session and session.started_at else call.created_at,
         duration=duration,
         video=call.video,
     )

@@ -172,6 +172,7 @@ async def test_join_and_leave_record_participants_and_sessions(
     )
     assert status == 200
     assert left["call"]["session"]["participants_count"] == 1
+    assert set(left["call"]["session"]["joined_by"]) == {"alice", "bob"}, "who was in it stays"
     gone = await alice_ws.wait_for("call.participant_left")
     assert gone["participant"]["user_id"] == "bob" and gone["reason"] == "left"
 

@@ -121,3 +121,32 @@ def test_direction_people_duration_and_call_back() -> None:
     assert theirs.people[0] == Person("alice", "Alice"), "the caller first, even if not a member"
     assert theirs.call_back_ids == ["alice", "bob"]
     assert theirs.duration is None
+
+
+def test_a_meeting_names_who_joined_by_id_and_its_latest_sessions_time() -> None:
+    """Joined by id, the others are not members: the session's ``joined_by`` names them
+    (in the order they came), by the names the viewer knows, else by id; the time shown
+    is the latest session's, so it matches the duration."""
+    meeting = call(started=T0 + timedelta(days=1), ended=T0 + timedelta(days=1, minutes=4))
+    assert meeting.session is not None
+    meeting.session.joined_by = {
+        "alice": T0 + timedelta(days=1),
+        "dan": T0 + timedelta(days=1, seconds=30),
+        "bob": T0 + timedelta(days=1, seconds=10),
+        "eve": T0 + timedelta(days=1, seconds=50),
+    }
+    only_alice = MEMBERS[:1]
+    record = call_record(meeting, only_alice, "alice", {"dan": "Dan Dimitrov", "bob": "Bob"})
+    assert record.outcome == "meeting"
+    assert record.people == (
+        Person("bob", "Bob"),
+        Person("dan", "Dan Dimitrov"),
+        Person("eve", "eve"),
+    )
+    assert record.started_at == T0 + timedelta(days=1) and record.duration == timedelta(minutes=4)
+    ringing = call(accepted=("bob",))
+    assert ringing.session is not None
+    ringing.session.joined_by = {"alice": T0, "bob": T0, "dan": T0}
+    rung = call_record(ringing, MEMBERS, "alice")
+    assert [p.user_id for p in rung.people] == ["bob", "cy", "dan"], "members first, then others"
+    assert rung.outcome == "answered" and rung.started_at == T0

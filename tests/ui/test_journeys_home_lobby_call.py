@@ -30,6 +30,7 @@ import pytest
 from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QListWidgetItem
 
 from desktop_app.sdk import VideoClient
 from desktop_app.sdk.devices import Device, SyntheticDevices
@@ -238,6 +239,43 @@ async def test_the_participants_panel_shows_who_is_here_in_a_call_joined_by_id(
     await eventually(lambda: saying("You are the only one here."), timeout=10, what="alone")
     assert said.index("Robin and Sam left the call.") < said.index("You are the only one here.")
     assert said.count("You are the only one here.") == 1, said
+
+
+async def test_a_meeting_in_recent_calls_names_its_room_and_who_came(
+    signed_in: SessionFactory, window_for: Any, bot: BotFactory
+) -> None:
+    """Alice opens a room by its id; Robin and Sam join it by id too (not members): her
+    recent calls name the room and both of them, and double-clicking joins it again."""
+    call_id = unique()
+    window = window_for(
+        await signed_in("alice", devices=SyntheticDevices(height=120), skip_lobby=True)
+    )
+    window.show_home()
+    window.home.call_id.setText(call_id)
+    window.home.call_id.returnPressed.emit()
+    view = window.call_view
+    await eventually(lambda: view.call is not None and view.call.id == call_id, what="in")
+    robin = await bot("robin", "--join", f"default:{call_id}")
+    sam = await bot("sam", "--join", f"default:{call_id}", "--no-camera")
+    await eventually(lambda: len(view.tiles) == 3, timeout=15, what="three tiles")
+    robin.stop()
+    sam.stop()
+    await eventually(lambda: len(view.tiles) == 1, timeout=15, what="alone")
+    view.leave.click()
+    window.home.refresh_calls()
+
+    def our_row() -> QListWidgetItem | None:
+        items = [window.home.recent.item(i) for i in range(window.home.recent.count())]
+        return next((i for i in items if i.text().startswith(f"↗ {call_id} — ")), None)
+
+    row = await eventually(our_row, timeout=15, what="the meeting in recent calls")
+    assert "Robin" in row.text() and "Sam" in row.text() and " · call · " in row.text()
+    assert "Nobody else" not in row.text()
+    assert "join again" in row.toolTip(), "a room to come back to, not people to ring"
+    joined: list[str] = []
+    window.home.join_requested.connect(joined.append)
+    window.home._recent_chosen(row)
+    assert joined == [f"default:{call_id}"]
 
 
 async def test_when_the_other_person_leaves_a_notice_says_so_and_then_you_are_alone(

@@ -71,6 +71,7 @@ class SessionRow:
     ring_deadline: datetime | None = None
     ring_connection_id: str | None = None
     media: dict[str, Any] | None = None
+    joined_by: dict[str, Any] | None = None
 
 
 @dataclass

@@ -88,6 +88,8 @@ call_sessions = Table(
     Column("ring_connection_id", String(64), nullable=True),
     # where the session's media travels (media_rooms.py's storage form; null: peer to peer)
     Column("media", JsonType, nullable=True),
+    # who joined it: user id → first join, µs (null in sessions older than the column)
+    Column("joined_by", JsonType, nullable=True),
     Index("ix_call_sessions_call_cid", "call_cid"),
     Index("ix_call_sessions_ring_deadline", "ring_deadline"),
     Index("ix_call_sessions_ring_connection_id", "ring_connection_id"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor
@@ -71,9 +71,13 @@ def duration_text(seconds: float) -> str:
 
 
 def describe(record: CallRecord) -> str:
-    """ "↗ Bob, Carol · answered · video · 01 Dec 14:05 · 3 min" for the recent list."""
+    """ "↗ Bob, Carol · answered · video · 01 Dec 14:05 · 3 min" for the recent list
+    ("↗ standup — Bob, Carol · call · …" for a room joined by id)."""
     names = [p.name for p in record.people]
     who = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
+    if record.outcome == "meeting":  # a room joined by id: its name says which
+        room = record.cid.split(":", 1)[-1]
+        who = f"{room} — {who}" if who else room
     arrow = "↙" if record.direction == "incoming" else "↗"
     when = record.started_at.astimezone().strftime("%d %b %H:%M")
     parts = [f"{arrow} {who or 'Nobody else'}", OUTCOME_WORDS[record.outcome]]
@@ -83,9 +87,15 @@ def describe(record: CallRecord) -> str:
     return " · ".join(parts)
 
 
-def record_of(call: Call, own_id: str) -> CallRecord | None:
+def record_of(
+    call: Call, own_id: str, people: Mapping[str, UserPresenceResponse] | None = None
+) -> CallRecord | None:
+    """``people``: whom we know, to name those who joined without being members."""
     info = call.state.call
-    return call_record(info, call.state.members, own_id) if info is not None else None
+    if info is None:
+        return None
+    names = {user_id: user.name for user_id, user in (people or {}).items() if user.name}
+    return call_record(info, call.state.members, own_id, names)
 
 
 class HomeView(QWidget):
@@ -362,14 +372,14 @@ class HomeView(QWidget):
         own = self.session.preferences.user_id
         self.recent.clear()
         for call in self._shown_calls:
-            record = record_of(call, own)
+            record = record_of(call, own, self._people)
             if record is None:
                 continue
             item = QListWidgetItem(describe(record))
             item.setData(Qt.ItemDataRole.UserRole, record)
             if record.outcome == "missed":
                 item.setForeground(QColor(colors().danger))
-            again = "call back" if record.call_back_ids else "join again"
+            again = "join again" if record.joined_again else "call back"
             item.setToolTip(f"{record.cid} — double-click to {again}")
             self.recent.addItem(item)
         self.empty_recent.setVisible(not self.recent.count())
@@ -377,7 +387,7 @@ class HomeView(QWidget):
 
     def show_missed(self, call: Call) -> None:
         """The missed-call notice: stays until called back or dismissed."""
-        record = record_of(call, self.session.preferences.user_id)
+        record = record_of(call, self.session.preferences.user_id, self._people)
         if record is None:
             return
         self._missed = [r for r in self._missed if r.cid != record.cid] + [record]
@@ -444,16 +454,16 @@ class HomeView(QWidget):
         self.session.save()
 
     def _recent_chosen(self, item: QListWidgetItem) -> None:
-        """Call back: ring the same people again (a new call); a call with nobody else
-        to ring is joined again."""
+        """Call back: ring the same people again (a new call); a meeting, or a call with
+        nobody else to ring, is joined again."""
         record = item.data(Qt.ItemDataRole.UserRole)
         if not isinstance(record, CallRecord):
             return
         self.status.clear()
-        if record.call_back_ids:
-            self.call_back_requested.emit(record.call_back_ids, record.video)
-        else:
+        if record.joined_again:
             self.join_requested.emit(record.cid)
+        else:
+            self.call_back_requested.emit(record.call_back_ids, record.video)
 
     def _call_back_missed(self) -> None:
         if self._missed:
