@@ -472,16 +472,19 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the window keeps Parley running in the tray while signed in (people
         can still ring you; the first time, a notice says so). Without a tray, or signed
-        out, it quits."""
+        out, it quits. In a call it asks first, tray or not: a call is never hidden with
+        camera and microphone live, nor ended by a click meant for a window."""
+        call = self.call_view.call
+        if (
+            not self._closing
+            and call is not None
+            and call.state.calling_state in (CallingState.JOINED, CallingState.RECONNECTING)
+        ):
+            event.ignore()
+            self._ask_to_leave()
+            return
         if not self._closing and self.tray is not None and self.session.client is not None:
             event.ignore()
-            call = self.call_view.call
-            if call is not None and call.state.calling_state in (
-                CallingState.JOINED,
-                CallingState.RECONNECTING,
-            ):
-                self._ask_to_leave()  # never a call going on, hidden, camera and mic live
-                return
             self.hide()
             self.in_tray = True
             if not self.session.preferences.tray_notice_shown:
@@ -498,10 +501,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _ask_to_leave(self) -> None:
+        after = "close the window" if self.tray is not None else "quit Parley"
         question = QMessageBox(
             QMessageBox.Icon.Question,
             "Leave the call?",
-            "You are in a call. Leave it and close the window?",
+            f"You are in a call. Leave it and {after}?",
             parent=self,
         )
         leave = question.addButton("Leave the call", QMessageBox.ButtonRole.AcceptRole)

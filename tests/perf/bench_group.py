@@ -366,6 +366,8 @@ def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
         "the same, the others' grids showing the app small (they take its grid layer: its "
         "camera is paused)": (url, 7, APP_SIZE, ("--grid", "--talkers", "1", "--silent",
                                                  "--takes", "grid"), grid),
+        "8 people with grid layers, everyone talking at once, the others showing the app "
+        "small": (url, 7, APP_SIZE, ("--grid", "--takes", "grid"), grid),
     }  # fmt: skip
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
     for _ in range(args.rounds):
@@ -384,7 +386,7 @@ def app_part(lan: janus.MediaLan, url: str, args: argparse.Namespace) -> None:
     print(f"encoding the grid layer costs every sender {share(grid_encode)} (the app's own "
           f"is in the figures above); taking the others' saves a client of 8 "
           f"{share(full - layered)}")  # fmt: skip
-    heard, paused = (statistics.median(c for c, _, _ in runs[name]) for name in list(cases)[-2:])
+    heard, paused = (statistics.median(c for c, _, _ in runs[name]) for name in list(cases)[-3:-1])
     print(f"encoding the camera's full picture costs every sender "
           f"{share(encode_cost(*APP_SIZE))}; pausing it while nobody takes it saved the app "
           f"{share(heard - paused)}")  # fmt: skip

@@ -57,8 +57,28 @@ async def test_end_for_everyone_only_with_end_call(
         assert view.end.isVisible() is allowed, f"end button for {own.context.user_id}"
         view.unbind()
         view.close()
-    await bobs.leave()
-    await call.leave()
+
+    # Ending is asked first: Cancel keeps the call; "End for everyone" ends it for Bob too.
+    view = CallView()
+    view.show()
+    view.bind(call)
+    view.end.click()
+    question = view.end_question
+    assert question is not None and question.isVisible()
+    assert "everyone" in question.text().lower() or "everyone" in question.windowTitle().lower()
+    next(b for b in question.buttons() if b.text() == "Cancel").click()
+    await asyncio.sleep(0.3)
+    assert call.state.calling_state is CallingState.JOINED, "Cancel keeps the call"
+    view.end.click()
+    question = view.end_question
+    assert question is not None
+    next(b for b in question.buttons() if b.text() == "End for everyone").click()
+    await eventually(
+        lambda: bobs.state.call is not None and bobs.state.call.ended_at is not None,
+        timeout=10,
+        what="the call ended for bob",
+    )
+    view.close()
 
 
 async def test_tiles_controls_and_shortcuts(

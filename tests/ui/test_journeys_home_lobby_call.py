@@ -32,7 +32,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QListWidgetItem
 
-from desktop_app.sdk import VideoClient
+from desktop_app.sdk import CallingState, VideoClient
 from desktop_app.sdk.devices import Device, SyntheticDevices
 from desktop_app.ui.invite import parse_invite
 from desktop_app.ui.preferences import Preferences
@@ -210,6 +210,10 @@ async def test_the_participants_panel_shows_who_is_here_in_a_call_joined_by_id(
     window.show_home()
     window.home.call_id.setText(call_id)
     window.home.call_id.returnPressed.emit()
+    assert window.stack.currentWidget() is window.lobby
+    QTest.keyClick(window.lobby, Qt.Key.Key_Escape)  # changed her mind: Esc is Cancel
+    await eventually(lambda: window.stack.currentWidget() is window.home, what="home again")
+    window.home.call_id.returnPressed.emit()
     window.lobby.join.click()
     view = window.call_view
     await eventually(lambda: len(view.tiles) == 3, timeout=15, what="three tiles")
@@ -312,6 +316,25 @@ async def test_when_the_other_person_leaves_a_notice_says_so_and_then_you_are_al
     await eventually(
         lambda: view.notice.text() == "You are the only one here.", timeout=10, what="alone"
     )
+
+    # No tray here: closing the window would end the call, so it asks first.
+    assert window.tray is None
+    quit_signals: list[bool] = []
+    window.closed.connect(lambda: quit_signals.append(True))
+    window.close()
+    question = window.leave_question
+    assert window.isVisible() and question is not None and "quit Parley" in question.text()
+    next(b for b in question.buttons() if b.text() == "Stay").click()
+    await asyncio.sleep(0.3)
+    assert window.isVisible() and view.call is not None and not quit_signals
+    assert view.call.state.calling_state is CallingState.JOINED
+    call = view.call
+    window.close()
+    question = window.leave_question
+    assert question is not None
+    next(b for b in question.buttons() if b.text() == "Leave the call").click()
+    await eventually(lambda: bool(quit_signals), what="left, then quit")
+    assert call.state.calling_state is CallingState.LEFT
 
 
 async def test_the_dark_theme_switched_while_running_redraws_the_icons(

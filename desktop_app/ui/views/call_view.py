@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QMessageBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -36,6 +36,7 @@ from ..tasks import Runner
 from ..theme import colors, themed_icon
 from ..widgets.tile_grid import Layout, TileGrid
 from ..widgets.video_tile import VideoTile
+from .arrival_notice import ArrivalNotice
 from .common import ElidedLabel, StatusRow, button, label, names_phrase
 from .lobby import show_toggle, toggle_button
 
@@ -45,10 +46,6 @@ SPEAKING_LEVEL = 0.15
 YOU = "you"
 #: While the call is in these states our own tile stays without a session of ours.
 REJOINING = (CallingState.RECONNECTING, CallingState.MIGRATING, CallingState.JOINING)
-#: How long "Bob left the call." stays.
-NOTICE_SECONDS = 5.0
-#: How long someone must stay gone before "Bob left the call." is said.
-LEFT_GRACE_SECONDS = 3.0
 #: Roles as people say them ("" for an ordinary participant: nothing to say).
 ROLE_NAMES = {
     "host": "Host",
@@ -104,6 +101,8 @@ class CallView(QWidget):
         self.call: Call | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self.tiles: dict[str, VideoTile] = {}
+        #: The question "End the call for everyone?" while it is asked.
+        self.end_question: QMessageBox | None = None
         self._refresh_pending = False
 
         self.title = ElidedLabel("", "title")
@@ -138,25 +137,13 @@ class CallView(QWidget):
         self.people.setMaximumWidth(280)
         self.people.hide()
         #: "Bob left the call." for a moment, and "You are the only one here."
-        self.notice = label("", "muted")
-        self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        keep_place = self.notice.sizePolicy()
-        keep_place.setRetainSizeWhenHidden(True)  # the tiles do not jump when it shows
-        self.notice.setSizePolicy(keep_place)
-        #: Who left and is not said yet (their grace runs), and who the notice names now:
-        #: two who leave together are said in one sentence.
-        self._leaving: set[str] = set()
-        self._left_names: list[str] = []
-        self._notice_timer = QTimer(self)
-        self._notice_timer.setSingleShot(True)
-        self._notice_timer.timeout.connect(self._clear_notice)
+        self.notice = ArrivalNotice()
         #: Talking into a muted microphone: said until they stop (or unmute).
         self.muted_hint = label(MUTED_HINT, "hint")
         keep_place = self.muted_hint.sizePolicy()
         keep_place.setRetainSizeWhenHidden(True)  # the tiles do not jump when it shows
         self.muted_hint.setSizePolicy(keep_place)
         self.muted_hint.hide()
-        self._others: dict[str, str] = {}
         self._title = ""
         self._title_from_people = False
         #: The event connection's state ("connected", "reconnecting", "offline").
@@ -227,9 +214,7 @@ class CallView(QWidget):
         self._title_from_people = title_from_people
         self.title.setText(self._title)
         self.title.setToolTip(call.cid)
-        self._others = {}
-        self._leaving.clear()
-        self._clear_notice()
+        self.notice.follow(call)
         state = call.state
         for observable in (
             state.participants_,
@@ -259,6 +244,7 @@ class CallView(QWidget):
             tile.deleteLater()
         self.tiles.clear()
         self.grid.set_tiles([])
+        self.notice.follow(None)
         self.call = None
 
     # --- showing state -------------------------------------------------------------------------
@@ -424,68 +410,11 @@ class CallView(QWidget):
                 item.setFont(font)
 
     def _show_arrivals(self, participants: list[Participant]) -> None:
-        """Say when someone leaves, and when you are the only one left."""
-        call = self.call
-        assert call is not None
-        own = call.state.own_user_id
-        # Not ourselves: before the join answer our own session looks like anyone's.
-        others = {
-            p.user.id: p.user.name or p.user.id
-            for p in participants
-            if not p.is_local and p.user.id != own
-        }
-        joined = call.state.calling_state is CallingState.JOINED
-        for user_id, name in self._others.items():
-            if user_id not in others and joined:
-                self._leaving.add(user_id)
-                QTimer.singleShot(
-                    round(LEFT_GRACE_SECONDS * 1000),
-                    self,
-                    partial(self._say_left, call, user_id, name),
-                )
-        self._others = others
-        if self._title_from_people and others:
-            names = list(others.values())
-            self.title.setText("Call with " + names_phrase(names))
-        if joined and not others and not self._notice_timer.isActive() and not self._leaving:
-            self.notice.setText("You are the only one here.")
-            self.notice.show()
-        elif others and not self._notice_timer.isActive():
-            self._clear_notice()
-
-    def _say_left(self, call: Call, user_id: str, name: str) -> None:
-        """Someone's session went: said only if they did not come straight back (a
-        client that rejoins leaves one session and joins with the next), in the call
-        they left."""
-        if call is not self.call:
-            return
-        self._leaving.discard(user_id)
-        if call.state.calling_state is CallingState.JOINED and user_id not in self._others:
-            if not self._notice_timer.isActive():
-                self._left_names = []
-            self._left_names.append(name)
-            self._show_notice(f"{names_phrase(self._left_names)} left the call.")
-        elif not self._notice_timer.isActive():
-            self._clear_notice()  # came back: "the only one here" if that is so
-
-    def _show_notice(self, text: str) -> None:
-        self.notice.setText(text)
-        self.notice.show()
-        self._notice_timer.start(round(NOTICE_SECONDS * 1000))
-
-    def _clear_notice(self) -> None:
-        self._notice_timer.stop()
-        self._left_names = []
-        if (
-            self.call is not None
-            and not self._others
-            and not self._leaving
-            and (self.call.state.calling_state is CallingState.JOINED)
-        ):
-            self.notice.setText("You are the only one here.")
-            return
-        self.notice.setText("")
-        self.notice.hide()
+        """Say when someone leaves (:mod:`.arrival_notice`); "Call with …" names who is
+        here now."""
+        self.notice.participants_changed(participants)
+        if self._title_from_people and self.notice.others:
+            self.title.setText("Call with " + names_phrase(list(self.notice.others.values())))
 
     def set_connection(self, state: str) -> None:
         """The event connection's state (the banner says "Reconnecting…" while it is down)."""
@@ -575,6 +504,23 @@ class CallView(QWidget):
             self.runner.run(self.call.leave(), on_done=lambda _: self._back_home())
 
     def _end(self) -> None:
+        """Ending is for everyone and cannot be undone: asked first (Esc or "Cancel"
+        keeps the call)."""
+        if self.call is None:
+            return
+        question = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "End the call for everyone?",
+            "Everyone in the call is disconnected, and nobody can join it again.",
+            parent=self,
+        )
+        end = question.addButton("End for everyone", QMessageBox.ButtonRole.DestructiveRole)
+        question.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        end.clicked.connect(self._end_now)
+        self.end_question = question
+        question.open()
+
+    def _end_now(self) -> None:
         if self.call is not None:
             self.runner.run(self.call.end_call(), on_done=lambda _: self._back_home())
 

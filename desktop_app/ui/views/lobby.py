@@ -15,7 +15,7 @@ from typing import Any
 
 from aiortc.mediastreams import MediaStreamError
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -269,6 +269,13 @@ class LobbyView(QWidget):
         self.session.preferences.microphone_on = on
         self.session.save()
         self.runner.run(self.microphone.enable() if on else self.microphone.disable())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Esc is Cancel, as in a dialog (whatever has the focus in the lobby)."""
+        if event.key() == Qt.Key.Key_Escape:
+            self.cancelled.emit()
+            return
+        super().keyPressEvent(event)
 
     def _test_speaker(self) -> None:
         self.speaker_test.setText("Playing…")
