@@ -30,7 +30,7 @@ from .single_instance import COME_FORWARD
 from .tasks import Runner
 from .theme import apply_theme
 from .views.call_view import CallView
-from .views.common import names_phrase
+from .views.common import ask, names_phrase
 from .views.home import HomeView
 from .views.lobby import LobbyView
 from .views.ring_dialogs import IncomingRingDialog, OutgoingRingDialog
@@ -174,23 +174,20 @@ class MainWindow(QMainWindow):
     def _sign_out(self) -> None:
         """Ask first: signing out means nobody can ring you here until you sign in."""
         prefs = self.session.preferences
-        question = QMessageBox(
-            QMessageBox.Icon.Question,
+        question = ask(
+            self,
             "Sign out",
             f"Sign out of Parley as {prefs.name or prefs.user_id}?",
-            parent=self,
+            ("Sign out", self._sign_out_now),
         )
         question.setInformativeText(
             "Nobody can ring you on this computer until you sign in again. Parley remembers "
             f"this computer, so you can sign in again as {prefs.user_id!r} at any time."
         )
-        confirm = question.addButton("Sign out", QMessageBox.ButtonRole.AcceptRole)
-        question.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-        confirm.clicked.connect(
-            lambda: self.runner.run(self.session.sign_out(), on_done=lambda _: self._signed_out())
-        )
         self.sign_out_question = question
-        question.open()
+
+    def _sign_out_now(self) -> None:
+        self.runner.run(self.session.sign_out(), on_done=lambda _: self._signed_out())
 
     def _signed_out(self) -> None:
         self.sign_in.token.clear()
@@ -502,17 +499,13 @@ class MainWindow(QMainWindow):
 
     def _ask_to_leave(self) -> None:
         after = "close the window" if self.tray is not None else "quit Parley"
-        question = QMessageBox(
-            QMessageBox.Icon.Question,
+        self.leave_question = ask(
+            self,
             "Leave the call?",
             f"You are in a call. Leave it and {after}?",
-            parent=self,
+            ("Leave the call", self._leave_and_close),
+            "Stay",
         )
-        leave = question.addButton("Leave the call", QMessageBox.ButtonRole.AcceptRole)
-        question.addButton("Stay", QMessageBox.ButtonRole.RejectRole)
-        leave.clicked.connect(self._leave_and_close)
-        self.leave_question = question
-        question.open()
 
     def _leave_and_close(self) -> None:
         call = self.call_view.call

@@ -37,7 +37,7 @@ from ..theme import colors, themed_icon
 from ..widgets.tile_grid import Layout, TileGrid
 from ..widgets.video_tile import VideoTile
 from .arrival_notice import ArrivalNotice
-from .common import ElidedLabel, StatusRow, button, label, names_phrase
+from .common import ElidedLabel, StatusRow, ask, button, label, names_phrase
 from .lobby import show_toggle, toggle_button
 
 SPEAKING_LEVEL = 0.15
@@ -508,17 +508,13 @@ class CallView(QWidget):
         keeps the call)."""
         if self.call is None:
             return
-        question = QMessageBox(
-            QMessageBox.Icon.Warning,
+        self.end_question = ask(
+            self,
             "End the call for everyone?",
             "Everyone in the call is disconnected, and nobody can join it again.",
-            parent=self,
+            ("End for everyone", self._end_now),
+            warning=True,
         )
-        end = question.addButton("End for everyone", QMessageBox.ButtonRole.DestructiveRole)
-        question.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-        end.clicked.connect(self._end_now)
-        self.end_question = question
-        question.open()
 
     def _end_now(self) -> None:
         if self.call is not None:

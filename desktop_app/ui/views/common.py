@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -64,6 +65,27 @@ class ElidedLabel(QLabel):
 
     def is_elided(self) -> bool:
         return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+
+def ask(
+    parent: QWidget,
+    title: str,
+    text: str,
+    do: tuple[str, Callable[[], None]],
+    keep: str = "Cancel",
+    *,
+    warning: bool = False,
+) -> QMessageBox:
+    """A question before something that cannot be undone: ``do`` is the button that does
+    it and what it does; ``keep`` (and Esc) changes nothing. Window-modal, opened; the
+    box is returned for the caller to keep (tests press its buttons)."""
+    icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Question
+    question = QMessageBox(icon, title, text, parent=parent)
+    role = QMessageBox.ButtonRole.DestructiveRole if warning else QMessageBox.ButtonRole.AcceptRole
+    question.addButton(do[0], role).clicked.connect(do[1])
+    question.addButton(keep, QMessageBox.ButtonRole.RejectRole)
+    question.open()
+    return question
 
 
 def button(text: str, role: str = "", on_click: Callable[[], None] | None = None) -> QPushButton:
