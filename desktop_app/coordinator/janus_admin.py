@@ -129,12 +129,16 @@ class JanusAdmin:
 
     async def _run(self, url: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         connected = asyncio.Event()
+        answers: list[dict[str, Any]] | None = None
         try:
             async with asyncio.timeout(self.seconds), self._videoroom(url, connected) as request:
-                return [await request(body) for body in bodies]
+                answers = [await request(body) for body in bodies]
+            return answers
         except JanusRefused:
             raise
         except TimeoutError as e:
+            if answers is not None:
+                return answers  # done; only the Janus session's clean-up was late
             kind = JanusSlow if connected.is_set() else JanusDown
             raise kind(f"{url}: no answer in {self.seconds} s") from e
         except (OSError, ValueError, KeyError, websockets.WebSocketException) as e:

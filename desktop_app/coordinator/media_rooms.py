@@ -30,9 +30,11 @@
   that does not commit is destroyed; so is the one a session moved away from.
   A server that took the connection but answered too late (:class:`JanusSlow`: a busy
   machine) is *not* marked down — passing a live server over for 30 s moves every call
-  that joins it meanwhile. A call's own server gets a second try before the call moves;
-  a fresh room it was too slow to make is tried again :data:`ROTATE_AGAIN_SECONDS` later
-  (and the one it may have made late is destroyed).
+  that joins it meanwhile — but *slow* for :data:`SLOW_SECONDS`: new rooms go to the
+  others first, and calls on it stay. A fresh room it was too slow to make is tried
+  again after :data:`ROTATE_AGAIN_SECONDS` (then twice that), at most
+  :data:`ROTATE_TRIES` times in all, then the session stays where it is; a room it may
+  have made late is destroyed a moment later (its create may still be on its way).
 
 The storage form (``call_sessions.media``) is :class:`Placement`. Janus I/O runs inside the
 caller's transaction (a few round trips on the media network), so two joins cannot make
@@ -48,7 +50,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -78,8 +80,12 @@ DOWN_SECONDS = 30.0
 #: break (the SDK waits up to 6 s for everyone's media on the new path, then lets the old
 #: one linger 3 s).
 ROTATE_GRACE_SECONDS = 12.0
-#: When a fresh room was not made in time on a slow server, how long until the next try.
+#: How long a server that answered too late is tried after the others for new rooms.
+SLOW_SECONDS = 30.0
+#: When a fresh room was not made in time on a slow server, how long until the next try
+#: (growing with each), and how many tries in all.
 ROTATE_AGAIN_SECONDS = 3.0
+ROTATE_TRIES = 3
 #: Publishers a room takes (a call's ``max_participants`` is checked by the coordinator).
 ROOM_PUBLISHERS = 100
 
@@ -137,6 +143,8 @@ class Upkeep:
 
     left: tuple[str, ...] = ()
     retiring: tuple[tuple[Placement, datetime], ...] = ()
+    #: Fresh rooms a slow server did not make in time, for the ``left`` due now.
+    tries: int = 0
 
     @classmethod
     def of(cls, stored: Mapping[str, Any] | None) -> Upkeep:
@@ -147,7 +155,12 @@ class Upkeep:
             placement = Placement.of(room)
             if placement is not None:
                 retiring.append((placement, datetime.fromisoformat(str(room["until"]))))
-        return cls(tuple(str(u) for u in stored.get("left", []) or []), tuple(retiring))
+        tries = stored.get("tries", 0)
+        return cls(
+            tuple(str(u) for u in stored.get("left", []) or []),
+            tuple(retiring),
+            tries if isinstance(tries, int) else 0,
+        )
 
     def retire(self, placement: Placement, until: datetime) -> Upkeep:
         return replace(self, retiring=(*self.retiring, (placement, until)))
@@ -164,6 +177,8 @@ def stored(placement: Placement | None, upkeep: Upkeep) -> dict[str, Any]:
     media: dict[str, Any] = placement.stored() if placement is not None else {}
     if upkeep.left:
         media["left"] = list(upkeep.left)
+    if upkeep.tries:
+        media["tries"] = upkeep.tries
     if upkeep.retiring:
         media["retiring"] = [
             {**room.stored(), "until": until.isoformat()} for room, until in upkeep.retiring
@@ -190,6 +205,7 @@ class ServerHealth:
     """Which servers failed lately, and the order in which to try servers for a room."""
 
     down_until: dict[str, datetime]
+    slow_until: dict[str, datetime] = field(default_factory=dict)
 
     def mark_down(self, url: str, now: datetime) -> None:
         self.down_until[url] = now + timedelta(seconds=DOWN_SECONDS)
@@ -197,15 +213,22 @@ class ServerHealth:
     def down(self, url: str, now: datetime) -> bool:
         return self.down_until.get(url, now) > now
 
+    def mark_slow(self, url: str, now: datetime) -> None:
+        self.slow_until[url] = now + timedelta(seconds=SLOW_SECONDS)
+
+    def slow(self, url: str, now: datetime) -> bool:
+        return self.slow_until.get(url, now) > now
+
     def order(
         self, servers: list[str], load: Mapping[str, int], now: datetime, current: str | None
     ) -> list[str]:
         """The servers to try, in order: the one the call is on, then the others by load
-        (fewest sessions first); none that failed lately — a server down is passed over
-        until its mark expires, so a request never waits on a dead one twice."""
+        (fewest sessions first), those that answered too late lately last; none that
+        failed lately — a server down is passed over until its mark expires, so a request
+        never waits on a dead one twice."""
 
-        def key(url: str) -> tuple[bool, int, int]:
-            return (url != current, load.get(url, 0), servers.index(url))
+        def key(url: str) -> tuple[bool, bool, int, int]:
+            return (url != current, self.slow(url, now), load.get(url, 0), servers.index(url))
 
         return sorted((url for url in servers if not self.down(url, now)), key=key)
 
@@ -225,8 +248,8 @@ class Placed:
     changed: bool = False
     made: Placement | None = None
     left: Placement | None = None
-    #: A fresh room is still due (its server was slow): try again later.
-    again: bool = False
+    #: A fresh room is still due (its server was slow): try again this many seconds later.
+    again: float | None = None
 
 
 class MediaRooms:
@@ -292,7 +315,7 @@ class MediaRooms:
             if placement is not None and placement.mode == "sfu":
                 # Its server does not answer: the room goes (best effort), a next third
                 # person gets a fresh one.
-                session.media = stored(None, replace(Upkeep.of(session.media), left=()))
+                session.media = stored(None, replace(Upkeep.of(session.media), left=(), tries=0))
                 await repo.update_session(session.id, {"media": session.media})
                 placed.changed, placed.left = True, placement
             return Credentials("p2p"), placed
@@ -307,7 +330,7 @@ class MediaRooms:
         placement = Placement.of(session.media)
         if placement is None or placement.mode != "sfu":
             return False
-        upkeep = replace(Upkeep.of(session.media), left=())
+        upkeep = replace(Upkeep.of(session.media), left=(), tries=0)
         session.media = stored(None, upkeep.retire(placement, self._grace_from(now)))
         return True
 
@@ -330,12 +353,14 @@ class MediaRooms:
         client that rejoins is a new session of the same person: nothing to hide from
         them). Two or more staying: a new room on the same server with their tokens; one:
         peer to peer. The old room retires. A server that fails to make the room is
-        marked down and the session stays (its clients will find the server gone)."""
+        marked down and the session stays (its clients will find the server gone); one
+        that is only slow is tried again later (``Placed.again``, at most
+        :data:`ROTATE_TRIES` times), then the session stays."""
         placement = Placement.of(session.media)
         upkeep = Upkeep.of(session.media)
         if placement is None or placement.mode != "sfu" or not upkeep.left:
             return Placed()
-        settled = replace(upkeep, left=())
+        settled = replace(upkeep, left=(), tries=0)
         back = set(upkeep.left) <= set(staying.values())
         move = not back and (len(staying) < 2 or not self.health.down(placement.server, now))
         fresh: Placement | None = None
@@ -348,9 +373,13 @@ class MediaRooms:
                 )
             except Exception as failure:  # a leave's upkeep never fails on a media server
                 self._failed(fresh.server, failure, now)
-                if isinstance(failure, JanusSlow):  # it may have made the room, late
-                    self.discard(fresh)
-                    return Placed(again=True)  # who left is still due a fresh room
+                if isinstance(failure, JanusSlow):
+                    self.discard(fresh, late=True)  # it may have made the room, late
+                    if upkeep.tries + 1 < ROTATE_TRIES:  # who left is still due one
+                        tries = upkeep.tries + 1
+                        session.media = stored(placement, replace(upkeep, tries=tries))
+                        await repo.update_session(session.id, {"media": session.media})
+                        return Placed(again=ROTATE_AGAIN_SECONDS * tries)
                 move, fresh = False, None
         if move:
             session.media = stored(fresh, settled.retire(placement, self._grace_from(now)))
@@ -389,16 +418,23 @@ class MediaRooms:
     def _grace_from(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.rotate_grace_seconds)
 
-    def discard(self, placement: Placement | None) -> None:
-        """Destroy a room nobody will use (best effort: its server may be gone)."""
+    def discard(self, placement: Placement | None, *, late: bool = False) -> None:
+        """Destroy a room nobody will use (best effort: its server may be gone); ``late``:
+        one a slow server may still be making — destroyed after its create's time, so the
+        destroy does not come first."""
         if placement is not None:
-            self._spawn(self.admin.destroy_room(placement.server, placement.room, placement.secret))
+            self._spawn(self._destroy(placement, self.admin.seconds if late else 0.0))
+
+    async def _destroy(self, placement: Placement, after: float) -> None:
+        await asyncio.sleep(after)
+        await self.admin.destroy_room(placement.server, placement.room, placement.secret)
 
     # --- inside ------------------------------------------------------------------------
 
     def _failed(self, url: str, failure: Exception, now: datetime) -> None:
         if isinstance(failure, JanusSlow):
             log.warning("media server %s is slow (not marked down): %s", url, failure)
+            self.health.mark_slow(url, now)
             return
         log.warning("media server %s failed: %s", url, failure)
         self.health.mark_down(url, now)
@@ -411,20 +447,24 @@ class MediaRooms:
         if placement is not None and placement.server == url:
             token = placement.token(participant_session_id)
             try:
-                try:
-                    await self.admin.allow(url, placement.room, placement.secret, [token])
-                except JanusSlow as slow:  # a second try before the whole call moves
-                    log.info("media server %s is slow, trying again: %s", url, slow)
-                    await self.admin.allow(url, placement.room, placement.secret, [token])
+                await self.admin.allow(url, placement.room, placement.secret, [token])
                 return replace(placement, mode="sfu"), False
             except JanusRefused as refused:
                 if refused.code != NO_SUCH_ROOM:
                     raise
                 log.info("media server %s lost room %s (restarted?)", url, placement.room)
         fresh = Placement.fresh(url)
-        await self.admin.create_room(
-            url, fresh.room, fresh.secret, [fresh.token(participant_session_id)], ROOM_PUBLISHERS
-        )
+        try:
+            await self.admin.create_room(
+                url,
+                fresh.room,
+                fresh.secret,
+                [fresh.token(participant_session_id)],
+                ROOM_PUBLISHERS,
+            )
+        except JanusSlow:
+            self.discard(fresh, late=True)  # it may have made the room, late
+            raise
         return fresh, True
 
     async def _load(self, repo: Repository, session_id: str) -> dict[str, int]:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from desktop_app.protocol.events import CallUpdatedEvent
 
 from .context import Outbox
-from .media_rooms import ROTATE_AGAIN_SECONDS, SFU_FROM, MediaRooms, Upkeep
+from .media_rooms import SFU_FROM, MediaRooms, Upkeep
 from .services import Services
 from .store import Repository
 from .store.rows import ParticipantRow, SessionRow
@@ -127,12 +127,12 @@ class RoomUpkeep:
             staying = {p.session_id: p.user_id for p in participants}
             placed = await self.rooms.rotate(repo, session, staying, now)
             outbox.if_rolled_back.append(functools.partial(self.rooms.discard, placed.made))
-            if placed.again:
+            if placed.again is not None:
                 outbox.after_commit.append(
                     functools.partial(
                         self.services.scheduler.schedule,
                         _rotate_key(session_id),
-                        ROTATE_AGAIN_SECONDS,
+                        placed.again,
                         functools.partial(self._fresh_room, cid, session_id),
                     )
                 )

@@ -48,6 +48,10 @@ from .store.types import to_micros
 from .turn import TurnSettings, ice_servers_for
 from .views import call_response, find_participant, user_response
 
+#: Who joined a session is kept for its first this many people (a call's history; a
+#: livestream's thousands of viewers would make every event of the call grow).
+JOINED_BY_LIMIT = 100
+
 #: Stops a call's ring inside the caller's transaction: (repo, call, reason, outbox).
 RingStopper = Callable[[Repository, CallRow, RingEnd, Outbox], Awaitable[None]]
 
@@ -305,7 +309,7 @@ class SessionService:
         )
         await repo.insert_participant(participant)
         joined_by = dict(session.joined_by or {})
-        if user.id not in joined_by:  # the session's history: who was in it
+        if user.id not in joined_by and len(joined_by) < JOINED_BY_LIMIT:  # who was in it
             joined_by[user.id] = to_micros(now)
             session.joined_by = joined_by
             await repo.update_session(session.id, {"joined_by": joined_by})

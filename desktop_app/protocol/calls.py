@@ -171,7 +171,10 @@ class CallSessionResponse(Response):
     participants_count: int = 0
     joined_by: dict[str, datetime] = Field(
         default_factory=dict,
-        description="Everyone who joined this session (members or not), with when they first did.",
+        description=(
+            "Who joined this session (members or not), with when they first did: the first "
+            "100 people."
+        ),
     )
     accepted_by: dict[str, datetime] = Field(default_factory=dict)
     rejected_by: dict[str, RejectionResponse] = Field(default_factory=dict)

@@ -68,6 +68,8 @@ class LegSwitch:
             except Exception as error:
                 log.info("switching the media failed: %s", error)
                 switched = False
+            if not self._current():
+                return  # cancelled (the media closed) though the cancel was swallowed
             if switched:
                 failures = 0
                 continue
@@ -77,3 +79,10 @@ class LegSwitch:
                 self._failed()
                 return
             await asyncio.sleep(SWITCH_RETRY_SECONDS * failures)
+            if not self._current():
+                return
+
+    def _current(self) -> bool:
+        """Whether this run is still the switch (a close cancels it and may start
+        another; a cancel that something swallowed must not leave two running)."""
+        return self._task is not None and self._task is asyncio.current_task()

@@ -270,7 +270,11 @@ class MainWindow(QMainWindow):
             subtitle = "Echo test: you will see and hear yourself as the others would."
             action = "Start echo test"
         else:
-            subtitle = f"Joining {pending.call.cid}." if pending.call else ""
+            # The id people typed or were sent ("standup"); the type only when not the
+            # usual one.
+            call = pending.call
+            shown = (call.id if call.type == "default" else call.cid) if call else ""
+            subtitle = f"Joining {shown}." if call else ""
             action = "Join"
         self.lobby.open_for(pending.call, subtitle, action, camera=pending.video)
         self.stack.setCurrentWidget(self.lobby)

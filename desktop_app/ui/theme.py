@@ -130,6 +130,9 @@ def _style_sheet(c: Colors) -> str:
     QToolButton[role="control"] {{ border-radius: 22px; padding: 8px; background: {c.alt};
                                    border: none; }}
     QToolButton[role="control"]:checked {{ background: {c.danger}; }}
+    QToolButton[role="panel"] {{ border-radius: 22px; padding: 8px; background: {c.alt};
+                                 border: none; }}
+    QToolButton[role="panel"]:checked {{ background: {c.accent}; }}
     QToolButton[role="danger"] {{ border-radius: 22px; padding: 8px; background: {c.danger};
                                   border: none; }}
     QLabel[role="title"] {{ font-size: 20px; font-weight: 600; }}

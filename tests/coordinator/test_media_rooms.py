@@ -13,6 +13,9 @@ from desktop_app.coordinator.config import ConfigError, janus_servers, resolve_c
 from desktop_app.coordinator.janus_admin import JanusAdmin, JanusDown, JanusRefused, JanusSlow
 from desktop_app.coordinator.media_rooms import (
     DOWN_SECONDS,
+    ROTATE_AGAIN_SECONDS,
+    ROTATE_TRIES,
+    SLOW_SECONDS,
     Credentials,
     MediaRooms,
     Placed,
@@ -111,7 +114,7 @@ class FakeJanus(JanusAdmin):
     (The real ones are in tests/sfu; here the rules of placement are under test.)"""
 
     def __init__(self, up: set[str]) -> None:
-        super().__init__("key")
+        super().__init__("key", seconds=0.05)
         self.up = up
         #: Servers that take the connection and answer too late, this many more times.
         self.slow: dict[str, int] = {}
@@ -216,7 +219,9 @@ async def test_a_restarted_server_gets_a_new_room_and_stays_in_use() -> None:
     assert placed.changed and not rooms.health.down(A, NOW)
 
 
-async def test_without_any_server_a_small_call_stays_peer_to_peer_and_a_big_one_is_refused() -> None:
+async def test_without_any_server_a_small_call_stays_peer_to_peer_and_a_big_one_is_refused() -> (
+    None
+):
     janus = FakeJanus(set())
     rooms = MediaRooms(janus, [A])
     small, _ = await _credentials(rooms, FakeRepo([]), _session("s"), 3, mesh=4)
@@ -293,42 +298,61 @@ def test_back_to_peer_to_peer_retires_the_room() -> None:
     assert not rooms.back_to_p2p(session, NOW)
 
 
-async def test_a_slow_server_is_tried_again_and_never_passed_over_as_a_dead_one() -> None:
-    """A busy machine's Janus that answers after the operation's time is alive: the call
-    on it gets a second try before it moves, and nothing else avoids the server."""
+async def test_a_slow_server_is_tried_last_for_new_rooms_never_passed_over_as_dead() -> None:
+    """A busy machine's Janus that answers after the operation's time is alive: the
+    join that met it goes on elsewhere, new rooms go to the others first for a while,
+    and the room it may have made late is destroyed once its create had its time."""
     janus = FakeJanus({A, B})
     rooms = MediaRooms(janus, [A, B])
     session = _session("mine")
     first, _ = await _credentials(rooms, FakeRepo([]), session, 3)
     assert first.server is not None and first.server.url == A
     janus.slow[A] = 1
-    again, placed = await _credentials(rooms, FakeRepo([]), session, 4)
-    assert again.server is not None and again.server.room == first.server.room
-    assert not placed.changed and not rooms.health.down(A, NOW)
-    janus.slow[A] = 2  # slow twice: this join moves the call, A stays in use
-    moved, placed = await _credentials(rooms, FakeRepo([]), session, 5)
+    moved, placed = await _credentials(rooms, FakeRepo([]), session, 4)
     assert moved.server is not None and moved.server.url == B and placed.changed
-    assert not rooms.health.down(A, NOW)
-    fresh, _ = await _credentials(rooms, FakeRepo([]), _session("other"), 3)
-    assert fresh.server is not None and fresh.server.url == A, "the emptier server, not skipped"
+    assert not rooms.health.down(A, NOW) and rooms.health.slow(A, NOW)
+    janus.calls.clear()
+    late, _ = await _credentials(rooms, FakeRepo([]), _session("late"), 3)
+    assert late.server is not None and late.server.url == B, "the slow one after the others"
+    assert ("create", A) not in janus.calls, "not even tried while the others answer"
+    rooms.health.slow_until.clear()
+    made = await _credentials(rooms, FakeRepo([]), _session("slow-create"), 3)
+    assert made[0].server is not None and made[0].server.url == A
+    janus.slow[A] = 1
+    before = set(janus.rooms[A])
+    fallback, _ = await _credentials(rooms, FakeRepo([]), _session("fallback"), 3)
+    assert fallback.server is not None and fallback.server.url == B
+    assert len(janus.rooms[A]) == len(before) + 1, "made, but answered too late"
+    await asyncio.sleep(janus.seconds + 0.1)
+    assert janus.rooms[A] == before, "the late room destroyed once its create had its time"
+    assert rooms.health.slow(A, NOW + timedelta(seconds=SLOW_SECONDS - 1))
+    assert not rooms.health.slow(A, NOW + timedelta(seconds=SLOW_SECONDS))
 
 
-async def test_a_fresh_room_a_slow_server_did_not_make_in_time_is_still_due() -> None:
+async def test_a_fresh_room_a_slow_server_did_not_make_in_time_is_tried_again_three_times() -> None:
     janus = FakeJanus({A})
     rooms = MediaRooms(janus, [A])
     room = Placement("sfu", A, "r1", "s")
     janus.rooms[A] = {"r1"}
     session = _session("slow", room)
     rooms.mark_left(session, ["dave"])
-    janus.slow[A] = 1
-    placed = await rooms.rotate(FakeRepo([]), session, {"p1": "alice", "p2": "bob"}, NOW)  # type: ignore[arg-type]
-    assert placed.again and not placed.changed and placed.made is None
-    assert Placement.of(session.media) == room and Upkeep.of(session.media).left == ("dave",)
+    staying = {"p1": "alice", "p2": "bob"}
+    waits = []
+    for _ in range(ROTATE_TRIES - 1):
+        janus.slow[A] = 1
+        placed = await rooms.rotate(FakeRepo([]), session, staying, NOW)  # type: ignore[arg-type]
+        assert placed.again is not None and not placed.changed and placed.made is None
+        waits.append(placed.again)
+        assert Placement.of(session.media) == room and Upkeep.of(session.media).left == ("dave",)
+    assert waits == [ROTATE_AGAIN_SECONDS * n for n in range(1, ROTATE_TRIES)], "growing"
     assert not rooms.health.down(A, NOW)
-    for _ in range(20):  # the room it may have made late is destroyed (in the background)
-        if janus.rooms[A] == {"r1"}:
-            break
-        await asyncio.sleep(0.01)
-    assert janus.rooms[A] == {"r1"}
-    placed = await rooms.rotate(FakeRepo([]), session, {"p1": "alice", "p2": "bob"}, NOW)  # type: ignore[arg-type]
-    assert placed.changed and not placed.again and Upkeep.of(session.media).left == ()
+    await asyncio.sleep(janus.seconds + 0.1)
+    assert janus.rooms[A] == {"r1"}, "rooms it made late are destroyed"
+    janus.slow[A] = 1  # the last try: the session stays where it is
+    placed = await rooms.rotate(FakeRepo([]), session, staying, NOW)  # type: ignore[arg-type]
+    assert placed.again is None and not placed.changed
+    assert Placement.of(session.media) == room and Upkeep.of(session.media) == Upkeep()
+    # Next time someone leaves, it is tried afresh (and this time it answers).
+    rooms.mark_left(session, ["eve"])
+    placed = await rooms.rotate(FakeRepo([]), session, staying, NOW)  # type: ignore[arg-type]
+    assert placed.changed and placed.again is None and Upkeep.of(session.media).left == ()

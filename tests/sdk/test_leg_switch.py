@@ -126,3 +126,47 @@ async def test_a_cancelled_switch_stops_and_a_new_one_can_start() -> None:
     switch.follow()
     await settle(switch)
     assert call.active == SFU
+
+
+async def test_a_switch_whose_cancel_was_swallowed_neither_fails_nor_runs_beside_the_next() -> None:
+    """aiortc and websockets code under an attempt can swallow a cancel: the run that
+    was cancelled must stop by itself when it comes back, not count a failure (a rejoin
+    nobody asked for) nor go on beside the switch started after it."""
+    call = Call(P2P, SFU)
+    call.release.clear()
+
+    later = asyncio.Event()
+
+    async def stubborn(mode: str) -> bool:
+        """The first attempt swallows its cancel and fails; the next ones succeed once
+        ``later`` is set."""
+        first = not call.attempts
+        call.attempts.append(mode)
+        call.attempting.set()
+        if not first:
+            await later.wait()
+            call.active = call.desired
+            return True
+        try:
+            await call.release.wait()
+        except asyncio.CancelledError:
+            await call.release.wait()
+        return False
+
+    switch = LegSwitch(lambda: call.desired, lambda: call.active, stubborn, call.failed)
+    switch.follow()
+    await call.attempting.wait()
+    old = switch._task
+    switch.cancel()
+    call.attempting.clear()
+    switch.follow()  # the media connects again and follows the call
+    await call.attempting.wait()
+    call.release.set()  # the cancelled attempt comes back, failed, while the next runs
+    assert old is not None
+    await asyncio.sleep(0.1)
+    assert old.done(), "the cancelled run stopped by itself"
+    later.set()
+    await settle(switch)
+    assert call.failures == 0, "the cancelled run counted nothing"
+    assert call.attempts == ["sfu", "sfu"] and call.active == SFU, "one run went on, once"
+    assert not switch.busy

@@ -7,8 +7,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.protocol.permissions import Permission
@@ -66,6 +67,13 @@ async def test_end_for_everyone_only_with_end_call(
     question = view.end_question
     assert question is not None and question.isVisible()
     assert "everyone" in question.text().lower() or "everyone" in question.windowTitle().lower()
+    QTest.keyClick(question, Qt.Key.Key_Return)  # Enter by habit: the default keeps it
+    await asyncio.sleep(0.3)
+    assert call.state.calling_state is CallingState.JOINED, "Enter keeps the call"
+    assert not question.isVisible()
+    view.end.click()
+    question = view.end_question
+    assert question is not None
     next(b for b in question.buttons() if b.text() == "Cancel").click()
     await asyncio.sleep(0.3)
     assert call.state.calling_state is CallingState.JOINED, "Cancel keeps the call"

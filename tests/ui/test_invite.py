@@ -71,7 +71,7 @@ async def test_opening_a_link_opens_the_lobby_of_its_call(
     window.show_home()
     window.open_request(invite_link(coordinator.base_url, "default", "standup-7"))
     assert window.stack.currentWidget() is window.lobby
-    assert window.lobby.subtitle.text() == "Joining default:standup-7."
+    assert window.lobby.subtitle.text() == "Joining standup-7."
     window.lobby.join.click()
     view = window.call_view
     await eventually(lambda: window.stack.currentWidget() is view, timeout=10, what="in call")
@@ -102,4 +102,4 @@ async def test_a_link_to_another_server_asks_to_sign_in_there_first(
     await eventually(
         lambda: window.stack.currentWidget() is window.lobby, timeout=10, what="the lobby"
     )
-    assert window.lobby.subtitle.text() == "Joining default:retro."
+    assert window.lobby.subtitle.text() == "Joining retro."

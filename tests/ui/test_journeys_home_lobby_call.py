@@ -218,6 +218,7 @@ async def test_the_participants_panel_shows_who_is_here_in_a_call_joined_by_id(
     view = window.call_view
     await eventually(lambda: len(view.tiles) == 3, timeout=15, what="three tiles")
     view.participants.click()
+    assert view.people.isVisible() and view.participants.isChecked(), "pressed while open"
     rows = [view.people.item(i).text() for i in range(view.people.count())]
     assert rows[0] == "In the call (3)", rows
     assert any(r.startswith("● Alice (you)\n") for r in rows), rows

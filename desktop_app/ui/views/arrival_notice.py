@@ -36,9 +36,10 @@ class ArrivalNotice(QLabel):
         #: The others in the call now: user id → name.
         self.others: dict[str, str] = {}
         self._call: Call | None = None
-        #: Who left and is not said yet (their grace runs), and whom the line names now.
+        #: Who left and is not said yet (their grace runs), and whom the line names now
+        #: (user id → name: someone who left twice within the grace is said once).
         self._leaving: set[str] = set()
-        self._left_names: list[str] = []
+        self._left_names: dict[str, str] = {}
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._clear)
@@ -81,9 +82,9 @@ class ArrivalNotice(QLabel):
         self._leaving.discard(user_id)
         if call.state.calling_state is CallingState.JOINED and user_id not in self.others:
             if not self._timer.isActive():
-                self._left_names = []
-            self._left_names.append(name)
-            self.setText(f"{names_phrase(self._left_names)} left the call.")
+                self._left_names = {}
+            self._left_names[user_id] = name
+            self.setText(f"{names_phrase(list(self._left_names.values()))} left the call.")
             self.show()
             self._timer.start(round(NOTICE_SECONDS * 1000))
         elif not self._timer.isActive():
@@ -92,7 +93,7 @@ class ArrivalNotice(QLabel):
     def _clear(self) -> None:
         """Nothing to say but, maybe, that you are alone."""
         self._timer.stop()
-        self._left_names = []
+        self._left_names = {}
         call = self._call
         if (
             call is not None

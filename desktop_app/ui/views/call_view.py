@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -163,7 +164,9 @@ class CallView(QWidget):
         self.devices_menu = QMenu(self)
         self.devices_menu.aboutToShow.connect(self._fill_devices_menu)
         self.devices.setMenu(self.devices_menu)
-        self.participants = control("users", "Participants", self._toggle_people)
+        #: Pressed while the panel is open (accent, not the red of a control turned off).
+        self.participants = control("users", "Participants", self._toggle_people, "panel")
+        self.participants.setCheckable(True)
         self.layout_toggle = control("speaker-view", SPEAKER_VIEW_TIP, self._toggle_layout)
         self.leave = control("hang-up", "Leave the call", self._leave, role="danger")
         self.end = button("End for everyone", "danger", self._end)
@@ -245,6 +248,9 @@ class CallView(QWidget):
         self.tiles.clear()
         self.grid.set_tiles([])
         self.notice.follow(None)
+        if self.end_question is not None:  # a question about a call no longer shown
+            self.end_question.close()
+            self.end_question = None
         self.call = None
 
     # --- showing state -------------------------------------------------------------------------
@@ -479,7 +485,7 @@ class CallView(QWidget):
             self.runner.run(self.call.camera.toggle())
 
     def _toggle_people(self) -> None:
-        self.people.setVisible(not self.people.isVisible())
+        self.people.setVisible(self.participants.isChecked())
 
     def _copy_id(self) -> None:
         if self.call is not None:
@@ -512,13 +518,14 @@ class CallView(QWidget):
             self,
             "End the call for everyone?",
             "Everyone in the call is disconnected, and nobody can join it again.",
-            ("End for everyone", self._end_now),
+            ("End for everyone", partial(self._end_now, self.call)),
             warning=True,
         )
 
-    def _end_now(self) -> None:
-        if self.call is not None:
-            self.runner.run(self.call.end_call(), on_done=lambda _: self._back_home())
+    def _end_now(self, call: Call) -> None:
+        """Ends the call it was asked about, and only while it is the one shown."""
+        if call is self.call:
+            self.runner.run(call.end_call(), on_done=lambda _: self._back_home())
 
     def _back_home(self) -> None:
         self.unbind()

@@ -77,14 +77,18 @@ def ask(
     warning: bool = False,
 ) -> QMessageBox:
     """A question before something that cannot be undone: ``do`` is the button that does
-    it and what it does; ``keep`` (and Esc) changes nothing. Window-modal, opened; the
-    box is returned for the caller to keep (tests press its buttons)."""
+    it and what it does; ``keep`` (and Esc, and Enter: the default) changes nothing — a
+    key pressed by habit must not do what was asked about. Window-modal, opened; the box
+    is returned for the caller to keep (tests press its buttons)."""
     icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Question
     question = QMessageBox(icon, title, text, parent=parent)
     role = QMessageBox.ButtonRole.DestructiveRole if warning else QMessageBox.ButtonRole.AcceptRole
     question.addButton(do[0], role).clicked.connect(do[1])
-    question.addButton(keep, QMessageBox.ButtonRole.RejectRole)
+    keeping = question.addButton(keep, QMessageBox.ButtonRole.RejectRole)
+    question.setDefaultButton(keeping)
+    question.setEscapeButton(keeping)
     question.open()
+    keeping.setFocus()
     return question
 
 

@@ -371,10 +371,13 @@ class HomeView(QWidget):
         self._render_pending = False
         own = self.session.preferences.user_id
         self.recent.clear()
-        for call in self._shown_calls:
-            record = record_of(call, own, self._people)
-            if record is None:
-                continue
+        records = [record_of(call, own, self._people) for call in self._shown_calls]
+        # Newest first by the time each row shows (a room met in again today comes
+        # before a call made yesterday, though the room was made last week).
+        shown = sorted(
+            (r for r in records if r is not None), key=lambda r: r.started_at, reverse=True
+        )
+        for record in shown:
             item = QListWidgetItem(describe(record))
             item.setData(Qt.ItemDataRole.UserRole, record)
             if record.outcome == "missed":

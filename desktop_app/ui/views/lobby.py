@@ -82,6 +82,9 @@ class LobbyView(QWidget):
         self.mic_toggle.clicked.connect(self._toggle_microphone)
         self.meter = LevelMeter()
         self.speaker_test = button("Test speaker", on_click=self._test_speaker)
+        self._speaker_test_timer = QTimer(self)
+        self._speaker_test_timer.setSingleShot(True)
+        self._speaker_test_timer.timeout.connect(self._speaker_test_done)
         themed_icon(self.speaker_test, lambda: icon("speaker", colors().text))
         controls = QHBoxLayout()
         controls.addWidget(self.camera_toggle)
@@ -284,9 +287,10 @@ class LobbyView(QWidget):
             self.speaker.play_test_sound(seconds=TEST_SOUND_SECONDS),
             on_error=self._speaker_test_failed,
         )
-        QTimer.singleShot(round(TEST_SOUND_SECONDS * 1000) + 200, self, self._speaker_test_done)
+        self._speaker_test_timer.start(round(TEST_SOUND_SECONDS * 1000) + 200)
 
     def _speaker_test_done(self) -> None:
+        self._speaker_test_timer.stop()  # a test that failed early: its timer is not next's
         self.speaker_test.setText("Test speaker")
         self._speaker_test_ready()
 
