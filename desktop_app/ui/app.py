@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -82,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     single = SingleInstance()
     single.listen()
     single.received.connect(window.open_request)
+    # Stopped by the system (a desktop session's logout sends SIGTERM) or Ctrl+C: quit as
+    # the tray's Quit does — calls left, the local server and echo bot stopped — instead
+    # of dying with them running (their port then stays taken).
+    for number in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(number, window.quit)  # (not on Windows)
     window.show()
     window.start()
     if args.link:

@@ -379,5 +379,8 @@ class Session(QObject):
         call_type, _, call_id = text.rpartition(":")
         call_type = call_type or "default"
         if not (re.match(ID_PATTERN, call_type) and re.match(ID_PATTERN, call_id)):
+            longest = max(len(call_type), len(call_id))
+            if longest > 64 and re.match(r"^[A-Za-z0-9_-]+$", call_type + call_id):
+                raise SignInProblem(f"A call id is at most 64 characters (this one has {longest}).")
             raise SignInProblem("A call id is letters, digits, '-' or '_' (like standup-42).")
         return self.client.call(call_type, call_id)

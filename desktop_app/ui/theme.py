@@ -124,6 +124,7 @@ def _style_sheet(c: Colors) -> str:
     QPushButton {{ padding: 6px 14px; border-radius: 6px; border: 1px solid {c.alt};
                    background: {c.base}; }}
     QPushButton:hover {{ border-color: {c.accent}; }}
+    QPushButton:default {{ border: 2px solid {c.accent}; }}
     QPushButton:disabled {{ color: {c.muted}; }}
     QPushButton[role="primary"] {{ background: {c.accent}; color: white; border: none; }}
     QPushButton[role="danger"] {{ background: {c.danger}; color: white; border: none; }}

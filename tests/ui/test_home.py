@@ -31,6 +31,9 @@ async def test_home_lists_people_and_settings_stick(
     home.call_id.setText("no spaces allowed")
     home._join()
     assert "letters, digits" in home.status.error.text()
+    home.call_id.setText("quarterly-planning-review-" * 3)  # letters and dashes, but 78
+    home._join()
+    assert "at most 64 characters (this one has 78)" in home.status.error.text()
 
     assert home.show_lobby.isChecked()
     home.show_lobby.trigger()

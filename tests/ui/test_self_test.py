@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,72 @@ def test_version() -> None:
     )
     assert done.returncode == 0 and done.stdout.startswith("parley "), done
     assert done.stdout.split()[1][0].isdigit()
+
+
+SIGN_IN = """
+import asyncio
+from PySide6.QtWidgets import QApplication
+from desktop_app.ui.app import build
+from desktop_app.ui.event_loop import QtEventLoop
+app = QApplication([])
+loop = QtEventLoop(app)
+asyncio.set_event_loop(loop)
+window, session = build(app)
+async def main():
+    await session.sign_in("local", "", "sam", "Sam", "")
+    await session.shutdown()
+with loop:
+    loop.run_until_complete(main())
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in found.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper has stopped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not shutil.which("pgrep"), reason="needs pgrep")
+def test_sigterm_quits_like_quit_and_stops_the_own_server_and_echo_bot(tmp_path: Path) -> None:
+    """A desktop session's logout sends SIGTERM: Parley quits as its Quit does instead of
+    dying with its server and echo bot still running (their port then stays taken)."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PARLEY_CONFIG_DIR": str(tmp_path / "config"),
+        "PARLEY_DATA_DIR": str(tmp_path / "data"),
+        "PARLEY_INSTANCE": f"parley-sigterm-{os.getpid()}",
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    subprocess.run([sys.executable, "-c", SIGN_IN], env=env, check=True, timeout=60)
+    app = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while len(children := _children(app.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(children) == 2, "signed in again: its own server and the echo bot run"
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(timeout=20) == 0
+        deadline = time.monotonic() + 10
+        while any(_alive(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(c) for c in children), "nothing left running"
+    finally:
+        if app.poll() is None:
+            app.kill()
+        for child in _children(app.pid):
+            os.kill(child, signal.SIGKILL)
