@@ -49,6 +49,8 @@ class QualityWatch:
         self._on_network_gone = on_network_gone
         self._reachable = reachable
         self._meters: dict[str, QualityMeter] = {}
+        #: Whose last figure stands while the path they moved to has none yet.
+        self._carried: set[str] = set()
         self._uplink = UplinkMeter()
         #: Since when nothing has arrived from anyone who sends (None: something has).
         self._silent_since: float | None = None
@@ -67,8 +69,10 @@ class QualityWatch:
             self._task = None
 
     def forget(self) -> None:
-        """The media moved to another path: measure it afresh."""
+        """The media moved to another path: measure it afresh — each person's last figure
+        standing until the new path has one (the bars do not blink at every switch)."""
         self._meters.clear()
+        self._carried = {p.session_id for p in self.state.participants if p.quality is not None}
 
     async def _run(self) -> None:
         while True:
@@ -94,6 +98,10 @@ class QualityWatch:
                 samples.append(sample)
                 meter = self._meters.setdefault(participant.session_id, QualityMeter())
                 quality = meter.add(sample)
+                if quality is None and participant.session_id in self._carried:
+                    quality = participant.quality  # the new path's first sample
+                else:
+                    self._carried.discard(participant.session_id)
                 if quality is not None and self._uplink_shared():
                     # One upload to the server for everyone: ours, said on our own tile
                     # only (on each of theirs it read as what we send *them*).

@@ -186,3 +186,40 @@ def test_the_level_falls_at_once_and_rises_only_once_better_held() -> None:
     # good again only once three clean windows came in a row (samples 14, 15, 16)
     assert set(levels[3:16]) == {"fair"}, levels
     assert levels[16:] == ["good", "good"], levels
+
+
+async def test_after_a_switch_of_paths_the_last_figure_stands_until_the_new_one() -> None:
+    """A leg switch (to the SFU, a fresh room, back to peer to peer) measures afresh; the
+    first sample of the new path gives no figure yet, and the bars must not blink."""
+    from datetime import UTC, datetime
+
+    from desktop_app.protocol.users import UserResponse
+    from desktop_app.sdk.call_state import CallState, Participant
+    from desktop_app.sdk.media_quality import QualityWatch
+
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    state = CallState("alice")
+    bob = Participant("bob-1", UserResponse(id="bob", created_at=at, updated_at=at), "user", at)
+    bob.connection_state = "connected"
+    state.participants_.set([bob])
+    clock = iter(range(1, 100))
+
+    async def statistics(remote: str, now: float) -> StatsSample:
+        tick = next(clock)
+        return StatsSample(at=tick, packets_received=50 * tick, bytes_received=5000 * tick,
+                           round_trip_ms=40.0, remote_loss=0.0)  # fmt: skip
+
+    async def reachable() -> bool:
+        return True
+
+    watch = QualityWatch(state, statistics, lambda: None, lambda: None, reachable)
+    await watch.measure()
+    assert bob.quality is None, "one sample: no figure yet"
+    await watch.measure()
+    before = bob.quality
+    assert before is not None and before.level is QualityLevel.GOOD
+    watch.forget()  # the call moved to another path
+    await watch.measure()
+    assert bob.quality == before, "the last figure stands through the new path's first sample"
+    await watch.measure()
+    assert bob.quality is not None and bob.quality is not before, "then the new path's own"
